@@ -1,0 +1,27 @@
+/* Time and number helpers shared by the report parser and the codecs. */
+#ifndef MDF_TIMEUTIL_H
+#define MDF_TIMEUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* "absent" for an epoch-millisecond value */
+#define MDF_TIME_NONE INT64_MIN
+/* "2023-10-13T13:42:53.732Z" + NUL */
+#define MDF_TIME_STRSZ 25
+
+/* Formats epoch milliseconds as RFC 3339 UTC with milliseconds. Returns 0,
+ * or -1 (and an empty string) outside years 0001..9999. */
+int mdf_time_format_ms(int64_t ms, char out[MDF_TIME_STRSZ]);
+
+/* Parses RFC 3339 ("2023-10-13T13:42:53.732Z", offsets and any number of
+ * fraction digits accepted) into epoch milliseconds. Returns 0 or -1. */
+int mdf_time_parse_rfc3339(const char *s, int64_t *ms);
+
+int64_t mdf_time_now_ms(void);
+
+/* Strict decimal integer: optional '-', digits only, no overflow. */
+int mdf_parse_int64(const char *s, size_t len, int64_t *out);
+
+#endif

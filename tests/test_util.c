@@ -1,0 +1,156 @@
+/* Unit tests of the small shared helpers: bounded buffer, JSON writer,
+ * time formatting and strict integer parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "err.h"
+#include "jsonw.h"
+#include "timeutil.h"
+
+static void test_buf_cap(void **state)
+{
+    (void)state;
+    mdf_buf b;
+    mdf_buf_init(&b, 8);
+    assert_int_equal(mdf_buf_append(&b, "12345678", 8), 0);
+    assert_int_equal(mdf_buf_append(&b, "9", 1), -1); /* past the cap */
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.data, "12345678");
+    mdf_buf_reset(&b);
+    assert_int_equal(mdf_buf_appendf(&b, "%d-%s", 42, "x"), 0);
+    assert_string_equal(b.data, "42-x");
+    assert_int_equal(mdf_buf_appendf(&b, "%s", "too long"), -1);
+    size_t len;
+    char *p = mdf_buf_take(&b, &len);
+    assert_string_equal(p, "42-x");
+    assert_int_equal(len, 4);
+    assert_null(b.data);
+    free(p);
+    mdf_buf_free(&b);
+}
+
+static void test_strlcpy(void **state)
+{
+    (void)state;
+    char small[4];
+    assert_int_equal(mdf_strlcpy(small, "abc", sizeof small), 0);
+    assert_string_equal(small, "abc");
+    assert_int_equal(mdf_strlcpy(small, "abcd", sizeof small), -1);
+    assert_string_equal(small, "abc");
+}
+
+static void test_jsonw(void **state)
+{
+    (void)state;
+    mdf_buf b;
+    mdf_buf_init(&b, 1024);
+    mdf_jsonw w;
+    mdf_jsonw_init(&w, &b, NULL);
+    mdf_jsonw_obj_begin(&w);
+    mdf_jsonw_kstr(&w, "s", "a\"b\\c\n\x01");
+    mdf_jsonw_kint(&w, "i", INT64_MIN);
+    mdf_jsonw_kbool(&w, "t", true);
+    mdf_jsonw_knull(&w, "n");
+    mdf_jsonw_kstr(&w, "nullstr", NULL);
+    mdf_jsonw_key(&w, "a");
+    mdf_jsonw_arr_begin(&w);
+    mdf_jsonw_int(&w, 1);
+    mdf_jsonw_obj_begin(&w);
+    mdf_jsonw_obj_end(&w);
+    mdf_jsonw_arr_end(&w);
+    mdf_jsonw_obj_end(&w);
+    assert_int_equal(mdf_jsonw_finish(&w), 0);
+    assert_string_equal(b.data, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"i\":-9223372036854775808,"
+                                "\"t\":true,\"n\":null,\"nullstr\":null,\"a\":[1,{}]}");
+    mdf_buf_free(&b);
+}
+
+static void test_jsonw_unbalanced_and_overflow(void **state)
+{
+    (void)state;
+    mdf_buf b;
+    mdf_buf_init(&b, 4);
+    mdf_jsonw w;
+    mdf_jsonw_init(&w, &b, NULL);
+    mdf_jsonw_obj_begin(&w);
+    assert_int_equal(mdf_jsonw_finish(&w), -1); /* not closed */
+    mdf_jsonw_init(&w, &b, NULL);
+    mdf_jsonw_str(&w, "longer than four");
+    assert_int_equal(mdf_jsonw_finish(&w), -1); /* cap */
+    mdf_buf_free(&b);
+}
+
+static void test_time_format(void **state)
+{
+    (void)state;
+    char t[MDF_TIME_STRSZ];
+    /* The Nexus documentation's example: 1697204573732 = 2023-10-13T13:42:53 */
+    assert_int_equal(mdf_time_format_ms(1697204573732LL, t), 0);
+    assert_string_equal(t, "2023-10-13T13:42:53.732Z");
+    assert_int_equal(mdf_time_format_ms(0, t), 0);
+    assert_string_equal(t, "1970-01-01T00:00:00.000Z");
+    assert_int_equal(mdf_time_format_ms(-1, t), 0);
+    assert_string_equal(t, "1969-12-31T23:59:59.999Z");
+    assert_int_equal(mdf_time_format_ms(951782400000LL, t), 0); /* leap day */
+    assert_string_equal(t, "2000-02-29T00:00:00.000Z");
+    assert_int_equal(mdf_time_format_ms(253402300799999LL, t), 0);
+    assert_string_equal(t, "9999-12-31T23:59:59.999Z");
+    assert_int_equal(mdf_time_format_ms(253402300800000LL, t), -1);
+    assert_int_equal(mdf_time_format_ms(INT64_MIN, t), -1);
+    assert_string_equal(t, "");
+}
+
+static void test_time_parse(void **state)
+{
+    (void)state;
+    int64_t ms;
+    assert_int_equal(mdf_time_parse_rfc3339("2023-10-13T13:42:53.732Z", &ms), 0);
+    assert_true(ms == 1697204573732LL);
+    assert_int_equal(mdf_time_parse_rfc3339("2023-10-13T15:42:53.7321+02:00", &ms), 0);
+    assert_true(ms == 1697204573732LL);
+    assert_int_equal(mdf_time_parse_rfc3339("2023-10-13T13:42:53Z", &ms), 0);
+    assert_true(ms == 1697204573000LL);
+    assert_int_equal(mdf_time_parse_rfc3339("2023-10-13 13:42:53", &ms), -1);
+    assert_int_equal(mdf_time_parse_rfc3339("2023-13-13T13:42:53Z", &ms), -1);
+    assert_int_equal(mdf_time_parse_rfc3339("2023-10-13T13:42:53Zjunk", &ms), -1);
+}
+
+static void test_parse_int64(void **state)
+{
+    (void)state;
+    int64_t v;
+    assert_int_equal(mdf_parse_int64("1697204573732", 13, &v), 0);
+    assert_true(v == 1697204573732LL);
+    assert_int_equal(mdf_parse_int64("-42", 3, &v), 0);
+    assert_true(v == -42);
+    assert_int_equal(mdf_parse_int64("9223372036854775807", 19, &v), 0);
+    assert_true(v == INT64_MAX);
+    assert_int_equal(mdf_parse_int64("-9223372036854775808", 20, &v), 0);
+    assert_true(v == INT64_MIN);
+    assert_int_equal(mdf_parse_int64("9223372036854775808", 19, &v), -1);
+    assert_int_equal(mdf_parse_int64("", 0, &v), -1);
+    assert_int_equal(mdf_parse_int64("-", 1, &v), -1);
+    assert_int_equal(mdf_parse_int64("12a", 3, &v), -1);
+    assert_int_equal(mdf_parse_int64(" 1", 2, &v), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_jsonw),
+        cmocka_unit_test(test_jsonw_unbalanced_and_overflow),
+        cmocka_unit_test(test_time_format),
+        cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_parse_int64),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
