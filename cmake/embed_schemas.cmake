@@ -1,8 +1,9 @@
-# Writes OUT: a C file with every schema in IN (a ;-list of .avsc paths) as a
+# Writes OUT: a C file with every schema in DIR (*.avsc) as a
 # NUL-terminated byte array, plus a table of {name, text, length}.
 set(body "/* Generated from schemas/ (*.avsc) by cmake/embed_schemas.cmake. */\n#include <stddef.h>\n#include \"schemas.h\"\n\n")
 set(table "const struct mdf_schema_src mdf_schema_sources[] = {\n")
 set(count 0)
+file(GLOB IN ${DIR}/*.avsc)
 list(SORT IN)
 foreach(path IN LISTS IN)
   get_filename_component(name ${path} NAME_WE)
