@@ -64,7 +64,9 @@ printf 'input: %s (%s bytes, %.1f MB), median of %s runs\n' \
 # --- commands --------------------------------------------------------------
 LABELS=("mdefleet-report" "json-c parse (floor)" "jq '.scanList, .threatInformation'")
 CMD_0=("$REPORT_BIN" "$DATA")
+# shellcheck disable=SC2034  # CMD_1 and CMD_2 are used through ${!name} in run_once
 CMD_1=("$JSONC_BIN" "$DATA")
+# shellcheck disable=SC2034
 CMD_2=(jq '.scanList, .threatInformation' "$DATA")
 
 # The benchmark must not time a command that fails fast: run mdefleet-report
