@@ -285,7 +285,7 @@ static int check_string(walk *w, const mdf_avro_node *n, const char *s, size_t l
 static int put_value(walk *w, const mdf_avro_node *n, json_object *j, avro_value_t *v);
 
 /* Avro's JSON encoding of bytes: each code point U+0000..U+00FF is one
- * byte. Converts in place-free fashion into a new buffer (caller frees). */
+ * byte. *out is a new buffer (the caller frees it). */
 static int codepoints_to_bytes(walk *w, const char *s, size_t len, unsigned char **out,
                                size_t *outlen)
 {
