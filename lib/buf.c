@@ -28,7 +28,7 @@ void mdf_buf_reset(mdf_buf *b)
         b->data[0] = '\0';
 }
 
-static int buf_reserve(mdf_buf *b, size_t extra)
+int mdf_buf_reserve(mdf_buf *b, size_t extra)
 {
     if (extra > b->max || b->len > b->max - extra)
         return -1;
@@ -50,7 +50,7 @@ static int buf_reserve(mdf_buf *b, size_t extra)
 
 int mdf_buf_append(mdf_buf *b, const void *data, size_t len)
 {
-    if (buf_reserve(b, len) != 0)
+    if (mdf_buf_reserve(b, len) != 0)
         return -1;
     if (len)
         memcpy(b->data + b->len, data, len);
@@ -75,7 +75,7 @@ int mdf_buf_appendf(mdf_buf *b, const char *fmt, ...)
         return -1;
     if ((size_t)n < sizeof small)
         return mdf_buf_append(b, small, (size_t)n);
-    if (buf_reserve(b, (size_t)n) != 0)
+    if (mdf_buf_reserve(b, (size_t)n) != 0)
         return -1;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

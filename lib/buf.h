@@ -19,6 +19,8 @@ void mdf_buf_free(mdf_buf *b);
 void mdf_buf_reset(mdf_buf *b);
 /* Returns 0, or -1 when the append would exceed max or memory ran out
  * (the buffer is then unchanged). */
+/* Makes room for `extra` more bytes up front. Returns 0 or -1. */
+int mdf_buf_reserve(mdf_buf *b, size_t extra);
 int mdf_buf_append(mdf_buf *b, const void *data, size_t len);
 int mdf_buf_appendc(mdf_buf *b, char c);
 int mdf_buf_appendf(mdf_buf *b, const char *fmt, ...)

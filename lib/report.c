@@ -4,14 +4,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "err.h"
+#include "buf.h"
 #include "extract.h"
-#include "jsonin.h"
+#include "jdom.h"
 #include "strmap.h"
 #include "timeutil.h"
 
@@ -91,9 +92,9 @@ static void warn(ctx *c, const loc *l, const char *key, const char *fmt, ...)
     r->warnings[r->n_warnings++] = copy;
 }
 
-static const char *type_name(json_object *v)
+static const char *type_name(const mdf_jval *v)
 {
-    return v ? json_type_to_name(json_object_get_type(v)) : "null";
+    return mdf_jtype_name(v);
 }
 
 /* ---- strings ------------------------------------------------------------ */
@@ -130,77 +131,77 @@ static const char *save_str(ctx *c, const char *s, size_t len)
 
 /* ---- tolerant readers ---------------------------------------------------- */
 
-static json_object *get(json_object *obj, const char *key)
+static const mdf_jval *get(const mdf_jval *obj, const char *key)
 {
-    json_object *v = NULL;
-    if (obj && json_object_is_type(obj, json_type_object))
-        json_object_object_get_ex(obj, key, &v);
-    return v;
+    return mdf_jget(obj, key);
 }
 
 /* mdatp health wraps managed settings as {"displayValue","isManaged","value"} */
-static json_object *unwrap(json_object *v)
+static const mdf_jval *unwrap(const mdf_jval *v)
 {
-    json_object *inner;
-    if (v && json_object_is_type(v, json_type_object) &&
-        json_object_object_get_ex(v, "value", &inner))
-        return inner;
-    return v;
+    const mdf_jval *inner = v && v->type == MDF_J_OBJECT ? mdf_jget(v, "value") : NULL;
+    return inner ? inner : v;
+}
+
+/* Present and not null. */
+static const mdf_jval *get_value(const mdf_jval *obj, const char *key)
+{
+    const mdf_jval *v = unwrap(get(obj, key));
+    return v && v->type != MDF_J_NULL ? v : NULL;
 }
 
 /* Reads an integer written as a number or as a string of digits. Absent
  * (missing or null) is not a warning; anything else unreadable is. */
-static bool read_int(ctx *c, json_object *obj, const char *key, const loc *l, int64_t *out)
+static bool read_int(ctx *c, const mdf_jval *obj, const char *key, const loc *l, int64_t *out)
 {
-    json_object *v = unwrap(get(obj, key));
+    const mdf_jval *v = get_value(obj, key);
     if (!v)
         return false;
-    switch (json_object_get_type(v)) {
-    case json_type_int:
-        *out = json_object_get_int64(v);
+    switch (v->type) {
+    case MDF_J_INT:
+        *out = v->u.i;
         return true;
-    case json_type_double: {
-        double d = json_object_get_double(v);
-        if (d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d) {
-            *out = (int64_t)d;
+    case MDF_J_DOUBLE:
+        if (v->u.d >= -9.2e18 && v->u.d <= 9.2e18 && v->u.d == (double)(int64_t)v->u.d) {
+            *out = (int64_t)v->u.d;
             return true;
         }
-        break;
-    }
-    case json_type_string: {
-        const char *s = json_object_get_string(v);
-        size_t len = (size_t)json_object_get_string_len(v);
-        if (mdf_parse_int64(s, len, out) == 0)
+        warn(c, l, key, "not a whole number: %.*s", (int)v->len, v->s);
+        return false;
+    case MDF_J_STRING:
+        if (mdf_parse_int64(v->s, v->len, out) == 0)
             return true;
-        warn(c, l, key, "not a number: \"%.40s\"", s);
+        warn(c, l, key, "not a number: \"%.*s\"", (int)(v->len > 40 ? 40 : v->len), v->s);
+        return false;
+    default:
+        warn(c, l, key, "expected a number, got %s", type_name(v));
         return false;
     }
-    default:
-        break;
-    }
-    warn(c, l, key, "expected a number, got %s", type_name(v));
-    return false;
 }
 
 /* Epoch milliseconds, from a number, a string of digits or RFC 3339. */
-static int64_t read_time(ctx *c, json_object *obj, const char *key, const loc *l)
+static int64_t read_time(ctx *c, const mdf_jval *obj, const char *key, const loc *l)
 {
-    json_object *v = unwrap(get(obj, key));
+    const mdf_jval *v = get_value(obj, key);
     int64_t ms;
-    char buf[MDF_TIME_STRSZ];
-    if (v && json_object_is_type(v, json_type_string) &&
-        mdf_time_parse_rfc3339(json_object_get_string(v), &ms) == 0)
-        return ms;
+    if (v && v->type == MDF_J_STRING && v->len > 0 && v->len < 64 && v->s[0] != '-' &&
+        memchr(v->s, 'T', v->len)) {
+        char tmp[64];
+        memcpy(tmp, v->s, v->len);
+        tmp[v->len] = '\0';
+        if (mdf_time_parse_rfc3339(tmp, &ms) == 0 && mdf_time_valid_ms(ms))
+            return ms;
+    }
     if (!read_int(c, obj, key, l, &ms))
         return MDF_TIME_NONE;
-    if (mdf_time_format_ms(ms, buf) != 0) {
+    if (!mdf_time_valid_ms(ms)) {
         warn(c, l, key, "time out of range: %" PRId64, ms);
         return MDF_TIME_NONE;
     }
     return ms;
 }
 
-static int64_t read_count(ctx *c, json_object *obj, const char *key, const loc *l)
+static int64_t read_count(ctx *c, const mdf_jval *obj, const char *key, const loc *l)
 {
     int64_t n;
     if (!read_int(c, obj, key, l, &n))
@@ -214,49 +215,47 @@ static int64_t read_count(ctx *c, json_object *obj, const char *key, const loc *
 
 /* A string; numbers and booleans are kept as their text (versions were
  * written as numbers by old agents). */
-static const char *read_str(ctx *c, json_object *obj, const char *key, const loc *l)
+static const char *read_str(ctx *c, const mdf_jval *obj, const char *key, const loc *l)
 {
-    json_object *v = unwrap(get(obj, key));
+    const mdf_jval *v = get_value(obj, key);
     if (!v)
         return NULL;
-    switch (json_object_get_type(v)) {
-    case json_type_string:
-        return save_str(c, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-    case json_type_int:
-    case json_type_double:
-    case json_type_boolean: {
-        const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
-        return save_str(c, s, strlen(s));
-    }
+    switch (v->type) {
+    case MDF_J_STRING:
+    case MDF_J_INT:
+    case MDF_J_DOUBLE:
+        return save_str(c, v->s, v->len);
+    case MDF_J_BOOL:
+        return save_str(c, v->b ? "true" : "false", v->b ? 4 : 5);
     default:
         warn(c, l, key, "expected a string, got %s", type_name(v));
         return NULL;
     }
 }
 
-static mdf_tri read_bool(ctx *c, json_object *obj, const char *key, const loc *l)
+static mdf_tri read_bool(ctx *c, const mdf_jval *obj, const char *key, const loc *l)
 {
-    json_object *v = unwrap(get(obj, key));
+    static const char *const yes[] = {"true", "True", "enabled"};
+    static const char *const no[] = {"false", "False", "disabled"};
+    const mdf_jval *v = get_value(obj, key);
     if (!v)
         return MDF_UNKNOWN;
-    switch (json_object_get_type(v)) {
-    case json_type_boolean:
-        return json_object_get_boolean(v) ? MDF_YES : MDF_NO;
-    case json_type_int: {
-        int64_t n = json_object_get_int64(v);
-        if (n == 0 || n == 1)
-            return n ? MDF_YES : MDF_NO;
+    switch (v->type) {
+    case MDF_J_BOOL:
+        return v->b ? MDF_YES : MDF_NO;
+    case MDF_J_INT:
+        if (v->u.i == 0 || v->u.i == 1)
+            return v->u.i ? MDF_YES : MDF_NO;
         break;
-    }
-    case json_type_string: {
-        const char *s = json_object_get_string(v);
-        if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "enabled"))
-            return MDF_YES;
-        if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "disabled"))
-            return MDF_NO;
-        warn(c, l, key, "not a yes/no value: \"%.40s\"", s);
+    case MDF_J_STRING:
+        for (size_t i = 0; i < 3; i++) {
+            if (mdf_jstr_is(v, yes[i]))
+                return MDF_YES;
+            if (mdf_jstr_is(v, no[i]))
+                return MDF_NO;
+        }
+        warn(c, l, key, "not a yes/no value: \"%.*s\"", (int)(v->len > 40 ? 40 : v->len), v->s);
         return MDF_UNKNOWN;
-    }
     default:
         break;
     }
@@ -265,21 +264,22 @@ static mdf_tri read_bool(ctx *c, json_object *obj, const char *key, const loc *l
 }
 
 /* A section that should be of `type`: warns when missing, null or not. */
-static json_object *section(ctx *c, json_object *parent, const char *where, const char *key,
-                            json_type type)
+static const mdf_jval *section(ctx *c, const mdf_jval *parent, const char *where,
+                               const char *key, mdf_jtype type)
 {
-    json_object *v = NULL;
+    const mdf_jval *v = get(parent, key);
     loc l = {where, NOIDX, NULL, NOIDX};
-    if (!json_object_object_get_ex(parent, key, &v)) {
+    if (!v) {
         warn(c, &l, key, "missing");
         return NULL;
     }
-    if (!v) {
+    if (v->type == MDF_J_NULL) {
         warn(c, &l, key, "null");
         return NULL;
     }
-    if (!json_object_is_type(v, type)) {
-        warn(c, &l, key, "expected %s, got %s", json_type_to_name(type), type_name(v));
+    if (v->type != type) {
+        mdf_jval want = {.type = (uint8_t)type};
+        warn(c, &l, key, "expected %s, got %s", type_name(&want), type_name(v));
         return NULL;
     }
     return v;
@@ -360,12 +360,12 @@ static mdf_scan *scan_slot(ctx *c, const char *type, int64_t start, bool *is_new
     return s;
 }
 
-static void read_threat_entry(ctx *c, json_object *entry, const loc *l, bool quarantine);
+static void read_threat_entry(ctx *c, const mdf_jval *entry, const loc *l, bool quarantine);
 
-static void read_scan(ctx *c, json_object *item, const loc *l, const scan_keys *keys,
+static void read_scan(ctx *c, const mdf_jval *item, const loc *l, const scan_keys *keys,
                       bool threats_are_findings)
 {
-    if (!json_object_is_type(item, json_type_object)) {
+    if (item->type != MDF_J_OBJECT) {
         warn(c, l, NULL, "expected object, got %s", type_name(item));
         return;
     }
@@ -380,35 +380,35 @@ static void read_scan(ctx *c, json_object *item, const loc *l, const scan_keys *
     if (s->files_scanned == MDF_COUNT_NONE)
         s->files_scanned = read_count(c, item, keys->files, l);
 
-    json_object *threats = get(item, "threats");
+    const mdf_jval *threats = get(item, "threats");
     if (!threats)
         return;
-    if (!json_object_is_type(threats, json_type_array)) {
+    if (threats->type != MDF_J_ARRAY) {
         warn(c, l, "threats", "expected array, got %s", type_name(threats));
         return;
     }
-    size_t n = json_object_array_length(threats);
+    size_t n = threats->len;
     if (s->threat_count == MDF_COUNT_NONE || (int64_t)n > s->threat_count)
         s->threat_count = (int64_t)n;
     if (!threats_are_findings)
         return;
     for (size_t j = 0; j < n; j++) {
         loc tl = {l->a, l->i, "threats", j};
-        read_threat_entry(c, json_object_array_get_idx(threats, j), &tl, false);
+        read_threat_entry(c, &threats->u.items[j], &tl, false);
     }
 }
 
-static void read_scan_array(ctx *c, json_object *arr, const char *where, const scan_keys *keys,
+static void read_scan_array(ctx *c, const mdf_jval *arr, const char *where, const scan_keys *keys,
                             bool threats_are_findings)
 {
-    size_t n = json_object_array_length(arr);
+    size_t n = arr->len;
     if (scans_reserve(c, n) != 0) {
         c->oom = true;
         return;
     }
     for (size_t i = 0; i < n && !c->oom; i++) {
         loc l = {where, i, NULL, NOIDX};
-        read_scan(c, json_object_array_get_idx(arr, i), &l, keys, threats_are_findings);
+        read_scan(c, &arr->u.items[i], &l, keys, threats_are_findings);
     }
 }
 
@@ -454,20 +454,20 @@ static void split_name(ctx *c, mdf_threat *t)
 }
 
 /* The latest status: the history entry with the largest key. */
-static void read_history(ctx *c, json_object *entry, const loc *l, mdf_threat *t)
+static void read_history(ctx *c, const mdf_jval *entry, const loc *l, mdf_threat *t)
 {
-    json_object *hist = get(entry, "history");
+    const mdf_jval *hist = get(entry, "history");
     if (!hist)
         return;
-    if (!json_object_is_type(hist, json_type_array)) {
+    if (hist->type != MDF_J_ARRAY) {
         warn(c, l, "history", "expected array, got %s", type_name(hist));
         return;
     }
-    size_t n = json_object_array_length(hist);
+    size_t n = hist->len;
     for (size_t k = 0; k < n; k++) {
-        json_object *h = json_object_array_get_idx(hist, k);
+        const mdf_jval *h = &hist->u.items[k];
         int64_t key;
-        if (!h || !json_object_is_type(h, json_type_object)) {
+        if (h->type != MDF_J_OBJECT) {
             warn(c, l, "history", "entry %zu is not an object", k);
             continue;
         }
@@ -480,17 +480,17 @@ static void read_history(ctx *c, json_object *entry, const loc *l, mdf_threat *t
     }
 }
 
-static void read_threat_entry(ctx *c, json_object *entry, const loc *l, bool quarantine)
+static void read_threat_entry(ctx *c, const mdf_jval *entry, const loc *l, bool quarantine)
 {
     mdf_report *r = c->r;
-    if (!entry || !json_object_is_type(entry, json_type_object)) {
+    if (entry->type != MDF_J_OBJECT) {
         warn(c, l, NULL, "expected object, got %s", type_name(entry));
         return;
     }
     /* {"threat":{tracking_id,name,type},"detection_time","history"}; older
      * agents put the threat's fields on the entry itself */
-    json_object *th = get(entry, "threat");
-    if (!th || !json_object_is_type(th, json_type_object))
+    const mdf_jval *th = get(entry, "threat");
+    if (!th || th->type != MDF_J_OBJECT)
         th = entry;
     mdf_threat t = {.status_key = MDF_TIME_NONE, .detection_ms = MDF_TIME_NONE};
     t.tracking_id = read_str(c, th, "tracking_id", l);
@@ -537,44 +537,42 @@ static void read_threat_entry(ctx *c, json_object *entry, const loc *l, bool qua
 /* threatInformation.list / .quarantineList: {"threats":{"scans":[...]}},
  * {"threats":[entries]} (older agents), or a scan-like
  * {"type":"quarantined","threats":[entries]}. */
-static void read_threat_container(ctx *c, json_object *cont, const char *where, bool quarantine)
+static void read_threat_container(ctx *c, const mdf_jval *cont, const char *where, bool quarantine)
 {
-    json_object *threats = get(cont, "threats");
+    const mdf_jval *threats = get(cont, "threats");
     loc l = {where, NOIDX, NULL, NOIDX};
     if (!threats) {
         warn(c, &l, "threats", "missing");
         return;
     }
-    if (json_object_is_type(threats, json_type_array)) {
-        size_t n = json_object_array_length(threats);
+    if (threats->type == MDF_J_ARRAY) {
+        size_t n = threats->len;
         char sub[128];
         snprintf(sub, sizeof sub, "%s.threats", where);
         for (size_t i = 0; i < n && !c->oom; i++) {
             loc el = {sub, i, NULL, NOIDX};
-            read_threat_entry(c, json_object_array_get_idx(threats, i), &el, quarantine);
+            read_threat_entry(c, &threats->u.items[i], &el, quarantine);
         }
         return;
     }
-    if (!json_object_is_type(threats, json_type_object)) {
+    if (threats->type != MDF_J_OBJECT) {
         warn(c, &l, "threats", "expected object or array, got %s", type_name(threats));
         return;
     }
     char sub[128];
     snprintf(sub, sizeof sub, "%s.threats", where);
-    json_object *scans = section(c, threats, sub, "scans", json_type_array);
+    const mdf_jval *scans = section(c, threats, sub, "scans", MDF_J_ARRAY);
     if (!scans)
         return;
     if (quarantine) {
-        size_t n = json_object_array_length(scans);
+        size_t n = scans->len;
         snprintf(sub, sizeof sub, "%s.threats.scans", where);
         for (size_t i = 0; i < n; i++) {
-            json_object *ts = get(json_object_array_get_idx(scans, i), "threats");
-            size_t m = ts && json_object_is_type(ts, json_type_array)
-                           ? json_object_array_length(ts)
-                           : 0;
+            const mdf_jval *ts = get(&scans->u.items[i], "threats");
+            size_t m = ts && ts->type == MDF_J_ARRAY ? ts->len : 0;
             for (size_t j = 0; j < m && !c->oom; j++) {
                 loc el = {sub, i, "threats", j};
-                read_threat_entry(c, json_object_array_get_idx(ts, j), &el, true);
+                read_threat_entry(c, &ts->u.items[j], &el, true);
             }
         }
         return;
@@ -585,7 +583,7 @@ static void read_threat_container(ctx *c, json_object *cont, const char *where, 
 
 /* ---- health ----------------------------------------------------------------- */
 
-static void read_health(ctx *c, json_object *gh, json_object *defs)
+static void read_health(ctx *c, const mdf_jval *gh, const mdf_jval *defs)
 {
     mdf_health *h = &c->r->health;
     loc l = {"generalHealth", NOIDX, NULL, NOIDX};
@@ -611,22 +609,22 @@ static void read_health(ctx *c, json_object *gh, json_object *defs)
     h->definitions_updated_ms = read_time(c, gh, "definitionsUpdated", &l);
     if (h->definitions_updated_ms == MDF_TIME_NONE)
         h->definitions_updated_ms = read_time(c, defs, "definitionsUpdated", &ld);
-    json_object *st = get(gh, "definitionsStatus");
+    const mdf_jval *st = get(gh, "definitionsStatus");
     if (!st)
         st = get(defs, "definitionsStatus");
-    if (st && json_object_is_type(st, json_type_object))
+    if (st && st->type == MDF_J_OBJECT)
         h->definitions_status = read_str(c, st, "$type", &l);
     else if (st)
         h->definitions_status = read_str(c, gh, "definitionsStatus", &l);
 
-    json_object *issues = get(gh, "healthIssues");
+    const mdf_jval *issues = get(gh, "healthIssues");
     if (!issues)
         return;
-    if (!json_object_is_type(issues, json_type_array)) {
+    if (issues->type != MDF_J_ARRAY) {
         warn(c, &l, "healthIssues", "expected array, got %s", type_name(issues));
         return;
     }
-    size_t n = json_object_array_length(issues);
+    size_t n = issues->len;
     h->issues = mdf_arena_alloc(&c->r->arena, (n ? n : 1) * sizeof *h->issues);
     if (!h->issues) {
         c->oom = true;
@@ -634,30 +632,29 @@ static void read_health(ctx *c, json_object *gh, json_object *defs)
     }
     h->issues_known = true;
     for (size_t i = 0; i < n; i++) {
-        json_object *v = json_object_array_get_idx(issues, i);
-        if (v && json_object_is_type(v, json_type_string))
-            h->issues[h->n_issues++] = save_str(c, json_object_get_string(v),
-                                                (size_t)json_object_get_string_len(v));
+        const mdf_jval *v = &issues->u.items[i];
+        if (v->type == MDF_J_STRING)
+            h->issues[h->n_issues++] = save_str(c, v->s, v->len);
         else
             warn(c, &l, "healthIssues", "entry %zu is not a string", i);
     }
 }
 
-static void read_rtp_stats(ctx *c, json_object *diag)
+static void read_rtp_stats(ctx *c, const mdf_jval *diag)
 {
-    json_object *rtp = section(c, diag, "diagnosticInformation", "realTimeProtectionStats",
-                               json_type_object);
+    const mdf_jval *rtp = section(c, diag, "diagnosticInformation", "realTimeProtectionStats",
+                               MDF_J_OBJECT);
     if (!rtp)
         return;
-    json_object *counters = section(c, rtp, "diagnosticInformation.realTimeProtectionStats",
-                                    "counters", json_type_array);
+    const mdf_jval *counters = section(c, rtp, "diagnosticInformation.realTimeProtectionStats",
+                                    "counters", MDF_J_ARRAY);
     if (!counters)
         return;
-    size_t n = json_object_array_length(counters);
+    size_t n = counters->len;
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) {
         loc l = {"diagnosticInformation.realTimeProtectionStats.counters", i, NULL, NOIDX};
-        int64_t v = read_count(c, json_object_array_get_idx(counters, i), "total_files_scanned",
+        int64_t v = read_count(c, &counters->u.items[i], "total_files_scanned",
                                &l);
         if (v != MDF_COUNT_NONE && sum <= INT64_MAX - v)
             sum += v;
@@ -667,35 +664,35 @@ static void read_rtp_stats(ctx *c, json_object *diag)
 
 /* ---- entry points ------------------------------------------------------------ */
 
-static int normalize(json_object *root, mdf_report *r, char *err, size_t errsz)
+static int normalize(const mdf_jval *root, mdf_report *r, char *err, size_t errsz)
 {
     int rc = MDF_ERR;
     ctx c = {.r = r};
     mdf_strmap_init(&c.interned);
     mdf_strmap_init(&c.threat_ids);
     mdf_strmap_init(&c.quarantine_ids);
-    if (!json_object_is_type(root, json_type_object)) {
+    if (root->type != MDF_J_OBJECT) {
         mdf_seterr(err, errsz, "not an MDE report: the top level is %s, not an object",
                    type_name(root));
         goto cleanup;
     }
-    json_object *scan_list = section(&c, root, NULL, "scanList", json_type_array);
+    const mdf_jval *scan_list = section(&c, root, NULL, "scanList", MDF_J_ARRAY);
     if (scan_list)
         read_scan_array(&c, scan_list, "scanList", &SCANLIST_KEYS, true);
-    json_object *ti = section(&c, root, NULL, "threatInformation", json_type_object);
+    const mdf_jval *ti = section(&c, root, NULL, "threatInformation", MDF_J_OBJECT);
     if (ti) {
-        json_object *list = section(&c, ti, "threatInformation", "list", json_type_object);
+        const mdf_jval *list = section(&c, ti, "threatInformation", "list", MDF_J_OBJECT);
         if (list)
             read_threat_container(&c, list, "threatInformation.list", false);
-        json_object *ql = section(&c, ti, "threatInformation", "quarantineList",
-                                  json_type_object);
+        const mdf_jval *ql = section(&c, ti, "threatInformation", "quarantineList",
+                                  MDF_J_OBJECT);
         if (ql)
             read_threat_container(&c, ql, "threatInformation.quarantineList", true);
     }
-    json_object *gh = section(&c, root, NULL, "generalHealth", json_type_object);
-    json_object *defs = section(&c, root, NULL, "mdeDefinitions", json_type_object);
+    const mdf_jval *gh = section(&c, root, NULL, "generalHealth", MDF_J_OBJECT);
+    const mdf_jval *defs = section(&c, root, NULL, "mdeDefinitions", MDF_J_OBJECT);
     read_health(&c, gh, defs);
-    json_object *diag = section(&c, root, NULL, "diagnosticInformation", json_type_object);
+    const mdf_jval *diag = section(&c, root, NULL, "diagnosticInformation", MDF_J_OBJECT);
     if (diag)
         read_rtp_stats(&c, diag);
     if (r->n_scans > 1)
@@ -745,17 +742,23 @@ void mdf_report_free(mdf_report *r)
     free(r);
 }
 
-static int feed_sink(void *in, const char *data, size_t len, char *err, size_t errsz)
+static int append_sink(void *buf, const char *data, size_t len, char *err, size_t errsz)
 {
-    return mdf_jsonin_feed(in, data, len, err, errsz);
+    mdf_buf *b = buf;
+    if (mdf_buf_append(b, data, len) != 0)
+        return mdf_seterr(err, errsz, "input larger than the %zu-byte cap", b->max);
+    return MDF_OK;
 }
 
-/* Shared tail: finish the JSON input and normalize it into *out. */
-static int finish(mdf_jsonin *in, mdf_report **out, char *err, size_t errsz)
+/* Parses the JSON text in `in` (taken over) and normalizes it into *out. */
+static int parse_buf(mdf_buf *in, const mdf_report_limits *lim, mdf_report **out, char *err,
+                     size_t errsz)
 {
-    json_object *root = NULL;
+    mdf_jdoc *doc = NULL;
     mdf_report *r = NULL;
-    int rc = mdf_jsonin_finish(in, &root, err, errsz);
+    size_t len;
+    char *text = mdf_buf_take(in, &len);
+    int rc = mdf_jdoc_parse(&text, len, lim->max_depth, &doc, err, errsz);
     if (rc != MDF_OK)
         goto cleanup;
     rc = MDF_ERR;
@@ -764,15 +767,14 @@ static int finish(mdf_jsonin *in, mdf_report **out, char *err, size_t errsz)
         mdf_seterr(err, errsz, "out of memory");
         goto cleanup;
     }
-    rc = normalize(root, r, err, errsz);
+    rc = normalize(&doc->root, r, err, errsz);
     if (rc == MDF_OK) {
         *out = r;
         r = NULL;
     }
 cleanup:
     mdf_report_free(r);
-    if (root)
-        json_object_put(root);
+    mdf_jdoc_free(doc);
     return rc;
 }
 
@@ -780,23 +782,22 @@ int mdf_report_parse_mem(const void *data, size_t len, const mdf_report_limits *
                          mdf_report **out, char *err, size_t errsz)
 {
     mdf_report_limits def;
-    mdf_jsonin in;
+    mdf_buf in;
+    int rc;
     if (!lim) {
         mdf_report_limits_default(&def);
         lim = &def;
     }
     *out = NULL;
-    if (mdf_jsonin_init(&in, lim->max_bytes, lim->max_depth, err, errsz) != MDF_OK)
-        return MDF_ERR;
-    int rc;
+    mdf_buf_init(&in, lim->max_bytes);
     if (mdf_is_gzip(data, len))
-        rc = mdf_extract_read_mem(data, len, MDF_REPORT_ENTRY_NAME, lim->max_bytes, feed_sink,
+        rc = mdf_extract_read_mem(data, len, MDF_REPORT_ENTRY_NAME, lim->max_bytes, append_sink,
                                   &in, err, errsz);
     else
-        rc = mdf_jsonin_feed(&in, data, len, err, errsz);
+        rc = append_sink(&in, data, len, err, errsz);
     if (rc == MDF_OK)
-        rc = finish(&in, out, err, errsz);
-    mdf_jsonin_cleanup(&in);
+        rc = parse_buf(&in, lim, out, err, errsz);
+    mdf_buf_free(&in);
     return rc;
 }
 
@@ -804,37 +805,40 @@ int mdf_report_parse_file(const char *path, const mdf_report_limits *lim, mdf_re
                           char *err, size_t errsz)
 {
     mdf_report_limits def;
-    mdf_jsonin in;
+    mdf_buf in;
     char block[FILE_BLOCK];
     if (!lim) {
         mdf_report_limits_default(&def);
         lim = &def;
     }
     *out = NULL;
+    mdf_buf_init(&in, lim->max_bytes);
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return mdf_seterr(err, errsz, "%s: cannot open: %s", path, strerror(errno));
-    int rc = mdf_jsonin_init(&in, lim->max_bytes, lim->max_depth, err, errsz);
-    if (rc != MDF_OK)
-        goto cleanup_file;
+    int rc = MDF_OK;
     size_t n = fread(block, 1, sizeof block, fp);
     if (mdf_is_gzip(block, n)) {
         /* libarchive reads the file itself, block by block */
-        rc = mdf_extract_read_file(path, MDF_REPORT_ENTRY_NAME, lim->max_bytes, feed_sink, &in,
+        rc = mdf_extract_read_file(path, MDF_REPORT_ENTRY_NAME, lim->max_bytes, append_sink, &in,
                                    err, errsz);
     } else {
+        struct stat st;
+        /* one allocation of the right size when the file says how big it is */
+        if (fstat(fileno(fp), &st) == 0 && st.st_size > 0 &&
+            (uint64_t)st.st_size <= lim->max_bytes && mdf_buf_reserve(&in, (size_t)st.st_size) != 0)
+            rc = mdf_seterr(err, errsz, "out of memory");
         while (rc == MDF_OK && n > 0) {
-            rc = mdf_jsonin_feed(&in, block, n, err, errsz);
+            rc = append_sink(&in, block, n, err, errsz);
             n = fread(block, 1, sizeof block, fp);
         }
         if (rc == MDF_OK && ferror(fp))
-            rc = mdf_seterr(err, errsz, "%s: read error", path);
+            rc = mdf_seterr(err, errsz, "read error");
     }
-    if (rc == MDF_OK)
-        rc = finish(&in, out, err, errsz);
-    mdf_jsonin_cleanup(&in);
-cleanup_file:
     fclose(fp);
+    if (rc == MDF_OK)
+        rc = parse_buf(&in, lim, out, err, errsz);
+    mdf_buf_free(&in);
     if (rc != MDF_OK && err && strncmp(err, path, strlen(path)) != 0) {
         /* name the file in the message */
         char tmp[MDF_ERRSZ];

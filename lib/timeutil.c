@@ -1,8 +1,5 @@
 #include "timeutil.h"
 
-#include "err.h"
-
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,10 +32,25 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 #define MS_MIN (-62135596800000LL)
 #define MS_END (253402300800000LL)
 
+bool mdf_time_valid_ms(int64_t ms)
+{
+    return ms >= MS_MIN && ms < MS_END;
+}
+
+/* Writes v as exactly n digits (zero-padded). */
+static void put_digits(char *out, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* Hand-rolled rather than snprintf: this runs for every scan of a report. */
 int mdf_time_format_ms(int64_t ms, char out[MDF_TIME_STRSZ])
 {
     out[0] = '\0';
-    if (ms < MS_MIN || ms >= MS_END)
+    if (!mdf_time_valid_ms(ms))
         return -1;
     int64_t days = ms / 86400000, rem = ms % 86400000;
     if (rem < 0) {
@@ -49,10 +61,23 @@ int mdf_time_format_ms(int64_t ms, char out[MDF_TIME_STRSZ])
     unsigned mo, d;
     civil_from_days(days, &y, &mo, &d);
     unsigned msec = (unsigned)(rem % 1000), sec = (unsigned)(rem / 1000);
-    char tmp[80]; /* room for what the compiler thinks the fields could be */
-    snprintf(tmp, sizeof tmp, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", (int)y, mo, d, sec / 3600,
-             sec / 60 % 60, sec % 60, msec);
-    return mdf_strlcpy(out, tmp, MDF_TIME_STRSZ);
+    /* 2023-10-13T13:42:53.732Z */
+    put_digits(out, (unsigned)y, 4);
+    out[4] = '-';
+    put_digits(out + 5, mo, 2);
+    out[7] = '-';
+    put_digits(out + 8, d, 2);
+    out[10] = 'T';
+    put_digits(out + 11, sec / 3600, 2);
+    out[13] = ':';
+    put_digits(out + 14, sec / 60 % 60, 2);
+    out[16] = ':';
+    put_digits(out + 17, sec % 60, 2);
+    out[19] = '.';
+    put_digits(out + 20, msec, 3);
+    out[23] = 'Z';
+    out[24] = '\0';
+    return 0;
 }
 
 static int digits(const char **p, int n, int *v)

@@ -19,6 +19,9 @@ int mdf_time_format_ms(int64_t ms, char out[MDF_TIME_STRSZ]);
  * fraction digits accepted) into epoch milliseconds. Returns 0 or -1. */
 int mdf_time_parse_rfc3339(const char *s, int64_t *ms);
 
+/* True for years 0001..9999, the range RFC 3339 can write. */
+bool mdf_time_valid_ms(int64_t ms);
+
 int64_t mdf_time_now_ms(void);
 
 /* Strict decimal integer: optional '-', digits only, no overflow. */

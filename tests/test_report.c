@@ -291,7 +291,7 @@ static void test_bad_sections(void **state)
 
     r = parse_ok("{\"threatInformation\":{\"list\":null,\"quarantineList\":7}}");
     assert_true(has_warning(r, "threatInformation.list: null"));
-    assert_true(has_warning(r, "threatInformation.quarantineList: expected object, got int"));
+    assert_true(has_warning(r, "threatInformation.quarantineList: expected object, got number"));
     mdf_report_free(r);
 }
 
@@ -309,7 +309,7 @@ static void test_bad_values(void **state)
     assert_true(has_warning(r, "scanList[0].startTime: not a number: \"soon\""));
     assert_true(has_warning(r, "scanList[0].filesScanned: negative count"));
     assert_true(has_warning(r, "scanList[0].state: expected a string, got array"));
-    assert_true(has_warning(r, "scanList[1]: expected object, got int"));
+    assert_true(has_warning(r, "scanList[1]: expected object, got number"));
     assert_true(has_warning(r, "scanList[2].startTime: time out of range"));
     assert_true(has_warning(r, "scanList[2].threats: expected array, got string"));
     assert_true(has_warning(r, "generalHealth.healthy: not a yes/no value"));
