@@ -152,9 +152,9 @@ static void summary_threats(FILE *fp, const char *title, const mdf_threat *t, si
     fprintf(fp, "\n%s: %zu\n", title, n);
     if (n == 0)
         return;
-    fprintf(fp, "  %-34s %-12s %-24s %s\n", "NAME", "STATUS", "DETECTED", "TRACKING ID");
+    fprintf(fp, "  %-34s %-12s %-25s %s\n", "NAME", "STATUS", "DETECTED", "TRACKING ID");
     for (size_t i = 0; i < n && i < rows; i++)
-        fprintf(fp, "  %-34s %-12s %-24s %s\n", or_dash(t[i].name), or_dash(t[i].status),
+        fprintf(fp, "  %-34s %-12s %-25s %s\n", or_dash(t[i].name), or_dash(t[i].status),
                 time_or_dash(t[i].detection_ms, d), or_dash(t[i].tracking_id));
     if (n > rows)
         fprintf(fp, "  ... %zu more\n", n - rows);
@@ -168,17 +168,17 @@ int mdf_report_write_summary(const mdf_report *r, FILE *fp, size_t rows)
     for (size_t i = 0; i < r->n_threats; i++)
         open += !mdf_threat_remediated(&r->threats[i]);
 
-    fprintf(fp, "Agent:      %s, %s, app %s, engine %s\n",
+    fprintf(fp, "Agent:        %s, %s, app %s, engine %s\n",
             tri_word(h->healthy, "healthy", "NOT healthy"),
             tri_word(h->licensed, "licensed", "NOT licensed"), or_dash(h->app_version),
             or_dash(h->engine_version));
-    fprintf(fp, "Protection: real-time %s, passive mode %s\n",
+    fprintf(fp, "Protection:   real-time %s, passive mode %s\n",
             tri_word(h->real_time_protection_enabled, "on", "off"),
             tri_word(h->passive_mode_enabled, "on", "off"));
-    fprintf(fp, "Definitions: %s (updated %s)\n", or_dash(h->definitions_version),
+    fprintf(fp, "Definitions:  %s (updated %s)\n", or_dash(h->definitions_version),
             time_or_dash(h->definitions_updated_ms, t1));
     if (h->n_issues) {
-        fprintf(fp, "Issues:    ");
+        fprintf(fp, "Issues:      ");
         for (size_t i = 0; i < h->n_issues; i++)
             fprintf(fp, " %s%s", h->issues[i], i + 1 < h->n_issues ? "," : "");
         fputc('\n', fp);
@@ -188,7 +188,7 @@ int mdf_report_write_summary(const mdf_report *r, FILE *fp, size_t rows)
     size_t first = r->n_scans > rows ? r->n_scans - rows : 0;
     fprintf(fp, "\nScans: %zu\n", r->n_scans);
     if (r->n_scans) {
-        fprintf(fp, "  %-7s %-10s %-24s %-24s %9s %7s\n", "TYPE", "STATE", "START", "END",
+        fprintf(fp, "  %-7s %-10s %-25s %-25s %9s %7s\n", "TYPE", "STATE", "START", "END",
                 "FILES", "THREATS");
         if (first)
             fprintf(fp, "  ... %zu earlier\n", first);
@@ -198,7 +198,7 @@ int mdf_report_write_summary(const mdf_report *r, FILE *fp, size_t rows)
         char files[24], threats[24];
         count_or_dash(s->files_scanned, files, sizeof files);
         count_or_dash(s->threat_count, threats, sizeof threats);
-        fprintf(fp, "  %-7s %-10s %-24s %-24s %9s %7s\n", or_dash(s->type), or_dash(s->state),
+        fprintf(fp, "  %-7s %-10s %-25s %-25s %9s %7s\n", or_dash(s->type), or_dash(s->state),
                 time_or_dash(s->start_ms, t1), time_or_dash(s->end_ms, t2), files, threats);
     }
 
