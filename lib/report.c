@@ -595,6 +595,8 @@ static void read_health(ctx *c, const mdf_jval *gh, const mdf_jval *defs)
     h->passive_mode_enabled = read_bool(c, gh, "passiveModeEnabled", &l);
     h->app_version = read_str(c, gh, "appVersion", &l);
     h->engine_version = read_str(c, gh, "engineVersion", &l);
+    if (!h->engine_version) /* 100.x agents (2020) */
+        h->engine_version = read_str(c, gh, "versionEngine", &l);
     h->release_ring = read_str(c, gh, "releaseRing", &l);
     h->org_id = read_str(c, gh, "orgId", &l);
     h->edr_machine_id = read_str(c, gh, "edrMachineId", &l);

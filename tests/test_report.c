@@ -261,6 +261,48 @@ static void test_health_shapes(void **state)
 }
 
 /* Definitions only in the mdeDefinitions section. */
+/* Agents of 2020 (100.x): integer definitions version, versionEngine; the
+ * text form's local-time strings are not times we can read. */
+static void test_old_agent(void **state)
+{
+    (void)state;
+    mdf_report *r = parse_ok("{\"generalHealth\":{\"definitionsVersion\":79932,"
+                             "\"versionEngine\":\"1.1.17000.7\",\"productExpiration\":"
+                             "\"Apr 10, 2024 at 01:34:28 PM\",\"realTimeProtectionEnabled\":"
+                             "\"unavailable\"}}");
+    assert_string_equal(r->health.definitions_version, "79932");
+    assert_string_equal(r->health.engine_version, "1.1.17000.7");
+    assert_true(r->health.product_expiration_ms == MDF_TIME_NONE);
+    assert_true(has_warning(r, "generalHealth.productExpiration: not a number: \"Apr 10, 2024"));
+    assert_int_equal(r->health.real_time_protection_enabled, MDF_UNKNOWN);
+    assert_true(has_warning(r, "generalHealth.realTimeProtectionEnabled: not a yes/no value"));
+    mdf_report_free(r);
+}
+
+/* mde-report.md section 6, the reconstructed threat-list entry, verbatim. */
+static void test_reference_threat_example(void **state)
+{
+    (void)state;
+    mdf_report *r = parse_ok(
+        "{\"threatInformation\":{\"list\":"
+        "{\"threats\":{\"scans\":[{\"type\":\"quick\",\"start_time\":1697204573732,"
+        "\"end_time\":1697204632487,\n"
+        " \"files_scanned\":1751,\"state\":\"succeeded\",\"threats\":[{\n"
+        "  \"threat\":{\"tracking_id\":\"3f2a9c1e-7b4d-4e0a-9c55-2d8e6f1a0b77\","
+        "\"name\":\"Virus:DOS/EICAR_Test_File\",\"type\":\"virus\"},\n"
+        "  \"detection_time\":1697204590121,\n"
+        "  \"history\":[{\"key\":1697204590121,\"value\":\"quarantined\"}]}]}]}}"
+        ",\"quarantineList\":{\"type\":\"quarantined\",\"threats\":[]}}}");
+    assert_int_equal(r->n_scans, 1);
+    assert_int_equal(r->scans[0].files_scanned, 1751);
+    assert_int_equal(r->scans[0].threat_count, 1);
+    assert_int_equal(r->n_threats, 1);
+    assert_string_equal(r->threats[0].family, "EICAR_Test_File");
+    assert_string_equal(r->threats[0].status, "quarantined");
+    assert_time(r->threats[0].detection_ms, "2023-10-13T13:43:10.121Z");
+    mdf_report_free(r);
+}
+
 static void test_definitions_fallback(void **state)
 {
     (void)state;
@@ -617,6 +659,8 @@ int main(void)
         cmocka_unit_test(test_numbers_either_way),
         cmocka_unit_test(test_scan_matching),
         cmocka_unit_test(test_health_shapes),
+        cmocka_unit_test(test_old_agent),
+        cmocka_unit_test(test_reference_threat_example),
         cmocka_unit_test(test_definitions_fallback),
         cmocka_unit_test(test_bad_sections),
         cmocka_unit_test(test_bad_values),
