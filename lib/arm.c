@@ -140,15 +140,21 @@ int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg
     return MDF_OK;
 }
 
-static void op_free(op *o)
+static void op_unlink(op *o)
 {
     mdf_arm *a = o->arm;
     if (o->prev)
         o->prev->next = o->next;
-    else
+    else if (a->ops == o)
         a->ops = o->next;
     if (o->next)
         o->next->prev = o->prev;
+    o->next = o->prev = NULL;
+}
+
+static void op_free(op *o)
+{
+    op_unlink(o);
     free(o->body);
     free(o->token);
     free(o->bmms);
@@ -174,6 +180,8 @@ const mdf_arm_stats *mdf_arm_get_stats(const mdf_arm *a)
 static void op_done(op *o)
 {
     bool ok = o->e.code == MDF_ARM_OK;
+    /* off the pending list first: the callback may destroy the client */
+    op_unlink(o);
     switch (o->kind) {
     case K_GET_CLUSTER:
     case K_SET_ENFORCEMENT:
@@ -259,7 +267,7 @@ static void op_on_token(void *arg, const char *token, const char *why)
         a->stats.polls++;
     int rc = mdf_http_start(a->http, &req, op_on_resp, o, err, sizeof err);
     /* the header held the token: do not leave it in freed memory */
-    memset(auth_hdr, 0, tl + 32);
+    explicit_bzero(auth_hdr, tl + 32);
     free(auth_hdr);
     if (rc != MDF_OK)
         op_fail(o, MDF_ARM_E_TRANSPORT, 0, "%s", err);
@@ -298,31 +306,31 @@ static void op_next(op *o, phase p, const char *url, int64_t delay_ms)
 
 /* ---- answers --------------------------------------------------------------------- */
 
-static mdf_jdoc *parse_body(mdf_http_resp *r)
+/* The body as JSON: MDF_OK with *doc NULL for an empty body, MDF_ERR (and
+ * err) for one that is not JSON. */
+static int parse_body(mdf_http_resp *r, mdf_jdoc **doc, char *err, size_t errsz)
 {
-    mdf_jdoc *doc = NULL;
-    char err[MDF_ERRSZ];
     size_t len;
     char *text = mdf_buf_take(&r->body, &len);
+    *doc = NULL;
     if (len == 0) {
         free(text);
-        return NULL;
+        return MDF_OK;
     }
-    if (mdf_jdoc_parse(&text, len, 64, &doc, err, sizeof err) != MDF_OK)
-        return NULL;
-    return doc;
+    return mdf_jdoc_parse(&text, len, 64, doc, err, errsz);
 }
 
 /* Maps a final error answer onto the typed set. */
 static void op_fail_http(op *o, mdf_http_resp *r)
 {
     mdf_arm_errcode code;
-    mdf_jdoc *doc = parse_body(r);
-    if (doc)
+    mdf_jdoc *doc = NULL;
+    char perr[MDF_ERRSZ];
+    if (parse_body(r, &doc, perr, sizeof perr) == MDF_OK && doc)
         mdf_arm_decode_error(&doc->root, o->e.arm_code, sizeof o->e.arm_code, o->e.message,
                              sizeof o->e.message);
     mdf_jdoc_free(doc);
-    switch (r->status) {
+    switch (r->curl_code != CURLE_OK ? 0 : r->status) {
     case 0: code = MDF_ARM_E_TRANSPORT; break;
     case 401:
     case 403: code = MDF_ARM_E_AUTH; break;
@@ -332,7 +340,7 @@ static void op_fail_http(op *o, mdf_http_resp *r)
     default: code = r->status >= 500 ? MDF_ARM_E_TRANSPORT : MDF_ARM_E_BAD_REQUEST;
     }
     char msg[sizeof o->e.message];
-    if (r->status == 0)
+    if (r->status == 0 || r->curl_code != CURLE_OK)
         mdf_seterr(msg, sizeof msg, "%s", r->curl_error);
     else if (o->e.arm_code[0])
         mdf_seterr(msg, sizeof msg, "HTTP %ld %s: %s", r->status, o->e.arm_code, o->e.message);
@@ -396,7 +404,11 @@ static bool take_status(op *o, const mdf_jdoc *doc, long status)
 static void op_success(op *o, mdf_http_resp *r)
 {
     char err[MDF_ERRSZ];
-    mdf_jdoc *doc = parse_body(r);
+    mdf_jdoc *doc = NULL;
+    if (parse_body(r, &doc, err, sizeof err) != MDF_OK) {
+        op_fail(o, MDF_ARM_E_BAD_RESPONSE, r->status, "answer is %s", err);
+        return;
+    }
     if (o->phase == P_PAGE) {
         char next[MDF_URL_MAX];
         int rc = doc ? mdf_arm_decode_bmm_page(&doc->root, add_bmm, o, next, sizeof next, err,
@@ -451,6 +463,22 @@ static void op_success(op *o, mdf_http_resp *r)
         op_done(o);
 }
 
+/* Whether to try again. A 2xx cut short counts (its body is not whole). A
+ * POST action (scanRuntime, runDataExtracts) is only repeated when it was
+ * surely not carried out: refused (429, 503) or never sent. */
+static bool op_transient(const op *o, const mdf_http_resp *r)
+{
+    if (r->status >= 200 && r->status < 300 && r->curl_code != CURLE_OK)
+        return o->phase != P_REQUEST || strcmp(o->method, "POST") != 0;
+    if (!mdf_retry_transient(r))
+        return false;
+    if (o->phase != P_REQUEST || strcmp(o->method, "POST") != 0)
+        return true;
+    return r->status == 429 || r->status == 503 ||
+           (r->status == 0 && (r->curl_code == CURLE_COULDNT_CONNECT ||
+                               r->curl_code == CURLE_COULDNT_RESOLVE_HOST));
+}
+
 static void op_on_resp(void *arg, mdf_http_resp *r)
 {
     op *o = arg;
@@ -470,7 +498,7 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
                 a->cfg.max_response);
         return;
     }
-    if (mdf_retry_transient(r)) {
+    if (op_transient(o, r)) {
         if (r->status == 429) {
             a->stats.throttled++;
             struct bucket *b = o->phase == P_REQUEST && is_write(o) ? &a->writes : &a->reads;
@@ -486,7 +514,7 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
         op_fail_http(o, r);
         return;
     }
-    if (r->status < 200 || r->status >= 300) {
+    if (r->status < 200 || r->status >= 300 || r->curl_code != CURLE_OK) {
         op_fail_http(o, r);
         return;
     }

@@ -74,7 +74,9 @@ typedef struct mdf_arm_stats {
 /* http and auth are borrowed and must outlive the client. */
 int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg *cfg,
                 char *err, size_t errsz);
-/* Pending operations are dropped without their callbacks. */
+/* Pending operations are dropped without their callbacks. Timers and
+ * transfers of the loop point into the client: destroy (or stop running)
+ * the mdf_http loop first. Safe to call from an operation's callback. */
 void mdf_arm_destroy(mdf_arm *a);
 const mdf_arm_stats *mdf_arm_get_stats(const mdf_arm *a);
 

@@ -117,8 +117,8 @@ void mdf_auth_destroy(mdf_auth *a)
     if (!a)
         return;
     /* wipe the secret and the token from memory before freeing */
-    memset(a->cfg.client_secret, 0, sizeof a->cfg.client_secret);
-    memset(a->token, 0, sizeof a->token);
+    explicit_bzero(a->cfg.client_secret, sizeof a->cfg.client_secret);
+    explicit_bzero(a->token, sizeof a->token);
     free(a->waiters);
     free(a);
 }
@@ -164,6 +164,7 @@ static void deliver(mdf_auth *a, const char *token, const char *err)
 }
 
 static void fetch(mdf_auth *a);
+static void fetch_cb(void *arg);
 
 static void fail_or_retry(mdf_auth *a, const mdf_http_resp *r, bool transient, const char *why)
 {
@@ -171,7 +172,7 @@ static void fail_or_retry(mdf_auth *a, const mdf_http_resp *r, bool transient, c
         a->cfg.method == MDF_AUTH_MANAGED_IDENTITY ? &a->cfg.imds_retry : &a->cfg.retry;
     if (transient && a->attempt <= pol->max_retries) {
         int64_t d = mdf_retry_delay(pol, a->attempt, r ? r->retry_after_ms : -1);
-        if (mdf_http_after(a->http, d, (mdf_timer_cb)fetch, a) == MDF_OK)
+        if (mdf_http_after(a->http, d, fetch_cb, a) == MDF_OK)
             return;
     }
     a->fetching = false;
@@ -185,6 +186,8 @@ static void fail_or_retry(mdf_auth *a, const mdf_http_resp *r, bool transient, c
     deliver(a, NULL, a->err);
 }
 
+#define MAX_LIFETIME_S (24 * 3600) /* longer claims are not believed */
+
 /* Reads {"access_token", "expires_in"} (a number from Entra ID, a string
  * from IMDS). */
 static void on_token(void *arg, mdf_http_resp *r)
@@ -193,18 +196,17 @@ static void on_token(void *arg, mdf_http_resp *r)
     char why[MDF_ERRSZ];
     mdf_jdoc *doc = NULL;
     size_t len;
-    if (r->status == 0) {
-        snprintf(why, sizeof why, "%s", r->curl_error);
-        fail_or_retry(a, r, mdf_retry_transient(r), why);
+    if (r->status == 0 || r->curl_code != CURLE_OK) {
+        fail_or_retry(a, r, r->status == 0 ? mdf_retry_transient(r) : true,
+                      r->curl_error[0] ? r->curl_error : "no answer");
         return;
     }
     bool imds = a->cfg.method == MDF_AUTH_MANAGED_IDENTITY;
     bool transient = mdf_retry_transient(r) || (imds && (r->status == 404 || r->status == 410));
     char *text = mdf_buf_take(&r->body, &len);
     if (mdf_jdoc_parse(&text, len, 8, &doc, why, sizeof why) != MDF_OK) {
-        char msg[MDF_ERRSZ];
-        snprintf(msg, sizeof msg, "HTTP %ld, unreadable answer", r->status);
-        fail_or_retry(a, r, transient, msg);
+        mdf_seterr(why, sizeof why, "HTTP %ld, unreadable answer", r->status);
+        fail_or_retry(a, r, transient, why);
         return;
     }
     const mdf_jval *tok = mdf_jget(&doc->root, "access_token");
@@ -222,21 +224,20 @@ static void on_token(void *arg, mdf_http_resp *r)
         const char *nl = dl ? memchr(d->s, '\n', (size_t)dl) : NULL;
         if (nl)
             dl = (int)(nl - d->s);
-        snprintf(why, sizeof why, "HTTP %ld %.*s%s%.*s", r->status,
-                 e && e->type == MDF_J_STRING ? (int)e->len : 0, e ? e->s : "", dl ? ": " : "",
-                 dl > 200 ? 200 : dl, d ? d->s : "");
-        mdf_jdoc_free(doc);
+        mdf_seterr(why, sizeof why, "HTTP %ld %.*s%s%.*s", r->status,
+                   e && e->type == MDF_J_STRING ? (int)e->len : 0, e ? e->s : "",
+                   dl ? ": " : "", dl > 200 ? 200 : dl, d ? d->s : "");
         fail_or_retry(a, r, transient, why);
-        return;
+        goto cleanup;
     }
     if (tok->len >= sizeof a->token) {
-        mdf_jdoc_free(doc);
         fail_or_retry(a, r, false, "token longer than the cap");
-        return;
+        goto cleanup;
     }
     memcpy(a->token, tok->s, tok->len);
     a->token[tok->len] = '\0';
-    mdf_jdoc_free(doc);
+    if (secs > MAX_LIFETIME_S)
+        secs = MAX_LIFETIME_S;
     int64_t now = mdf_mono_ms(), life = secs * 1000;
     /* refresh 5 minutes early, or at half-life for short-lived tokens */
     int64_t margin = life / 2 < 300000 ? life / 2 : 300000;
@@ -245,6 +246,8 @@ static void on_token(void *arg, mdf_http_resp *r)
     a->fetching = false;
     a->fetches++;
     deliver(a, a->token, NULL);
+cleanup:
+    mdf_jdoc_free(doc);
 }
 
 /* Reads the federated token file anew (it is rotated by the platform). */
@@ -286,13 +289,16 @@ static void fetch(mdf_auth *a)
     if (a->cfg.method == MDF_AUTH_MANAGED_IDENTITY) {
         mdf_buf q;
         mdf_buf_init(&q, 1024);
-        form_add(&q, "api-version", "2018-02-01");
-        form_add(&q, "resource", a->cfg.resource);
-        if (a->cfg.client_id[0])
-            form_add(&q, "client_id", a->cfg.client_id);
-        snprintf(url, sizeof url, "%s/metadata/identity/oauth2/token?%s", a->cfg.imds_endpoint,
-                 q.data ? q.data : "");
+        int f = form_add(&q, "api-version", "2018-02-01") |
+                form_add(&q, "resource", a->cfg.resource) |
+                (a->cfg.client_id[0] ? form_add(&q, "client_id", a->cfg.client_id) : 0);
+        int n = snprintf(url, sizeof url, "%s/metadata/identity/oauth2/token?%s",
+                         a->cfg.imds_endpoint, q.data ? q.data : "");
         mdf_buf_free(&q);
+        if (f != 0 || n < 0 || (size_t)n >= sizeof url) {
+            mdf_seterr(err, sizeof err, "IMDS URL too long");
+            goto cleanup;
+        }
         req.url = url;
         req.headers = imds_hdr;
         req.http = MDF_HTTP_IMDS;
@@ -326,7 +332,7 @@ static void fetch(mdf_auth *a)
 cleanup:
     /* the form holds the secret: clear it (libcurl copied it) */
     if (form.data)
-        memset(form.data, 0, form.len);
+        explicit_bzero(form.data, form.len);
     mdf_buf_free(&form);
     mdf_buf_free(&assertion);
     if (rc != MDF_OK) {
@@ -336,8 +342,14 @@ cleanup:
     }
 }
 
-static void serve_cached(mdf_auth *a)
+static void fetch_cb(void *arg)
 {
+    fetch(arg);
+}
+
+static void serve_cached(void *arg)
+{
+    mdf_auth *a = arg;
     int64_t now = mdf_mono_ms();
     if (a->token[0] && now < a->expires_mono && (now < a->refresh_mono || a->fetching)) {
         deliver(a, a->token, NULL);
@@ -362,15 +374,18 @@ int mdf_auth_get(mdf_auth *a, mdf_auth_cb cb, void *arg)
     }
     a->waiters[a->n_waiters++] = (struct waiter){cb, arg};
     /* answer from the loop, never from inside this call */
-    if (a->n_waiters == 1 && !a->fetching)
-        return mdf_http_after(a->http, 0, (mdf_timer_cb)serve_cached, a);
+    if (a->n_waiters == 1 && !a->fetching &&
+        mdf_http_after(a->http, 0, serve_cached, a) != MDF_OK) {
+        a->n_waiters--; /* the caller learns of it now, not later */
+        return MDF_ERR;
+    }
     return MDF_OK;
 }
 
 void mdf_auth_invalidate(mdf_auth *a, const char *token)
 {
     if (token && strcmp(token, a->token) == 0) {
-        memset(a->token, 0, sizeof a->token);
+        explicit_bzero(a->token, sizeof a->token);
         a->expires_mono = a->refresh_mono = 0;
     }
 }

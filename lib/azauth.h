@@ -50,6 +50,8 @@ typedef struct mdf_auth mdf_auth;
 typedef void (*mdf_auth_cb)(void *arg, const char *token, const char *err);
 
 int mdf_auth_new(mdf_auth **out, mdf_http *h, const mdf_auth_cfg *cfg, char *err, size_t errsz);
+/* Destroy (or stop running) the mdf_http loop first: its timers and
+ * transfers point into the provider. */
 void mdf_auth_destroy(mdf_auth *a);
 /* Hands a valid token to cb, from mdf_http_run (never from inside this
  * call). Returns MDF_ERR only when out of memory. */

@@ -186,6 +186,12 @@ static void dl_on_resp(void *arg, mdf_http_resp *r)
             dl_later(d, 0);
             return;
         }
+        /* no ETag to pin a range to: start over, as a retry */
+        if (!d->etag[0] && d->attempt <= d->cfg.retry.max_retries) {
+            mdf_buf_reset(&d->data);
+            dl_later(d, mdf_retry_delay(&d->cfg.retry, d->attempt, -1));
+            return;
+        }
     }
     if (mdf_retry_transient(r) && d->attempt <= d->cfg.retry.max_retries) {
         dl_later(d, mdf_retry_delay(&d->cfg.retry, d->attempt, r->retry_after_ms));

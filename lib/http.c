@@ -281,8 +281,10 @@ int mdf_http_start(mdf_http *h, const mdf_http_req *req, mdf_http_cb cb, void *a
     if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
         if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) {
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+            /* size first, then a copy: the caller's body may be gone before
+             * the transfer runs */
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+            curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
         }
     }
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK)

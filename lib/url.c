@@ -101,7 +101,22 @@ bool mdf_url_same_origin(const mdf_url_parts *a, const mdf_url_parts *b)
 
 void mdf_url_redact(const char *url, char *out, size_t outsz)
 {
+    /* scheme://[userinfo@]host/path?query: drop userinfo and query */
     const char *q = strchr(url, '?');
     size_t n = q ? (size_t)(q - url) : strlen(url);
-    snprintf(out, outsz, "%.*s%s", (int)(n < 2048 ? n : 2048), url, q ? "?<redacted>" : "");
+    const char *auth = strstr(url, "://");
+    const char *rest = url;
+    size_t head = 0;
+    if (auth && (size_t)(auth - url) < n) {
+        head = (size_t)(auth - url) + 3;
+        const char *slash = memchr(url + head, '/', n - head);
+        const char *at = memchr(url + head, '@', (size_t)((slash ? slash : url + n) - url) - head);
+        if (at)
+            rest = at + 1;
+        else
+            rest = url + head;
+    }
+    size_t tail = n - (size_t)(rest - url);
+    snprintf(out, outsz, "%.*s%.*s%s", (int)head, url, (int)(tail < 2048 ? tail : 2048), rest,
+             q ? "?<redacted>" : "");
 }

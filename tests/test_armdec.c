@@ -264,6 +264,10 @@ static void test_urls(void **state)
     mdf_url_redact("https://a.blob.core.windows.net/c/x.tar.gz?se=1&sig=SECRET", out, sizeof out);
     assert_string_equal(out, "https://a.blob.core.windows.net/c/x.tar.gz?<redacted>");
     assert_null(strstr(out, "SECRET"));
+    mdf_url_redact("https://user:pass@h.example/p?x=1", out, sizeof out);
+    assert_string_equal(out, "https://h.example/p?<redacted>");
+    mdf_url_redact("https://h.example/p", out, sizeof out);
+    assert_string_equal(out, "https://h.example/p");
 }
 
 int main(void)
