@@ -1,0 +1,134 @@
+/* The scenario file: what the simulated Azure looks like (subscription,
+ * credentials, budgets, clusters, bare-metal machines, their MDE reports and
+ * injected faults). Loaded once, strictly validated, read-only afterwards.
+ * Its fields are documented in sim/README.md. */
+#ifndef SIM_SCENARIO_H
+#define SIM_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+
+/* Enforcement levels of runtimeProtectionConfiguration, in API order. */
+typedef enum {
+    SIM_LEVEL_AUDIT,
+    SIM_LEVEL_DISABLED,
+    SIM_LEVEL_ONDEMAND,
+    SIM_LEVEL_PASSIVE,
+    SIM_LEVEL_REALTIME,
+    SIM_LEVEL_COUNT
+} sim_level;
+
+/* "Audit", "Disabled", ... */
+const char *sim_level_name(sim_level l);
+/* Exact (case-sensitive, as the API's enum) match; -1 when none. */
+int sim_level_parse(const char *s);
+
+/* Name patterns of the API (see reference/azure-networkcloud.md). */
+bool sim_name_is_cluster(const char *s);        /* ^[a-zA-Z0-9][a-zA-Z0-9-_]{0,28}[a-zA-Z0-9]$ */
+bool sim_name_is_bmm(const char *s);            /* ^[a-zA-Z0-9][a-zA-Z0-9]{0,62}[a-zA-Z0-9]$ */
+bool sim_name_is_resource_group(const char *s); /* ^[-\w._()]{1,90}$, not ending in '.' */
+
+typedef struct sim_scan {
+    const char *type;  /* quick | full | custom */
+    const char *state; /* succeeded | failed | cancelled */
+    int64_t start_ms;
+    int64_t duration_ms;
+    int64_t files;
+} sim_scan;
+
+typedef struct sim_threat {
+    const char *name;
+    const char *type;
+    int64_t detected_ms;
+    const char **status; /* history values in order; the last is current */
+    size_t n_status;
+} sim_threat;
+
+typedef struct sim_health {
+    bool healthy, licensed, real_time_protection, passive_mode;
+    const char *app_version, *engine_version, *definitions_version;
+    int64_t definitions_updated_ms;
+    const char **issues;
+    size_t n_issues;
+} sim_health;
+
+typedef struct sim_faults {
+    bool agent_not_running;
+    int exit_code;                /* -1: none (the command exits 0) */
+    const char *operation_failed; /* NULL: none */
+    int64_t http_5xx;
+    int64_t slow_download_bps;     /* 0: full speed */
+    int64_t broken_download_after; /* 0: never */
+    bool corrupt_archive;
+    bool expired_sas;
+    double extract_seconds; /* < 0: durations.extract_seconds */
+} sim_faults;
+
+typedef struct sim_node {
+    const char *name; /* BMM resource name and machineName */
+    const char *rack;
+    const char **roles;
+    size_t n_roles;
+    const char *power_state;     /* On | Off */
+    const char *ready_state;     /* "True" | "False" */
+    const char *detailed_status; /* Provisioned, Available, ... */
+    const char *cordon_status;   /* Cordoned | Uncordoned */
+    sim_scan *scans;
+    size_t n_scans;
+    sim_threat *threats;
+    size_t n_threats;
+    sim_health health;
+    sim_faults faults;
+} sim_node;
+
+typedef struct sim_cluster {
+    const char *resource_group, *name, *managed_resource_group;
+    sim_level enforcement_level; /* at start */
+    bool patch_sync;             /* PATCH answers 200 at once instead of 202 */
+    sim_node *nodes;
+    size_t n_nodes;
+} sim_cluster;
+
+typedef struct sim_client {
+    const char *client_id;
+    const char *client_secret; /* NULL: assertions only */
+} sim_client;
+
+typedef struct sim_budget {
+    double burst;
+    double per_second;
+} sim_budget;
+
+typedef struct sim_scenario {
+    mdf_arena arena; /* owns every string and array below */
+    double time_scale;
+    const char *subscription, *location;
+    const char **api_versions;
+    size_t n_api_versions;
+    const char *tenant;
+    sim_client *clients;
+    size_t n_clients;
+    const char **federated_tokens;
+    size_t n_federated_tokens;
+    bool managed_identity;
+    int64_t token_lifetime_s;
+    sim_budget reads, writes;
+    int64_t page_size;
+    int64_t sas_ttl_s;
+    double patch_s, scan_runtime_s, extract_s;
+    sim_cluster *clusters;
+    size_t n_clusters;
+} sim_scenario;
+
+/* Reads and validates the scenario at path; errors are one line naming the
+ * file and the offending field. *out is freed with sim_scenario_free. */
+int sim_scenario_load(const char *path, sim_scenario **out, char *err, size_t errsz);
+/* The same from a JSON text (`name` appears in errors). */
+int sim_scenario_parse(const char *name, const char *json, size_t len, sim_scenario **out,
+                       char *err, size_t errsz);
+void sim_scenario_free(sim_scenario *sc);
+
+#endif

@@ -1,0 +1,197 @@
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+#include "err.h"
+#include "timeutil.h"
+
+int sim_random_bytes(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return MDF_ERR;
+        }
+        p += got;
+        n -= (size_t)got;
+    }
+    return MDF_OK;
+}
+
+void sim_uuid_random(char out[SIM_UUID_STRSZ])
+{
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+void sim_uuid_named(const char *name, size_t len, char out[SIM_UUID_STRSZ])
+{
+    /* The simulator's namespace; any fixed UUID works, this one is random. */
+    static const uuid_t ns = {0x6d, 0x64, 0x66, 0x73, 0x69, 0x6d, 0x4e, 0x15,
+                              0x9a, 0x0c, 0x3e, 0x51, 0x7b, 0x2d, 0x48, 0x90};
+    uuid_t u;
+    uuid_generate_sha1(u, ns, name, len);
+    uuid_unparse_lower(u, out);
+}
+
+int sim_random_hex(size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[64];
+    if (n > sizeof raw || sim_random_bytes(raw, n) != MDF_OK) {
+        out[0] = '\0';
+        return MDF_ERR;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[2 * n] = '\0';
+    return MDF_OK;
+}
+
+int64_t sim_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sim_format_iso_s(int64_t ms, char out[SIM_ISO_S_STRSZ])
+{
+    char full[MDF_TIME_STRSZ];
+    if (mdf_time_format_ms(ms, full) != 0) {
+        out[0] = '\0';
+        return -1;
+    }
+    /* "2023-10-13T17:42:53.732Z" -> "2023-10-13T17:42:53Z" */
+    memcpy(out, full, 19);
+    out[19] = 'Z';
+    out[20] = '\0';
+    return 0;
+}
+
+int sim_format_http_date(int64_t ms, char out[SIM_HTTPDATE_STRSZ])
+{
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    /* Names spelled out here rather than with strftime: HTTP dates are
+     * English whatever the locale. */
+    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 1) {
+        out[0] = '\0';
+        return -1;
+    }
+    /* the modulos bound every field for the compiler; the values already fit */
+    snprintf(out, SIM_HTTPDATE_STRSZ, "%s, %02u %s %04u %02u:%02u:%02u GMT", days[tm.tm_wday % 7],
+             (unsigned)tm.tm_mday % 100u, months[tm.tm_mon % 12], (unsigned)(tm.tm_year + 1900) % 10000u,
+             (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+    return 0;
+}
+
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+bool sim_ieq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (lower((unsigned char)*a) != lower((unsigned char)*b))
+            return false;
+    return *a == *b;
+}
+
+int sim_url_encode(mdf_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '.' || c == '_' || c == '~';
+        if (plain) {
+            if (mdf_buf_appendc(b, (char)c) != 0)
+                return -1;
+        } else {
+            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            if (mdf_buf_append(b, esc, 3) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes in[0..len) (form rules) into out; -1 on a bad escape or overflow. */
+static int form_decode(const char *in, size_t len, char *out, size_t outsz)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            int hi = i + 2 < len ? hexval(in[i + 1]) : -1;
+            int lo = i + 2 < len ? hexval(in[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (o + 1 >= outsz)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int sim_form_get(const char *body, size_t len, const char *key, char *out, size_t outsz)
+{
+    size_t klen = strlen(key);
+    size_t pos = 0;
+    while (pos <= len && len > 0) {
+        const char *amp = memchr(body + pos, '&', len - pos);
+        size_t end = amp ? (size_t)(amp - body) : len;
+        const char *pair = body + pos;
+        size_t plen = end - pos;
+        const char *eq = memchr(pair, '=', plen);
+        /* Keys of the token request are plain ASCII: compare them raw. */
+        if (eq && (size_t)(eq - pair) == klen && memcmp(pair, key, klen) == 0)
+            return form_decode(eq + 1, plen - klen - 1, out, outsz) == 0 ? 1 : -1;
+        if (!amp)
+            break;
+        pos = end + 1;
+    }
+    return 0;
+}
+
+void sim_jsonw_kstrs(mdf_jsonw *w, const char *key, const char *const *items, size_t n)
+{
+    mdf_jsonw_key(w, key);
+    mdf_jsonw_arr_begin(w);
+    for (size_t i = 0; i < n; i++)
+        mdf_jsonw_str(w, items[i]);
+    mdf_jsonw_arr_end(w);
+}
