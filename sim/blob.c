@@ -1,0 +1,298 @@
+/* Blob storage for the extract results: GET (and HEAD) of a SAS URL, no
+ * bearer token. The SAS is checked the way Storage does (signature, then the
+ * time window), errors are Storage's XML, and the body honours Range and
+ * If-Match so that a client can resume a broken download. Download faults
+ * (slow, broken, corrupt) come from the node's scenario. Not throttled. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "armjson.h"
+#include "err.h"
+#include "simhttp.h"
+#include "timeutil.h"
+
+#define BLOB_SUFFIX "-action-bmmdataextcmd.tar.gz"
+#define STORAGE_VERSION "2019-12-12"
+#define PACE_SLICE_MS 100 /* a paced reader sleeps at most this long at a time */
+
+/* Storage's XML error, with x-ms-error-code. */
+static struct MHD_Response *storage_error_resp(sim_req *r, const char *code, const char *message,
+                                               const char *detail)
+{
+    char ts[MDF_TIME_STRSZ];
+    mdf_time_format_ms(mdf_time_now_ms(), ts);
+    ts[23] = '\0'; /* Storage writes 7 fraction digits: ".732" + "0000Z" */
+    mdf_buf b;
+    mdf_buf_init(&b, 8192);
+    mdf_buf_appendf(&b,
+                    "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>%s</Code><Message>%s\n"
+                    "RequestId:%s\nTime:%s0000Z</Message>",
+                    code, message, r->request_id, ts);
+    if (detail)
+        mdf_buf_appendf(&b, "<AuthenticationErrorDetail>%s</AuthenticationErrorDetail>", detail);
+    mdf_buf_appendf(&b, "</Error>");
+    struct MHD_Response *resp = sim_resp_buf(&b, "application/xml");
+    if (resp) {
+        MHD_add_response_header(resp, "x-ms-error-code", code);
+        MHD_add_response_header(resp, "x-ms-version", STORAGE_VERSION);
+    }
+    return resp;
+}
+
+static enum MHD_Result storage_error(sim_req *r, unsigned status, const char *code,
+                                     const char *message, const char *detail)
+{
+    return sim_send(r, status, storage_error_resp(r, code, message, detail));
+}
+
+static enum MHD_Result auth_failed(sim_req *r, const char *detail)
+{
+    return storage_error(r, 403, "AuthenticationFailed",
+                         "Server failed to authenticate the request. Make sure the value of "
+                         "Authorization header is formed correctly including the signature.",
+                         detail);
+}
+
+static enum MHD_Result not_found(sim_req *r)
+{
+    return storage_error(r, 404, "BlobNotFound", "The specified blob does not exist.", NULL);
+}
+
+/* The SAS parameters must be the ones issued: they are what the signature
+ * covers. Returns true, or false after answering 403. */
+static bool sas_valid(sim_req *r, const sim_state *st, const sim_op *op, enum MHD_Result *ret)
+{
+    const char *sig = sim_req_query(r, "sig"), *se = sim_req_query(r, "se"),
+               *sts = sim_req_query(r, "st"), *sp = sim_req_query(r, "sp"),
+               *sr = sim_req_query(r, "sr"), *sv = sim_req_query(r, "sv");
+    char want_se[SIM_ISO_S_STRSZ], want_st[SIM_ISO_S_STRSZ];
+    sim_format_iso_s(op->sas_expiry_ms, want_se);
+    sim_format_iso_s(op->sas_start_ms, want_st);
+    if (!sig || !se || !sp || !sr || !sv) {
+        *ret = auth_failed(r, "Signature fields not well formed.");
+        return false;
+    }
+    if (strcmp(sig, op->sig) != 0 || strcmp(se, want_se) != 0 || !sts ||
+        strcmp(sts, want_st) != 0 || strcmp(sp, "r") != 0 || strcmp(sr, "b") != 0 ||
+        strcmp(sv, STORAGE_VERSION) != 0) {
+        *ret = auth_failed(r, "Signature did not match. String to sign used was r");
+        return false;
+    }
+    int64_t now = sim_state_sim_ms(st, sim_mono_ms());
+    if (now < op->sas_start_ms || now > op->sas_expiry_ms) {
+        char a[SIM_HTTPDATE_STRSZ], b[SIM_HTTPDATE_STRSZ], c[SIM_HTTPDATE_STRSZ], d[200];
+        sim_format_http_date(op->sas_start_ms, a);
+        sim_format_http_date(op->sas_expiry_ms, b);
+        sim_format_http_date(now, c);
+        snprintf(d, sizeof d,
+                 "Signature not valid in the specified time frame: Start [%s] - Expiry [%s] - "
+                 "Current [%s]",
+                 a, b, c);
+        *ret = auth_failed(r, d);
+        return false;
+    }
+    return true;
+}
+
+/* Whether an If-Match list ("*" or quoted ETags, comma-separated) matches. */
+static bool etag_matches(const char *list, const char *etag)
+{
+    size_t elen = strlen(etag);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if ((n == 1 && *p == '*') || (n == elen && memcmp(p, etag, n) == 0) ||
+            (n == elen - 2 && memcmp(p, etag + 1, n) == 0)) /* unquoted */
+            return true;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+/* Parses "bytes=N-", "bytes=N-M" or "bytes=-N" against size. Returns 1 with
+ * [*from, *to] (inclusive), 0 when there is no usable range (serve it all),
+ * -1 when it starts past the end (416). */
+static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return 0;
+    const char *spec = h + 6, *dash = strchr(spec, '-');
+    if (!dash)
+        return 0;
+    int64_t a = -1, b = -1;
+    if (dash > spec && mdf_parse_int64(spec, (size_t)(dash - spec), &a) != 0)
+        return 0;
+    if (dash[1] && mdf_parse_int64(dash + 1, strlen(dash + 1), &b) != 0)
+        return 0;
+    if (a < 0 && b < 0)
+        return 0;
+    if (a < 0) { /* suffix: the last b bytes */
+        if (b == 0)
+            return -1;
+        *from = (uint64_t)b >= size ? 0 : size - (uint64_t)b;
+        *to = size - 1;
+        return size ? 1 : -1;
+    }
+    if (b >= 0 && b < a)
+        return 0;
+    if ((uint64_t)a >= size)
+        return -1;
+    *from = (uint64_t)a;
+    *to = b < 0 || (uint64_t)b >= size ? size - 1 : (uint64_t)b;
+    return 1;
+}
+
+typedef struct blob_reader {
+    const char *data; /* the range's first byte; borrowed from the op's archive */
+    uint64_t len;
+    int64_t rate;         /* bytes per second; 0: as fast as possible */
+    uint64_t break_after; /* 0: never; else the connection drops after this many */
+    int64_t start_ms;
+    atomic_bool *stopping;
+} blob_reader;
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* MHD's content reader. With a rate it paces the body by sleeping (each
+ * connection has its own thread, so only this download waits). */
+static ssize_t blob_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    blob_reader *b = cls;
+    if (atomic_load(b->stopping))
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (b->break_after && pos >= b->break_after)
+        return MHD_CONTENT_READER_END_WITH_ERROR; /* the broken_download fault */
+    if (pos >= b->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    uint64_t n = b->len - pos;
+    if (n > max)
+        n = max;
+    if (b->break_after && n > b->break_after - pos)
+        n = b->break_after - pos;
+    if (b->rate > 0) {
+        uint64_t chunk = (uint64_t)(b->rate / 10 > 0 ? b->rate / 10 : 1);
+        if (n > chunk)
+            n = chunk;
+        int64_t due = b->start_ms + (int64_t)((pos + n) * 1000 / (uint64_t)b->rate);
+        for (int64_t now = sim_mono_ms(); now < due; now = sim_mono_ms()) {
+            if (atomic_load(b->stopping))
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            sleep_ms(due - now < PACE_SLICE_MS ? due - now : PACE_SLICE_MS);
+        }
+    }
+    memcpy(buf, b->data + pos, (size_t)n);
+    return (ssize_t)n;
+}
+
+/* Answers from the archive; called with the state locked. */
+static enum MHD_Result serve(sim_req *r, sim_state *st, sim_op *op)
+{
+    const sim_faults *f = &st->sc->clusters[op->cluster].nodes[op->node].faults;
+    uint64_t size = op->archive.len, from = 0, to = size ? size - 1 : 0;
+    const char *im = sim_req_header(r, "If-Match");
+    if (im && !etag_matches(im, op->etag))
+        return storage_error(r, 412, "ConditionNotMet",
+                             "The condition specified using HTTP conditional header(s) is not "
+                             "met.",
+                             NULL);
+    const char *inm = sim_req_header(r, "If-None-Match");
+    if (inm && etag_matches(inm, op->etag)) {
+        struct MHD_Response *resp = sim_resp_str("", NULL);
+        if (resp)
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, op->etag);
+        return sim_send(r, 304, resp);
+    }
+    const char *rh = sim_req_header(r, "x-ms-range");
+    int ranged = parse_range(rh ? rh : sim_req_header(r, MHD_HTTP_HEADER_RANGE), size, &from, &to);
+    if (ranged < 0) {
+        char cr[48];
+        snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
+        struct MHD_Response *resp = storage_error_resp(
+            r, "InvalidRange", "The range specified is invalid for the current size of the resource.",
+            NULL);
+        if (resp)
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        return sim_send(r, 416, resp);
+    }
+    blob_reader *br = calloc(1, sizeof *br);
+    if (!br)
+        return MHD_NO;
+    br->data = op->archive.data + from;
+    br->len = size ? to - from + 1 : 0;
+    br->rate = f->slow_download_bps;
+    br->start_ms = sim_mono_ms();
+    br->stopping = &r->srv->stopping;
+    bool is_get = sim_req_is(r, "GET");
+    /* broken_download_after_bytes hits the first body only: a retry works */
+    if (is_get && op->downloads++ == 0 && f->broken_download_after > 0)
+        br->break_after = (uint64_t)f->broken_download_after;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(br->len, 64 * 1024, blob_read, br, free);
+    if (!resp) {
+        free(br);
+        return MHD_NO;
+    }
+    char v[96], lm[SIM_HTTPDATE_STRSZ];
+    sim_format_http_date(op->sim_end_ms, lm);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-gzip");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, op->etag);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, lm);
+    MHD_add_response_header(resp, "x-ms-blob-type", "BlockBlob");
+    MHD_add_response_header(resp, "x-ms-version", STORAGE_VERSION);
+    if (ranged > 0) {
+        snprintf(v, sizeof v, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, from, to, size);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, v);
+    }
+    return sim_send(r, ranged > 0 ? 206 : 200, resp);
+}
+
+enum MHD_Result sim_blob_get(sim_req *r, const char *blob_name)
+{
+    enum MHD_Result ret = MHD_NO;
+    sim_state *st = r->srv->state;
+    char id[SIM_UUID_STRSZ], err[MDF_ERRSZ];
+    size_t n = strlen(blob_name), slen = strlen(BLOB_SUFFIX);
+    if (!sim_req_is(r, "GET") && !sim_req_is(r, "HEAD"))
+        return storage_error(r, 405, "UnsupportedHttpVerb",
+                             "The resource doesn't support specified Http Verb.", NULL);
+    if (n != SIM_UUID_STRSZ - 1 + slen || strcmp(blob_name + n - slen, BLOB_SUFFIX) != 0)
+        return not_found(r);
+    memcpy(id, blob_name, SIM_UUID_STRSZ - 1);
+    id[SIM_UUID_STRSZ - 1] = '\0';
+
+    sim_state_lock(st);
+    sim_op *op = sim_state_blob_find(st, id);
+    /* the blob is written when the command finishes */
+    if (!op || sim_op_status(op, sim_mono_ms()) != SIM_OPST_SUCCEEDED) {
+        ret = not_found(r);
+        goto cleanup;
+    }
+    if (!sas_valid(r, st, op, &ret))
+        goto cleanup;
+    if (sim_state_op_archive(st, op, err, sizeof err) != MDF_OK) {
+        ret = storage_error(r, 500, "InternalError",
+                            "Server encountered an internal error. Please try again after some "
+                            "time.",
+                            NULL);
+        goto cleanup;
+    }
+    ret = serve(r, st, op);
+cleanup:
+    sim_state_unlock(st);
+    return ret;
+}
