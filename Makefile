@@ -27,7 +27,7 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 # All tests in the normal tree, then the unit tests again under ASan+UBSan.
 test: build build-asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|asan'
 
 demo: build
 	./scripts/demo.sh $(BUILD)

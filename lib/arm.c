@@ -19,7 +19,10 @@ typedef enum { P_REQUEST, P_POLL, P_CONFIRM, P_PAGE } phase;
 struct bucket {
     double tokens, burst, rate;
     int64_t last;
-    int64_t paused_until; /* a 429 pauses the whole class */
+    /* after a 429: one request at a time at the rate the server's
+     * Retry-After implies, until adapt_until */
+    double adapt_rate;
+    int64_t adapt_until;
 };
 
 typedef struct op op;
@@ -89,28 +92,50 @@ void mdf_arm_cfg_default(mdf_arm_cfg *cfg)
 
 static void bucket_init(struct bucket *b, const mdf_bucket_cfg *c)
 {
+    memset(b, 0, sizeof *b);
     b->burst = b->tokens = c->burst;
     b->rate = c->per_second;
     b->last = mdf_mono_ms();
-    b->paused_until = 0;
 }
 
 /* Takes a token: 0, or how many ms to wait first. */
 static int64_t bucket_take(struct bucket *b, int64_t now)
 {
-    if (now < b->paused_until)
-        return b->paused_until - now;
-    if (b->burst <= 0 || b->rate <= 0)
+    double burst = b->burst, rate = b->rate;
+    if (now < b->adapt_until) {
+        burst = 1;
+        if (rate <= 0 || b->adapt_rate < rate)
+            rate = b->adapt_rate;
+    }
+    if (burst <= 0 || rate <= 0)
         return 0; /* no client-side budget */
-    b->tokens += (double)(now - b->last) * b->rate / 1000.0;
-    if (b->tokens > b->burst)
-        b->tokens = b->burst;
+    if (now < b->last) /* paused by a 429 */
+        return b->last - now;
+    b->tokens += (double)(now - b->last) * rate / 1000.0;
+    if (b->tokens > burst)
+        b->tokens = burst;
     b->last = now;
     if (b->tokens >= 1.0) {
         b->tokens -= 1.0;
         return 0;
     }
-    return (int64_t)ceil((1.0 - b->tokens) * 1000.0 / b->rate);
+    return (int64_t)ceil((1.0 - b->tokens) * 1000.0 / rate);
+}
+
+/* A 429: nothing until Retry-After, then the pace it implies (it is the
+ * time until the server's next token), for a while. Without this, every
+ * waiting request would retry at the same instant and most would be
+ * throttled again. */
+static void bucket_throttled(struct bucket *b, int64_t now, int64_t retry_after_ms)
+{
+    int64_t r = retry_after_ms > 0 ? retry_after_ms : 1000;
+    int64_t window = 4 * r > 10000 ? 4 * r : 10000;
+    b->tokens = 0;
+    if (now + r > b->last)
+        b->last = now + r;
+    b->adapt_rate = 1000.0 / (double)r;
+    if (now + window > b->adapt_until)
+        b->adapt_until = now + window;
 }
 
 int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg *cfg,
@@ -238,6 +263,14 @@ static void op_on_token(void *arg, const char *token, const char *why)
         op_fail(o, MDF_ARM_E_AUTH, 0, "%s", why);
         return;
     }
+    /* the budget is spent right before sending, not before a token fetch
+     * that could release many requests at once */
+    bool write = o->phase == P_REQUEST && is_write(o);
+    int64_t wait = bucket_take(write ? &a->writes : &a->reads, mdf_mono_ms());
+    if (wait > 0) {
+        op_later(o, wait);
+        return;
+    }
     free(o->token);
     size_t tl = strlen(token);
     o->token = malloc(tl + 1);
@@ -281,12 +314,6 @@ static void op_send(void *arg)
     if (now >= o->deadline) {
         op_fail(o, MDF_ARM_E_TIMED_OUT, o->e.http_status, "no result within %lld s",
                 (long long)(o->deadline_ms / 1000));
-        return;
-    }
-    bool write = o->phase == P_REQUEST && is_write(o);
-    int64_t wait = bucket_take(write ? &a->writes : &a->reads, now);
-    if (wait > 0) {
-        op_later(o, wait);
         return;
     }
     if (mdf_auth_get(a->auth, op_on_token, o) != MDF_OK)
@@ -501,14 +528,15 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
     if (op_transient(o, r)) {
         if (r->status == 429) {
             a->stats.throttled++;
-            struct bucket *b = o->phase == P_REQUEST && is_write(o) ? &a->writes : &a->reads;
-            int64_t until = mdf_mono_ms() + (r->retry_after_ms >= 0 ? r->retry_after_ms : 1000);
-            if (until > b->paused_until)
-                b->paused_until = until;
+            bucket_throttled(o->phase == P_REQUEST && is_write(o) ? &a->writes : &a->reads,
+                             mdf_mono_ms(), r->retry_after_ms);
         }
         if (o->attempt <= a->cfg.retry.max_retries) {
             a->stats.retries++;
-            op_later(o, mdf_retry_delay(&a->cfg.retry, o->attempt, r->retry_after_ms));
+            /* after a 429 the bucket paces the retry; no extra wait */
+            op_later(o, r->status == 429 ? 0
+                                         : mdf_retry_delay(&a->cfg.retry, o->attempt,
+                                                           r->retry_after_ms));
             return;
         }
         op_fail_http(o, r);
