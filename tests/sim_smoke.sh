@@ -13,12 +13,13 @@ pids=()
 failures=0
 passes=0
 
-# stop_sim PID: SIGTERM, then waits at most 5 s (a watchdog kills it after);
-# sets sim_rc to its exit status. Not in $(...): only this shell can wait for it.
+# stop_sim PID [SIGNAL]: SIGTERM (or SIGNAL), then waits at most 5 s (a
+# watchdog kills it after); sets sim_rc to its exit status. Not in $(...):
+# only this shell can wait for it.
 stop_sim() {
     local pid=$1 dog
     sim_rc=gone
-    kill -TERM "$pid" 2>/dev/null || return
+    kill "-${2:-TERM}" "$pid" 2>/dev/null || return
     (sleep 5 && kill -KILL "$pid") >/dev/null 2>&1 &
     dog=$!
     wait "$pid" 2>/dev/null
@@ -512,8 +513,7 @@ check "429 on writes carries the writes header" [ "$(hdr x-ms-ratelimit-remainin
 sleep 1.6
 req GET "$C?$av" -H "Authorization: Bearer $tok"
 check "expired token 401 ExpiredAuthenticationToken" [ "$status" = 401 -a "$(j .error.code)" = ExpiredAuthenticationToken ]
-kill -INT "$throttle_pid"
-stop_sim "$throttle_pid"
+stop_sim "$throttle_pid" INT
 check "SIGINT: exit 0" [ "$sim_rc" = 0 ]
 
 echo "sim_smoke: $passes passed, $failures failed"
