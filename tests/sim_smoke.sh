@@ -15,23 +15,33 @@ passes=0
 
 # stop_sim PID [SIGNAL]: SIGTERM (or SIGNAL), then waits at most 5 s (a
 # watchdog kills it after); sets sim_rc to its exit status. Not in $(...):
-# only this shell can wait for it.
+# only this shell can wait for it. A job that already ended is not signalled
+# (its PID may belong to someone else by now), only collected.
 stop_sim() {
-    local pid=$1 dog
-    sim_rc=gone
-    kill "-${2:-TERM}" "$pid" 2>/dev/null || return
-    (sleep 5 && kill -KILL "$pid") >/dev/null 2>&1 &
-    dog=$!
+    local pid=$1 dog=
+    if jobs -pr | grep -qx "$pid"; then
+        kill "-${2:-TERM}" "$pid" 2>/dev/null
+        (sleep 5 && kill -KILL "$pid") >/dev/null 2>&1 &
+        dog=$!
+    fi
     wait "$pid" 2>/dev/null
     sim_rc=$?
-    kill "$dog" 2>/dev/null
-    wait "$dog" 2>/dev/null
+    if [ -n "$dog" ]; then
+        kill "$dog" 2>/dev/null
+        wait "$dog" 2>/dev/null
+    fi
+    # reaped: forget it, so the trap never signals a PID that may be reused
+    local p keep=()
+    for p in "${pids[@]}"; do
+        [ "$p" = "$pid" ] || keep+=("$p")
+    done
+    pids=("${keep[@]}")
 }
 
 cleanup() {
     local pid
     for pid in "${pids[@]}"; do
-        kill -0 "$pid" 2>/dev/null && stop_sim "$pid"
+        stop_sim "$pid"
     done
     rm -rf "$tmp"
 }
