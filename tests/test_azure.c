@@ -1,0 +1,629 @@
+/* The ARM client, token provider and blob download against mdefleet-sim
+ * (a real HTTP server on 127.0.0.1): every operation, each fault, paging,
+ * throttling, token refresh and the blob rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "arm.h"
+#include "azauth.h"
+#include "blob.h"
+#include "err.h"
+#include "http.h"
+#include "jdom.h"
+#include "report.h"
+#include "simproc.h"
+
+#define SUB "00000000-0000-0000-0000-000000000000"
+#define TENANT "11111111-1111-1111-1111-111111111111"
+#define SECRET "test-secret-do-not-log"
+#define WAIT_MS 20000
+
+typedef struct env {
+    simproc sim;
+    char base[256];
+    mdf_http *http;
+    mdf_auth *auth;
+    mdf_arm *arm;
+    mdf_auth_cfg auth_cfg;
+    mdf_arm_cfg arm_cfg;
+    mdf_blob_cfg blob_cfg;
+} env;
+
+/* ---- results captured by callbacks -------------------------------------- */
+
+typedef struct result {
+    int done;
+    mdf_arm_error e;
+    mdf_cluster cluster;
+    mdf_opstatus st;
+    bool has_st;
+    mdf_bmm bmms[32];
+    size_t n_bmms;
+    mdf_blob_result blob;
+    char *data;
+    size_t len;
+} result;
+
+static void on_cluster(void *arg, const mdf_arm_error *e, const mdf_cluster *c)
+{
+    result *r = arg;
+    r->e = *e;
+    if (c)
+        r->cluster = *c;
+    r->done++;
+}
+
+static void on_op(void *arg, const mdf_arm_error *e, const mdf_opstatus *st)
+{
+    result *r = arg;
+    r->e = *e;
+    r->has_st = st != NULL;
+    if (st)
+        r->st = *st;
+    r->done++;
+}
+
+static void on_bmms(void *arg, const mdf_arm_error *e, const mdf_bmm *b, size_t n)
+{
+    result *r = arg;
+    r->e = *e;
+    for (size_t i = 0; i < n && i < 32; i++)
+        r->bmms[i] = b[i];
+    r->n_bmms = n;
+    r->done++;
+}
+
+static void on_blob(void *arg, mdf_blob_result *b)
+{
+    result *r = arg;
+    r->blob = *b;
+    r->blob.data = NULL;
+    r->data = mdf_buf_take(b->data, &r->len);
+    r->done++;
+}
+
+static void wait_done(env *v, const int *done, int want)
+{
+    int64_t deadline = mdf_mono_ms() + WAIT_MS;
+    while (*done < want) {
+        if (mdf_mono_ms() > deadline)
+            fail_msg("no result within %d ms", WAIT_MS);
+        mdf_http_run(v->http, 100, NULL, 0);
+    }
+}
+
+/* ---- the simulator ---------------------------------------------------------- */
+
+/* The running simulator, stopped by the teardown even when an assertion
+ * ends a test early. */
+static simproc *running;
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (running && running->pid > 0)
+        simproc_stop(running, 5000);
+    running = NULL;
+    return 0;
+}
+
+static void env_start(env *v, const char *scenario)
+{
+    char path[1024], sim_bin[1024], err[MDF_ERRSZ];
+    memset(v, 0, sizeof *v);
+    snprintf(path, sizeof path, "%s/sim/%s", MDF_TEST_DATA, scenario);
+    snprintf(sim_bin, sizeof sim_bin, "%s", MDF_SIM_BIN);
+    char *argv[] = {sim_bin, "--scenario", path, "--port", "0", "--bind", "127.0.0.1", NULL};
+    if (simproc_start(&v->sim, argv, 10000) != 0)
+        fail_msg("mdefleet-sim did not start");
+    running = &v->sim;
+    mdf_strlcpy(v->base, v->sim.line, sizeof v->base);
+    assert_int_equal(strncmp(v->base, "http://127.0.0.1:", 17), 0);
+    assert_int_equal(mdf_http_new(&v->http, err, sizeof err), MDF_OK);
+
+    /* credentials through the standard variables, as in production */
+    setenv("AZURE_TENANT_ID", TENANT, 1);
+    setenv("AZURE_CLIENT_ID", "test-client", 1);
+    setenv("AZURE_CLIENT_SECRET", SECRET, 1);
+    setenv("AZURE_AUTHORITY_HOST", v->base, 1);
+    unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+    assert_int_equal(mdf_auth_cfg_init(&v->auth_cfg, MDF_AUTH_CLIENT_SECRET, err, sizeof err),
+                     MDF_OK);
+    v->auth_cfg.http = MDF_HTTP_LOOPBACK;
+    mdf_strlcpy(v->auth_cfg.imds_endpoint, v->base, sizeof v->auth_cfg.imds_endpoint);
+
+    mdf_arm_cfg_default(&v->arm_cfg);
+    mdf_strlcpy(v->arm_cfg.endpoint, v->base, sizeof v->arm_cfg.endpoint);
+    mdf_strlcpy(v->arm_cfg.api_version, "2026-07-01", sizeof v->arm_cfg.api_version);
+    v->arm_cfg.http = MDF_HTTP_LOOPBACK;
+    v->arm_cfg.retry.base_ms = 50;
+    v->arm_cfg.retry.max_ms = 2000;
+    v->arm_cfg.poll_min_ms = 20;
+
+    mdf_blob_cfg_default(&v->blob_cfg);
+    assert_int_equal(mdf_blob_cfg_set_hosts(&v->blob_cfg, "127.0.0.1", err, sizeof err), MDF_OK);
+    v->blob_cfg.http = MDF_HTTP_LOOPBACK;
+    v->blob_cfg.retry.base_ms = 50;
+}
+
+/* (Re)creates the token provider and the ARM client from the configs. */
+static void env_client(env *v)
+{
+    char err[MDF_ERRSZ];
+    mdf_arm_destroy(v->arm);
+    mdf_auth_destroy(v->auth);
+    v->arm = NULL;
+    v->auth = NULL;
+    if (mdf_auth_new(&v->auth, v->http, &v->auth_cfg, err, sizeof err) != MDF_OK)
+        fail_msg("auth: %s", err);
+    if (mdf_arm_new(&v->arm, v->http, v->auth, &v->arm_cfg, err, sizeof err) != MDF_OK)
+        fail_msg("arm: %s", err);
+}
+
+static void env_stop(env *v)
+{
+    /* the loop first: it holds timers pointing into the clients */
+    mdf_http_destroy(v->http);
+    mdf_arm_destroy(v->arm);
+    mdf_auth_destroy(v->auth);
+    running = NULL;
+    assert_int_equal(simproc_stop(&v->sim, 5000), 0);
+}
+
+struct fetched {
+    int done;
+    char *body;
+    size_t len;
+};
+
+static void on_fetched(void *arg, mdf_http_resp *r)
+{
+    struct fetched *got = arg;
+    got->body = mdf_buf_take(&r->body, &got->len);
+    got->done = 1;
+}
+
+/* GET /_admin/stats: the count for a route and status ("*": all statuses). */
+static long sim_count(env *v, const char *route, const char *status)
+{
+    char url[512], err[MDF_ERRSZ];
+    struct fetched got = {0};
+    snprintf(url, sizeof url, "%s/_admin/stats", v->base);
+    mdf_http_req req = {.url = url, .max_response = 1 << 20, .http = MDF_HTTP_LOOPBACK};
+    assert_int_equal(mdf_http_start(v->http, &req, on_fetched, &got, err, sizeof err), MDF_OK);
+    wait_done(v, &got.done, 1);
+    mdf_jdoc *doc = NULL;
+    assert_int_equal(mdf_jdoc_parse(&got.body, got.len, 16, &doc, err, sizeof err), MDF_OK);
+    const mdf_jval *r = mdf_jget(mdf_jget(&doc->root, "requests"), route);
+    long n = 0;
+    for (uint32_t i = 0; r && r->type == MDF_J_OBJECT && i < r->len; i++) {
+        const mdf_jmember *m = &r->u.members[i];
+        if ((strcmp(status, "*") == 0 ||
+             (m->klen == strlen(status) && memcmp(m->key, status, m->klen) == 0)) &&
+            m->val.type == MDF_J_INT)
+            n += (long)m->val.u.i;
+    }
+    mdf_jdoc_free(doc);
+    return n;
+}
+
+/* ---- operations ----------------------------------------------------------------- */
+
+static void get_cluster(env *v, const char *name, result *r)
+{
+    char err[MDF_ERRSZ];
+    memset(r, 0, sizeof *r);
+    assert_int_equal(mdf_arm_get_cluster(v->arm, SUB, "test-rg", name, on_cluster, r, err,
+                                         sizeof err),
+                     MDF_OK);
+    wait_done(v, &r->done, 1);
+}
+
+static void extract(env *v, const char *node, bool restricted, result *r)
+{
+    char err[MDF_ERRSZ];
+    memset(r, 0, sizeof *r);
+    assert_int_equal(mdf_arm_run_data_extract(v->arm, SUB, "test-managed-rg", node, 600,
+                                              restricted, on_op, r, err, sizeof err),
+                     MDF_OK);
+    wait_done(v, &r->done, 1);
+}
+
+static void download(env *v, const char *url, result *r)
+{
+    char err[MDF_ERRSZ];
+    memset(r, 0, sizeof *r);
+    assert_int_equal(mdf_blob_get(v->http, &v->blob_cfg, url, on_blob, r, err, sizeof err),
+                     MDF_OK);
+    wait_done(v, &r->done, 1);
+}
+
+static void test_cluster_and_enforcement(void **state)
+{
+    (void)state;
+    env v;
+    result r;
+    char err[MDF_ERRSZ];
+    env_start(&v, "azure.json");
+    env_client(&v);
+
+    get_cluster(&v, "test-cluster", &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_string_equal(r.cluster.name, "test-cluster");
+    assert_string_equal(r.cluster.enforcement_level, "Disabled");
+    assert_string_equal(r.cluster.managed_resource_group, "test-managed-rg");
+
+    /* scanRuntime fails while MDE is disabled */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(mdf_arm_scan_runtime(v.arm, SUB, "test-rg", "test-cluster", on_op, &r, err,
+                                          sizeof err),
+                     MDF_OK);
+    wait_done(&v, &r.done, 1);
+    assert_int_equal(r.e.code, MDF_ARM_E_OPERATION_FAILED);
+    assert_true(r.has_st);
+    assert_string_equal(r.st.status, "Failed");
+
+    /* async PATCH (202 + Azure-AsyncOperation), followed, then confirmed */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(mdf_arm_set_enforcement(v.arm, SUB, "test-rg", "test-cluster", "RealTime",
+                                             on_cluster, &r, err, sizeof err),
+                     MDF_OK);
+    wait_done(&v, &r.done, 1);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_string_equal(r.cluster.enforcement_level, "RealTime");
+    assert_true(sim_count(&v, "operation.get", "200") >= 1);
+    assert_int_equal(sim_count(&v, "cluster.patch", "202"), 1);
+
+    /* now the scan runs, and the cluster's actionStates shows it */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(mdf_arm_scan_runtime(v.arm, SUB, "test-rg", "test-cluster", on_op, &r, err,
+                                          sizeof err),
+                     MDF_OK);
+    wait_done(&v, &r.done, 1);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_string_equal(r.st.status, "Succeeded");
+    get_cluster(&v, "test-cluster", &r);
+    bool seen = false;
+    for (size_t i = 0; i < r.cluster.n_actions; i++) {
+        if (strcasecmp(r.cluster.actions[i].action_type,
+                       "Microsoft.NetworkCloud/clusters/scanRuntime/action") == 0) {
+            assert_string_equal(r.cluster.actions[i].status, "Completed");
+            seen = true;
+        }
+    }
+    assert_true(seen);
+
+    /* the synchronous PATCH form (200 with the cluster) */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(mdf_arm_set_enforcement(v.arm, SUB, "test-rg", "sync-cluster", "Passive",
+                                             on_cluster, &r, err, sizeof err),
+                     MDF_OK);
+    wait_done(&v, &r.done, 1);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_string_equal(r.cluster.enforcement_level, "Passive");
+
+    /* not found, and names refused before anything is sent */
+    get_cluster(&v, "no-such-cluster", &r);
+    assert_int_equal(r.e.code, MDF_ARM_E_NOT_FOUND);
+    assert_int_equal(r.e.http_status, 404);
+    long before = sim_count(&v, "cluster.get", "*");
+    assert_int_equal(mdf_arm_get_cluster(v.arm, SUB, "test-rg", "bad/../name", on_cluster, &r,
+                                         err, sizeof err),
+                     MDF_ERR);
+    assert_non_null(strstr(err, "invalid cluster name"));
+    assert_int_equal(mdf_arm_set_enforcement(v.arm, SUB, "test-rg", "test-cluster", "Enabled",
+                                             on_cluster, &r, err, sizeof err),
+                     MDF_ERR);
+    assert_int_equal(mdf_arm_run_data_extract(v.arm, SUB, "test-managed-rg", "clean01", 59, false,
+                                              on_op, &r, err, sizeof err),
+                     MDF_ERR);
+    assert_non_null(strstr(err, "60..14400"));
+    assert_int_equal(sim_count(&v, "cluster.get", "*"), before);
+    env_stop(&v);
+}
+
+static void test_list_pages(void **state)
+{
+    (void)state;
+    env v;
+    result r = {0};
+    char err[MDF_ERRSZ];
+    env_start(&v, "azure.json");
+    env_client(&v);
+    assert_int_equal(mdf_arm_list_bmms(v.arm, SUB, "test-managed-rg", on_bmms, &r, err,
+                                       sizeof err),
+                     MDF_OK);
+    wait_done(&v, &r.done, 1);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_int_equal(r.n_bmms, 10);
+    /* 10 machines, 4 a page: 3 pages, every page through nextLink */
+    assert_int_equal(sim_count(&v, "bmm.list", "200"), 3);
+    bool seen_last = false;
+    for (size_t i = 0; i < r.n_bmms; i++) {
+        assert_string_equal(r.bmms[i].ready_state, "True");
+        seen_last |= strcmp(r.bmms[i].name, "slow01") == 0;
+    }
+    assert_true(seen_last);
+    env_stop(&v);
+}
+
+/* The happy path end to end: extract, download, parse. */
+static void test_extract_download_parse(void **state)
+{
+    (void)state;
+    env v;
+    result r, d;
+    env_start(&v, "azure.json");
+    env_client(&v);
+    extract(&v, "threat01", false, &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_true(r.st.has_exit_code);
+    assert_string_equal(r.st.exit_code, "0");
+    assert_non_null(strstr(r.st.output_head, "MDE agent is running"));
+    assert_true(strncmp(r.st.result_url, v.base, strlen(v.base)) == 0);
+
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_OK);
+    assert_null(strstr(d.blob.message, "sig="));
+    mdf_report *rep = NULL;
+    char err[MDF_ERRSZ];
+    assert_int_equal(mdf_report_parse_mem(d.data, d.len, NULL, &rep, err, sizeof err), MDF_OK);
+    assert_int_equal(rep->n_warnings, 0);
+    assert_int_equal(rep->n_threats, 2);
+    int open = 0;
+    for (size_t i = 0; i < rep->n_threats; i++)
+        open += !mdf_threat_remediated(&rep->threats[i]);
+    assert_int_equal(open, 1);
+    mdf_report_free(rep);
+    free(d.data);
+
+    /* the restricted variant is its own route */
+    extract(&v, "clean01", true, &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_int_equal(sim_count(&v, "bmm.runDataExtractsRestricted", "202"), 1);
+    env_stop(&v);
+}
+
+static void test_extract_faults(void **state)
+{
+    (void)state;
+    env v;
+    result r;
+    env_start(&v, "azure.json");
+    env_client(&v);
+
+    extract(&v, "noagent01", false, &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_string_equal(r.st.exit_code, "1");
+    assert_non_null(strstr(r.st.output_head, "MDE agent is not running"));
+    assert_string_equal(r.st.result_url, "");
+
+    extract(&v, "limit01", false, &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_string_equal(r.st.exit_code, "252");
+
+    extract(&v, "opfail01", false, &r);
+    assert_int_equal(r.e.code, MDF_ARM_E_OPERATION_FAILED);
+    assert_true(r.has_st);
+    assert_non_null(strstr(r.e.message, "The machine did not answer"));
+
+    /* two 503s, then accepted: retried, not failed */
+    uint64_t retries = mdf_arm_get_stats(v.arm)->retries;
+    extract(&v, "flaky01", false, &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_int_equal(sim_count(&v, "bmm.runDataExtracts", "503"), 2);
+    assert_true(mdf_arm_get_stats(v.arm)->retries >= retries + 2);
+
+    /* an operation past its deadline */
+    v.arm_cfg.operation_deadline_ms = 300;
+    env_client(&v);
+    memset(&r, 0, sizeof r);
+    char err[MDF_ERRSZ];
+    assert_int_equal(mdf_arm_scan_runtime(v.arm, SUB, "test-rg", "test-cluster", on_op, &r, err,
+                                          sizeof err),
+                     MDF_OK);
+    wait_done(&v, &r.done, 1);
+    /* (the cluster is Disabled: the scan would fail, but only after 0.6 s) */
+    assert_int_equal(r.e.code, MDF_ARM_E_TIMED_OUT);
+    env_stop(&v);
+}
+
+static void test_blob_rules(void **state)
+{
+    (void)state;
+    env v;
+    result r, d;
+    char url[MDF_URL_MAX];
+    env_start(&v, "azure.json");
+    env_client(&v);
+    extract(&v, "clean01", false, &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    mdf_strlcpy(url, r.st.result_url, sizeof url);
+
+    /* not an allowed host: refused, nothing sent */
+    mdf_blob_cfg saved = v.blob_cfg;
+    mdf_blob_cfg_default(&v.blob_cfg);
+    v.blob_cfg.http = MDF_HTTP_LOOPBACK;
+    download(&v, url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_E_REFUSED);
+    assert_non_null(strstr(d.blob.message, "not an allowed blob host"));
+    assert_null(strstr(d.blob.message, "sig="));
+    free(d.data);
+    /* plain http without the loopback allowance: refused too */
+    v.blob_cfg = saved;
+    v.blob_cfg.http = MDF_HTTPS_ONLY;
+    download(&v, url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_E_REFUSED);
+    free(d.data);
+    assert_int_equal(sim_count(&v, "blob.get", "*"), 0);
+
+    /* over the cap */
+    v.blob_cfg = saved;
+    v.blob_cfg.max_bytes = 100;
+    download(&v, url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_E_TOO_BIG);
+    assert_int_equal(d.len, 0);
+    free(d.data);
+    v.blob_cfg = saved;
+
+    /* an expired SAS is its own error, and not retried */
+    extract(&v, "expired01", false, &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_E_EXPIRED);
+    assert_int_equal(d.blob.http_status, 403);
+    assert_null(strstr(d.blob.message, "sig="));
+    free(d.data);
+    assert_int_equal(sim_count(&v, "blob.get", "403"), 1);
+
+    /* a transfer broken after 300 bytes resumes with Range + If-Match */
+    extract(&v, "broken01", false, &r);
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_OK);
+    assert_int_equal(d.blob.resumes, 1);
+    assert_int_equal(sim_count(&v, "blob.get", "206"), 1);
+    mdf_report *rep = NULL;
+    char err[MDF_ERRSZ];
+    assert_int_equal(mdf_report_parse_mem(d.data, d.len, NULL, &rep, err, sizeof err), MDF_OK);
+    mdf_report_free(rep);
+    free(d.data);
+
+    /* a corrupt archive downloads, and the parser says so */
+    extract(&v, "corrupt01", false, &r);
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_OK);
+    assert_int_equal(mdf_report_parse_mem(d.data, d.len, NULL, &rep, err, sizeof err), MDF_ERR);
+    free(d.data);
+    env_stop(&v);
+}
+
+/* Budgets: past the simulator's bucket, 429s are absorbed by retries; with
+ * the same budget on the client side, none is sent at all. */
+static void test_throttling(void **state)
+{
+    (void)state;
+    env v;
+    enum { N = 40 };
+    static result r[N];
+    char err[MDF_ERRSZ];
+    env_start(&v, "throttle.json");
+    v.arm_cfg.reads = (mdf_bucket_cfg){0, 0}; /* no client-side budget */
+    env_client(&v);
+    for (int i = 0; i < N; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        assert_int_equal(mdf_arm_get_cluster(v.arm, SUB, "test-rg", "test-cluster", on_cluster,
+                                             &r[i], err, sizeof err),
+                         MDF_OK);
+    }
+    for (int i = 0; i < N; i++) {
+        wait_done(&v, &r[i].done, 1);
+        assert_int_equal(r[i].e.code, MDF_ARM_OK);
+    }
+    assert_true(sim_count(&v, "cluster.get", "429") > 0);
+    assert_int_equal(sim_count(&v, "cluster.get", "200"), N);
+    assert_true(mdf_arm_get_stats(v.arm)->throttled > 0);
+    env_stop(&v);
+
+    /* the same burst with the client spending the published budget */
+    env_start(&v, "throttle.json");
+    v.arm_cfg.reads = (mdf_bucket_cfg){9, 15}; /* a little under the sim's 10 + 20/s */
+    env_client(&v);
+    for (int i = 0; i < N; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        assert_int_equal(mdf_arm_get_cluster(v.arm, SUB, "test-rg", "test-cluster", on_cluster,
+                                             &r[i], err, sizeof err),
+                         MDF_OK);
+    }
+    for (int i = 0; i < N; i++) {
+        wait_done(&v, &r[i].done, 1);
+        assert_int_equal(r[i].e.code, MDF_ARM_OK);
+    }
+    assert_int_equal(sim_count(&v, "cluster.get", "429"), 0);
+    env_stop(&v);
+}
+
+static void test_tokens(void **state)
+{
+    (void)state;
+    env v;
+    result r;
+    char err[MDF_ERRSZ];
+    env_start(&v, "azure.json");
+
+    /* a wrong secret: an auth error that does not repeat the secret */
+    mdf_strlcpy(v.auth_cfg.client_secret, "wrong-secret-do-not-log", sizeof v.auth_cfg.client_secret);
+    env_client(&v);
+    get_cluster(&v, "test-cluster", &r);
+    assert_int_equal(r.e.code, MDF_ARM_E_AUTH);
+    assert_non_null(strstr(r.e.message, "invalid_client"));
+    assert_null(strstr(r.e.message, "do-not-log"));
+
+    /* workload identity: the federated token file is read at each fetch */
+    char path[] = "/tmp/mdf-fed-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "federated-token-one\n", 20), 20);
+    close(fd);
+    assert_int_equal(mdf_auth_cfg_init(&v.auth_cfg, MDF_AUTH_WORKLOAD_IDENTITY, err, sizeof err),
+                     MDF_OK);
+    v.auth_cfg.http = MDF_HTTP_LOOPBACK;
+    mdf_strlcpy(v.auth_cfg.federated_token_file, path, sizeof v.auth_cfg.federated_token_file);
+    env_client(&v);
+    get_cluster(&v, "test-cluster", &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("rotated-but-unknown", fp);
+    fclose(fp);
+    env_client(&v);
+    get_cluster(&v, "test-cluster", &r);
+    assert_int_equal(r.e.code, MDF_ARM_E_AUTH);
+    unlink(path);
+
+    /* managed identity through an IMDS-style endpoint */
+    assert_int_equal(mdf_auth_cfg_init(&v.auth_cfg, MDF_AUTH_MANAGED_IDENTITY, err, sizeof err),
+                     MDF_OK);
+    mdf_strlcpy(v.auth_cfg.imds_endpoint, v.base, sizeof v.auth_cfg.imds_endpoint);
+    env_client(&v);
+    get_cluster(&v, "test-cluster", &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_int_equal(sim_count(&v, "imds", "200"), 1);
+    env_stop(&v);
+
+    /* a 2-second token is refreshed before it expires (at half-life) */
+    env_start(&v, "shorttoken.json");
+    env_client(&v);
+    get_cluster(&v, "test-cluster", &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    get_cluster(&v, "test-cluster", &r);
+    assert_int_equal(mdf_auth_fetches(v.auth), 1); /* cached */
+    usleep(1200 * 1000);
+    get_cluster(&v, "test-cluster", &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_int_equal(mdf_auth_fetches(v.auth), 2);
+    assert_int_equal(sim_count(&v, "cluster.get", "401"), 0);
+    env_stop(&v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_cluster_and_enforcement, teardown),
+        cmocka_unit_test_teardown(test_list_pages, teardown),
+        cmocka_unit_test_teardown(test_extract_download_parse, teardown),
+        cmocka_unit_test_teardown(test_extract_faults, teardown),
+        cmocka_unit_test_teardown(test_blob_rules, teardown),
+        cmocka_unit_test_teardown(test_throttling, teardown),
+        cmocka_unit_test_teardown(test_tokens, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
