@@ -140,7 +140,9 @@ int mdf_arm_decode_opstatus(const mdf_jval *v, mdf_opstatus *out, char *err, siz
         out->exit_code[n] = '\0';
         out->has_exit_code = true;
     }
+    /* outputHead repeats the resultUrl, SAS and all: keep it out of logs */
     str_at(p, "outputHead", out->output_head, sizeof out->output_head);
+    mdf_text_redact_urls(out->output_head, sizeof out->output_head);
     const mdf_jval *u = mdf_jget(p, "resultUrl");
     if (u && u->type == MDF_J_STRING && u->len >= sizeof out->result_url)
         return mdf_seterr(err, errsz, "resultUrl longer than %d bytes", MDF_URL_MAX - 1);

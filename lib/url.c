@@ -120,3 +120,31 @@ void mdf_url_redact(const char *url, char *out, size_t outsz)
     snprintf(out, outsz, "%.*s%.*s%s", (int)head, url, (int)(tail < 2048 ? tail : 2048), rest,
              q ? "?<redacted>" : "");
 }
+
+void mdf_text_redact_urls(char *text, size_t sz)
+{
+    char out[8192];
+    size_t o = 0;
+    const char *p = text;
+    while (*p && o + 1 < sizeof out) {
+        if (strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0) {
+            size_t n = strcspn(p, " \t\r\n\"'<>");
+            char shown[MDF_URL_MAX];
+            char url[MDF_URL_MAX];
+            size_t un = n < sizeof url - 1 ? n : sizeof url - 1;
+            memcpy(url, p, un);
+            url[un] = '\0';
+            mdf_url_redact(url, shown, sizeof shown);
+            size_t sl = strlen(shown);
+            if (o + sl >= sizeof out)
+                break;
+            memcpy(out + o, shown, sl);
+            o += sl;
+            p += n;
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+    mdf_strlcpy(text, out, sz);
+}

@@ -34,4 +34,9 @@ bool mdf_url_same_origin(const mdf_url_parts *a, const mdf_url_parts *b);
  * logs and errors: "https://h/p?<redacted>". */
 void mdf_url_redact(const char *url, char *out, size_t outsz);
 
+/* Rewrites every URL in free text (e.g. an extract's outputHead, which
+ * repeats the resultUrl) without its query string, in place; the text is
+ * cut to fit sz if needed. */
+void mdf_text_redact_urls(char *text, size_t sz);
+
 #endif

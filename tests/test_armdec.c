@@ -172,7 +172,8 @@ static void test_opstatus(void **state)
                   "\"startTime\":\"2024-01-01T00:00:00Z\",\"endTime\":\"2024-01-01T00:02:00Z\","
                   "\"percentComplete\":100,\"properties\":{\"exitCode\":\"0\",\"outputHead\":"
                   "\"====Action Command Output====\\nMDE agent is running, proceeding with data "
-                  "extract\\n\",\"resultUrl\":\"https://acct.blob.core.windows.net/c/x.tar.gz?se="
+                  "extract\\nScript execution result can be found in storage account:\\n "
+                  "https://acct.blob.core.windows.net/c/x.tar.gz?se=2024&sig=SECRET\\n\",\"resultUrl\":\"https://acct.blob.core.windows.net/c/x.tar.gz?se="
                   "2024&sig=SECRET\"}}";
     char *copy = strdup(text), err[MDF_ERRSZ];
     mdf_jdoc *doc = NULL;
@@ -184,6 +185,7 @@ static void test_opstatus(void **state)
     assert_true(st.has_exit_code);
     assert_string_equal(st.exit_code, "0");
     assert_non_null(strstr(st.output_head, "MDE agent is running"));
+    assert_null(strstr(st.output_head, "sig="));
     assert_non_null(strstr(st.result_url, "sig=SECRET"));
     mdf_jdoc_free(doc);
 
@@ -268,6 +270,9 @@ static void test_urls(void **state)
     assert_string_equal(out, "https://h.example/p?<redacted>");
     mdf_url_redact("https://h.example/p", out, sizeof out);
     assert_string_equal(out, "https://h.example/p");
+    char text[256] = "result in:\n https://a.blob.core.windows.net/c/x?se=1&sig=S\nand http://h/p";
+    mdf_text_redact_urls(text, sizeof text);
+    assert_string_equal(text, "result in:\n https://a.blob.core.windows.net/c/x?<redacted>\nand http://h/p");
 }
 
 int main(void)

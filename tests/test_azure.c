@@ -369,7 +369,11 @@ static void test_extract_download_parse(void **state)
     assert_true(r.st.has_exit_code);
     assert_string_equal(r.st.exit_code, "0");
     assert_non_null(strstr(r.st.output_head, "MDE agent is running"));
+    /* outputHead repeats the result URL: its SAS must not come along */
+    assert_non_null(strstr(r.st.output_head, "?<redacted>"));
+    assert_null(strstr(r.st.output_head, "sig="));
     assert_true(strncmp(r.st.result_url, v.base, strlen(v.base)) == 0);
+    assert_non_null(strstr(r.st.result_url, "sig="));
 
     download(&v, r.st.result_url, &d);
     assert_int_equal(d.blob.code, MDF_BLOB_OK);
