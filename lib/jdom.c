@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "timeutil.h"
 
 #define NUM_MAX 400 /* longest number text accepted */
 
@@ -41,24 +42,13 @@ static void skip_ws(parser *ps)
 
 static bool parse_value(parser *ps, mdf_jval *v);
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool read_hex4(parser *ps, const char *p, unsigned *out)
 {
     if (ps->end - p < 4)
         return fail(ps, "truncated \\u escape", p);
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
+        int h = mdf_hex_digit(p[i]);
         if (h < 0)
             return fail(ps, "bad \\u escape", p + i);
         v = v << 4 | (unsigned)h;

@@ -161,3 +161,14 @@ int mdf_parse_int64(const char *s, size_t len, int64_t *out)
     *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return 0;
 }
+
+int mdf_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

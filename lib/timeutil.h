@@ -24,6 +24,9 @@ bool mdf_time_valid_ms(int64_t ms);
 
 int64_t mdf_time_now_ms(void);
 
+/* 0..15 for a hex digit, -1 otherwise. */
+int mdf_hex_digit(char c);
+
 /* Strict decimal integer: optional '-', digits only, no overflow. */
 int mdf_parse_int64(const char *s, size_t len, int64_t *out);
 

@@ -132,17 +132,6 @@ int sim_url_encode(mdf_buf *b, const char *s)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes in[0..len) (form rules) into out; -1 on a bad escape or overflow. */
 static int form_decode(const char *in, size_t len, char *out, size_t outsz)
 {
@@ -152,8 +141,8 @@ static int form_decode(const char *in, size_t len, char *out, size_t outsz)
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int hi = i + 2 < len ? hexval(in[i + 1]) : -1;
-            int lo = i + 2 < len ? hexval(in[i + 2]) : -1;
+            int hi = i + 2 < len ? mdf_hex_digit(in[i + 1]) : -1;
+            int lo = i + 2 < len ? mdf_hex_digit(in[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return -1;
             c = (char)(hi * 16 + lo);

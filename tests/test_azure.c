@@ -344,13 +344,13 @@ static void test_list_pages(void **state)
                      MDF_OK);
     wait_done(&v, &r.done, 1);
     assert_int_equal(r.e.code, MDF_ARM_OK);
-    assert_int_equal(r.n_bmms, 10);
-    /* 10 machines, 4 a page: 3 pages, every page through nextLink */
+    assert_int_equal(r.n_bmms, 11);
+    /* 11 machines, 4 a page: 3 pages, every page through nextLink */
     assert_int_equal(sim_count(&v, "bmm.list", "200"), 3);
     bool seen_last = false;
     for (size_t i = 0; i < r.n_bmms; i++) {
         assert_string_equal(r.bmms[i].ready_state, "True");
-        seen_last |= strcmp(r.bmms[i].name, "slow01") == 0;
+        seen_last |= strcmp(r.bmms[i].name, "slowdl01") == 0;
     }
     assert_true(seen_last);
     env_stop(&v);
@@ -501,6 +501,18 @@ static void test_blob_rules(void **state)
     mdf_report_free(rep);
     free(d.data);
 
+    /* a stalled transfer (100 B/s, under a 1 KiB/s floor) is dropped */
+    extract(&v, "slowdl01", false, &r);
+    v.blob_cfg.low_speed_bytes_per_s = 1024;
+    v.blob_cfg.low_speed_time_s = 1;
+    v.blob_cfg.retry.max_retries = 0;
+    v.blob_cfg.max_resumes = 0;
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_E_TRANSPORT);
+    assert_null(strstr(d.blob.message, "sig="));
+    free(d.data);
+    v.blob_cfg = saved;
+
     /* a corrupt archive downloads, and the parser says so */
     extract(&v, "corrupt01", false, &r);
     download(&v, r.st.result_url, &d);
@@ -508,6 +520,22 @@ static void test_blob_rules(void **state)
     assert_int_equal(mdf_report_parse_mem(d.data, d.len, NULL, &rep, err, sizeof err), MDF_ERR);
     free(d.data);
     env_stop(&v);
+}
+
+/* n cluster GETs at once; every one must succeed. */
+static void burst_of_gets(env *v, result *r, int n)
+{
+    char err[MDF_ERRSZ];
+    for (int i = 0; i < n; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        assert_int_equal(mdf_arm_get_cluster(v->arm, SUB, "test-rg", "test-cluster", on_cluster,
+                                             &r[i], err, sizeof err),
+                         MDF_OK);
+    }
+    for (int i = 0; i < n; i++) {
+        wait_done(v, &r[i].done, 1);
+        assert_int_equal(r[i].e.code, MDF_ARM_OK);
+    }
 }
 
 /* Budgets: past the simulator's bucket, 429s are absorbed by retries; with
@@ -518,20 +546,10 @@ static void test_throttling(void **state)
     env v;
     enum { N = 40 };
     static result r[N];
-    char err[MDF_ERRSZ];
     env_start(&v, "throttle.json");
     v.arm_cfg.reads = (mdf_bucket_cfg){0, 0}; /* no client-side budget */
     env_client(&v);
-    for (int i = 0; i < N; i++) {
-        memset(&r[i], 0, sizeof r[i]);
-        assert_int_equal(mdf_arm_get_cluster(v.arm, SUB, "test-rg", "test-cluster", on_cluster,
-                                             &r[i], err, sizeof err),
-                         MDF_OK);
-    }
-    for (int i = 0; i < N; i++) {
-        wait_done(&v, &r[i].done, 1);
-        assert_int_equal(r[i].e.code, MDF_ARM_OK);
-    }
+    burst_of_gets(&v, r, N);
     assert_true(sim_count(&v, "cluster.get", "429") > 0);
     assert_int_equal(sim_count(&v, "cluster.get", "200"), N);
     assert_true(mdf_arm_get_stats(v.arm)->throttled > 0);
@@ -541,16 +559,7 @@ static void test_throttling(void **state)
     env_start(&v, "throttle.json");
     v.arm_cfg.reads = (mdf_bucket_cfg){9, 15}; /* a little under the sim's 10 + 20/s */
     env_client(&v);
-    for (int i = 0; i < N; i++) {
-        memset(&r[i], 0, sizeof r[i]);
-        assert_int_equal(mdf_arm_get_cluster(v.arm, SUB, "test-rg", "test-cluster", on_cluster,
-                                             &r[i], err, sizeof err),
-                         MDF_OK);
-    }
-    for (int i = 0; i < N; i++) {
-        wait_done(&v, &r[i].done, 1);
-        assert_int_equal(r[i].e.code, MDF_ARM_OK);
-    }
+    burst_of_gets(&v, r, N);
     assert_int_equal(sim_count(&v, "cluster.get", "429"), 0);
     env_stop(&v);
 }

@@ -154,6 +154,11 @@ static void opstatus_json(mdf_jsonw *w, const void *p)
     mdf_jsonw_obj_end(w);
 }
 
+static void report_json(mdf_jsonw *w, const void *p)
+{
+    mdf_report_write_json(p, w);
+}
+
 static void on_report(void *arg, mdf_blob_result *b)
 {
     run *r = arg;
@@ -171,14 +176,7 @@ static void on_report(void *arg, mdf_blob_result *b)
         r->rc = 1;
         return;
     }
-    mdf_buf out;
-    mdf_jsonw w;
-    mdf_buf_init(&out, 1u << 20);
-    mdf_jsonw_init(&w, &out, stdout);
-    mdf_report_write_json(rep, &w);
-    mdf_jsonw_finish(&w);
-    fputc('\n', stdout);
-    mdf_buf_free(&out);
+    print_json(stdout, report_json, rep);
     mdf_report_free(rep);
 }
 
