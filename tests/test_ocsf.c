@@ -1,0 +1,839 @@
+/* Unit tests of the event ids (eventid.c) and of the SIEM and ticket
+ * records (ocsf.c): each record is parsed back with jdom and read field by
+ * field, as the SIEM and the ticketing connector would. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "err.h"
+#include "eventid.h"
+#include "jdom.h"
+#include "jsonw.h"
+#include "ocsf.h"
+#include "report.h"
+#include "timeutil.h"
+
+#define SAMPLE MDF_TEST_DATA "/sample-report.json"
+
+#define CLUSTER                                                                               \
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-cluster-rg/" \
+    "providers/Microsoft.NetworkCloud/clusters/contoso-cluster"
+#define NODE_RG                                                                               \
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-managed-rg/" \
+    "providers/Microsoft.NetworkCloud/bareMetalMachines/"
+#define JOB1 "5d3c1a80-6f0e-4a55-9d3b-0c1f2e3d4a5b"
+#define JOB2 "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d"
+
+static mdf_node_ctx ctx(const char *job, const char *node)
+{
+    static char ids[16][512]; /* a ring: each test uses a few at once */
+    static int next;
+    char *id = ids[next++ % 16];
+    snprintf(id, sizeof ids[0], "%s%s", NODE_RG, node);
+    mdf_node_ctx n = {
+        .job_id = job,
+        .cluster_id = CLUSTER,
+        .node_id = id,
+        .node = node,
+        .machine_name = node,
+        .rack_id = "rack1",
+        .time_ms = 1727180000000,
+    };
+    return n;
+}
+
+static mdf_report *sample(void)
+{
+    char err[MDF_ERRSZ] = "";
+    mdf_report *r = NULL;
+    if (mdf_report_parse_file(SAMPLE, NULL, &r, err, sizeof err) != MDF_OK)
+        fail_msg("%s: %s", SAMPLE, err);
+    return r;
+}
+
+static const mdf_threat *threat_named(const mdf_report *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_threats; i++) {
+        if (r->threats[i].name && strcmp(r->threats[i].name, name) == 0)
+            return &r->threats[i];
+    }
+    fail_msg("no threat %s in the sample", name);
+    return NULL;
+}
+
+/* ---- reading records back ------------------------------------------------------ */
+
+static mdf_jdoc *parse_rec(const mdf_buf *b)
+{
+    char err[MDF_ERRSZ] = "";
+    char *copy = malloc(b->len + 1);
+    assert_non_null(copy);
+    memcpy(copy, b->data, b->len + 1);
+    mdf_jdoc *doc = NULL;
+    if (mdf_jdoc_parse(&copy, b->len, 64, &doc, err, sizeof err) != MDF_OK)
+        fail_msg("record is not JSON: %s: %s", err, b->data);
+    assert_int_equal(doc->root.type, MDF_J_OBJECT);
+    return doc;
+}
+
+/* Dotted path; a numeric segment indexes an array ("malware.0.name").
+ * NULL when any step is missing. */
+static const mdf_jval *jpath(const mdf_jval *v, const char *path)
+{
+    char seg[64];
+    while (v && *path) {
+        size_t len = strcspn(path, ".");
+        assert_true(len < sizeof seg);
+        memcpy(seg, path, len);
+        seg[len] = '\0';
+        path += len + (path[len] == '.');
+        if (v->type == MDF_J_ARRAY) {
+            char *end;
+            unsigned long i = strtoul(seg, &end, 10);
+            v = *end == '\0' && i < v->len ? &v->u.items[i] : NULL;
+        } else {
+            v = mdf_jget(v, seg);
+        }
+    }
+    return v;
+}
+
+static void check_str(const mdf_jval *root, const char *path, const char *want)
+{
+    const mdf_jval *v = jpath(root, path);
+    if (!v || v->type != MDF_J_STRING)
+        fail_msg("%s: expected string \"%s\", got %s", path, want, mdf_jtype_name(v));
+    if (!mdf_jstr_is(v, want))
+        fail_msg("%s: expected \"%s\", got \"%.*s\"", path, want, (int)v->len, v->s);
+}
+
+static void check_int(const mdf_jval *root, const char *path, int64_t want)
+{
+    const mdf_jval *v = jpath(root, path);
+    if (!v || v->type != MDF_J_INT)
+        fail_msg("%s: expected number %lld, got %s", path, (long long)want, mdf_jtype_name(v));
+    if (v->u.i != want)
+        fail_msg("%s: expected %lld, got %lld", path, (long long)want, (long long)v->u.i);
+}
+
+static void check_bool(const mdf_jval *root, const char *path, bool want)
+{
+    const mdf_jval *v = jpath(root, path);
+    if (!v || v->type != MDF_J_BOOL || v->b != want)
+        fail_msg("%s: expected %s", path, want ? "true" : "false");
+}
+
+static void check_null(const mdf_jval *root, const char *path)
+{
+    const mdf_jval *v = jpath(root, path);
+    if (!v || v->type != MDF_J_NULL)
+        fail_msg("%s: expected null, got %s", path, mdf_jtype_name(v));
+}
+
+static void check_absent(const mdf_jval *root, const char *path)
+{
+    if (jpath(root, path))
+        fail_msg("%s: expected no such member", path);
+}
+
+/* Copies a string member out (for comparing across records). */
+static void get_str(const mdf_jval *root, const char *path, char *out, size_t sz)
+{
+    const mdf_jval *v = jpath(root, path);
+    if (!v || v->type != MDF_J_STRING || v->len >= sz)
+        fail_msg("%s: expected a string, got %s", path, mdf_jtype_name(v));
+    memcpy(out, v->s, v->len);
+    out[v->len] = '\0';
+}
+
+/* RFC 4122 text form of a version-5 (or -4) UUID, lower case. */
+static void check_uuid(const char *s, int version)
+{
+    assert_int_equal(strlen(s), 36);
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            assert_int_equal(s[i], '-');
+            continue;
+        }
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            fail_msg("%s: not lower-case hex at %d", s, i);
+    }
+    assert_int_equal(s[14], '0' + version);
+    assert_non_null(strchr("89ab", s[19])); /* variant bits 10xx */
+}
+
+/* Runs one record function into a fresh buffer and parses the result. */
+typedef struct rec {
+    mdf_buf buf;
+    mdf_jdoc *doc;
+    const mdf_jval *root;
+    char id[MDF_UUID_STRSZ];
+} rec;
+
+static void rec_done(rec *r)
+{
+    mdf_jdoc_free(r->doc);
+    mdf_buf_free(&r->buf);
+}
+
+static void rec_parse(rec *r, int rc)
+{
+    assert_int_equal(rc, MDF_OK);
+    r->doc = parse_rec(&r->buf);
+    r->root = &r->doc->root;
+    check_uuid(r->id, 5);
+}
+
+static void scan_rec(rec *r, const mdf_node_ctx *n, const mdf_scan *s)
+{
+    mdf_buf_init(&r->buf, 1 << 20);
+    rec_parse(r, mdf_ocsf_scan(n, s, &r->buf, r->id));
+}
+
+static void threat_rec(rec *r, const mdf_node_ctx *n, const mdf_threat *t)
+{
+    mdf_buf_init(&r->buf, 1 << 20);
+    rec_parse(r, mdf_ocsf_threat(n, t, &r->buf, r->id));
+}
+
+static void node_rec(rec *r, const mdf_node_ctx *n, const mdf_report *rep, const mdf_outcome *o)
+{
+    mdf_buf_init(&r->buf, 1 << 20);
+    rec_parse(r, mdf_node_report(n, rep, o, &r->buf, r->id));
+}
+
+static void ticket_threat_rec(rec *r, const mdf_node_ctx *n, const mdf_threat *t)
+{
+    mdf_buf_init(&r->buf, 1 << 20);
+    rec_parse(r, mdf_ticket_threat(n, t, &r->buf, r->id));
+}
+
+static void ticket_node_rec(rec *r, const mdf_node_ctx *n, const mdf_outcome *o)
+{
+    mdf_buf_init(&r->buf, 1 << 20);
+    rec_parse(r, mdf_ticket_node_failure(n, o, &r->buf, r->id));
+}
+
+/* ---- event ids ------------------------------------------------------------------- */
+
+static void test_eventid_known_answers(void **state)
+{
+    (void)state;
+    char id[MDF_UUID_STRSZ];
+    /* Expected values from an independent implementation, python3's uuid:
+     *   ns = uuid.uuid5(uuid.NAMESPACE_DNS, "mdefleet.events")
+     *   uuid.uuid5(ns, "\x1f".join(parts)) */
+    mdf_event_id_of(id, "a", "bc", NULL, NULL, NULL, NULL);
+    assert_string_equal(id, "66744f2a-278c-564d-86ed-18cb6331d875");
+    mdf_event_id_of(id, "ab", "c", NULL, NULL, NULL, NULL);
+    assert_string_equal(id, "df98c213-9eb0-5677-9d9a-66590bdbd696");
+    mdf_event_id_of(id, "job-1", "/subscriptions/x/node1", "node-report", NULL, NULL, NULL);
+    assert_string_equal(id, "fe1e18af-10d1-5b29-aa18-945c944dffde");
+    /* uuid.uuid5(ns, ""): the empty key */
+    mdf_event_id_of(id, NULL, NULL, NULL, NULL, NULL, NULL);
+    assert_string_equal(id, "f40454f9-c32d-557f-83f5-3e19bd5cbd17");
+
+    /* the array form is the same function */
+    const char *parts[] = {"a", "bc", NULL};
+    mdf_event_id(parts, id);
+    assert_string_equal(id, "66744f2a-278c-564d-86ed-18cb6331d875");
+
+    /* a key longer than the on-stack name buffer */
+    static char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    char id2[MDF_UUID_STRSZ];
+    mdf_event_id_of(id, big, "y", NULL, NULL, NULL, NULL);
+    mdf_event_id_of(id2, big, "y", NULL, NULL, NULL, NULL);
+    assert_string_equal(id, id2);
+    check_uuid(id, 5);
+    mdf_event_id_of(id2, big, "z", NULL, NULL, NULL, NULL);
+    assert_string_not_equal(id, id2);
+}
+
+static void test_random_id(void **state)
+{
+    (void)state;
+    char a[MDF_UUID_STRSZ], b[MDF_UUID_STRSZ];
+    mdf_random_id(a);
+    mdf_random_id(b);
+    check_uuid(a, 4);
+    check_uuid(b, 4);
+    assert_string_not_equal(a, b);
+}
+
+/* ---- scan.results ---------------------------------------------------------------- */
+
+static void check_common(const mdf_jval *root, const mdf_node_ctx *n, const char *event_id,
+                         const char *log_name)
+{
+    check_str(root, "metadata.version", OCSF_VERSION);
+    check_str(root, "metadata.uid", event_id);
+    check_str(root, "metadata.correlation_uid", n->job_id);
+    check_str(root, "metadata.product.name", "Microsoft Defender for Endpoint");
+    check_str(root, "metadata.product.vendor_name", "Microsoft");
+    check_str(root, "metadata.product.feature.name", "mdefleet");
+    check_str(root, "metadata.log_name", log_name);
+    check_str(root, "device.hostname", n->machine_name);
+    check_str(root, "device.name", n->node);
+    check_str(root, "device.uid", n->node_id);
+    check_int(root, "device.type_id", 1);
+    check_str(root, "device.type", "Server");
+    check_str(root, "device.rack", n->rack_id);
+    check_str(root, "cloud.provider", "Azure");
+    check_str(root, "unmapped.cluster_resource_id", n->cluster_id);
+    check_str(root, "unmapped.node_resource_id", n->node_id);
+    check_str(root, "unmapped.job_id", n->job_id);
+    /* ids live under unmapped, never as top-level OCSF fields */
+    check_absent(root, "job_id");
+    check_absent(root, "cluster_id");
+}
+
+static void test_scan_activity(void **state)
+{
+    (void)state;
+    mdf_report *r = sample();
+    assert_int_equal(r->n_scans, 2);
+    const mdf_scan *s = &r->scans[0];
+    assert_int_equal(s->threat_count, 1); /* the EICAR detection */
+    mdf_node_ctx n = ctx(JOB1, "rack1compute02");
+
+    rec a, b;
+    scan_rec(&a, &n, s);
+    const mdf_jval *v = a.root;
+    check_int(v, "class_uid", 6007);
+    check_str(v, "class_name", "Scan Activity");
+    check_int(v, "category_uid", 6);
+    check_str(v, "category_name", "Application Activity");
+    check_int(v, "activity_id", 2);
+    check_str(v, "activity_name", "Completed");
+    check_int(v, "type_uid", 600702);
+    check_int(v, "time", 1727161500000);
+    check_int(v, "start_time", 1727161441000);
+    check_int(v, "end_time", 1727161500000);
+    check_int(v, "duration", 59000);
+    check_int(v, "num_files", 1751);
+    check_int(v, "num_detections", 1);
+    check_int(v, "scan.type_id", 1);
+    check_str(v, "scan.type", "quick");
+    check_str(v, "scan.name", "quick scan");
+    check_int(v, "status_id", 1);
+    check_str(v, "status", "Success");
+    check_int(v, "severity_id", 2); /* it found something */
+    check_str(v, "severity", "Low");
+    check_common(v, &n, a.id, "scan.results");
+
+    /* deterministic: the same scan again, even from another job, is the
+     * same event; another scan is not */
+    mdf_node_ctx n2 = ctx(JOB2, "rack1compute02");
+    scan_rec(&b, &n2, s);
+    assert_string_equal(a.id, b.id);
+    rec_done(&b);
+    scan_rec(&b, &n, &r->scans[1]);
+    assert_string_not_equal(a.id, b.id);
+    check_int(b.root, "num_detections", 1);
+    rec_done(&b);
+    mdf_node_ctx other = ctx(JOB1, "rack1compute03");
+    scan_rec(&b, &other, s);
+    assert_string_not_equal(a.id, b.id);
+    rec_done(&b);
+
+    rec_done(&a);
+    mdf_report_free(r);
+}
+
+static void test_scan_states(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *state;
+        int activity, status;
+        const char *activity_name;
+    } cases[] = {
+        {"failed", 6, 2, "Error"},      {"cancelled", 3, 0, "Cancelled"},
+        {"canceled", 3, 0, "Cancelled"}, {"running", 99, 0, "Other"},
+        {NULL, 99, 0, "Other"},
+    };
+    mdf_node_ctx n = ctx(JOB1, "rack1compute01");
+    n.rack_id = NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        mdf_scan s = {.type = "full", .state = cases[i].state, .start_ms = 1727161441000,
+                      .end_ms = MDF_TIME_NONE, .files_scanned = MDF_COUNT_NONE,
+                      .threat_count = 0};
+        rec a;
+        scan_rec(&a, &n, &s);
+        check_int(a.root, "activity_id", cases[i].activity);
+        check_str(a.root, "activity_name", cases[i].activity_name);
+        check_int(a.root, "type_uid", 600700 + cases[i].activity);
+        check_int(a.root, "status_id", cases[i].status);
+        check_int(a.root, "time", 1727161441000); /* start: no end */
+        check_absent(a.root, "end_time");
+        check_absent(a.root, "duration");
+        check_absent(a.root, "num_files");
+        check_int(a.root, "num_detections", 0);
+        check_int(a.root, "severity_id", 1);
+        check_str(a.root, "scan.name", "full scan");
+        check_absent(a.root, "device.rack");
+        rec_done(&a);
+    }
+
+    /* nothing known: the time is when the report was read */
+    mdf_scan s = {.start_ms = MDF_TIME_NONE, .end_ms = MDF_TIME_NONE,
+                  .files_scanned = MDF_COUNT_NONE, .threat_count = MDF_COUNT_NONE};
+    rec a;
+    scan_rec(&a, &n, &s);
+    check_int(a.root, "time", n.time_ms);
+    check_absent(a.root, "start_time");
+    check_absent(a.root, "num_detections");
+    check_absent(a.root, "scan.type");
+    check_str(a.root, "scan.name", "scan");
+    check_null(a.root, "status_detail");
+    rec_done(&a);
+}
+
+/* ---- threats ----------------------------------------------------------------------- */
+
+static void test_detection_finding(void **state)
+{
+    (void)state;
+    mdf_report *r = sample();
+    const mdf_threat *mirai = threat_named(r, "Backdoor:Linux/Mirai.IJ!MTB");
+    const mdf_threat *eicar = threat_named(r, "Virus:DOS/EICAR_Test_File");
+    mdf_node_ctx n = ctx(JOB1, "rack1compute02");
+
+    rec a;
+    threat_rec(&a, &n, mirai);
+    const mdf_jval *v = a.root;
+    check_int(v, "class_uid", 2004);
+    check_str(v, "class_name", "Detection Finding");
+    check_int(v, "category_uid", 2);
+    check_str(v, "category_name", "Findings");
+    check_int(v, "activity_id", 1);
+    check_int(v, "type_uid", 200401);
+    check_int(v, "time", 1727175821000);
+    check_str(v, "finding_info.title", "Backdoor:Linux/Mirai.IJ!MTB");
+    check_str(v, "finding_info.types.0", "Backdoor");
+    check_int(v, "finding_info.first_seen_time", 1727175821000);
+    check_str(v, "malware.0.name", "Backdoor:Linux/Mirai.IJ!MTB");
+    check_int(v, "malware.0.classification_ids.0", 2); /* OCSF Backdoor */
+    check_str(v, "malware.0.classifications.0", "Backdoor");
+    check_str(v, "status", "New");
+    check_int(v, "status_id", 1);
+    check_str(v, "status_detail", "detected");
+    check_int(v, "severity_id", 4);
+    check_str(v, "severity", "High");
+    check_bool(v, "is_alert", true);
+    check_str(v, "remediation.desc",
+              "Quarantine or remove the file on rack1compute02; run a full scan.");
+    check_str(v, "metadata.profiles.0", "security_control");
+    check_str(v, "unmapped.tracking_id", "9b1d7e52-0c3a-4f6e-8d21-5a7c3e9f1b04");
+    check_common(v, &n, a.id, "threats");
+    char uid[MDF_UUID_STRSZ];
+    get_str(v, "finding_info.uid", uid, sizeof uid);
+    /* the key's composition, pinned with python3's uuid (see
+     * test_eventid_known_answers): uuid5(ns, "\x1f".join([CLUSTER,
+     * node_id, "finding", tracking_id])) */
+    assert_string_equal(uid, "dfb4e572-1903-5f8e-954e-a4d29883eb27");
+
+    /* finding_info.uid: stable across calls and jobs, per node */
+    rec b;
+    threat_rec(&b, &n, mirai);
+    check_str(b.root, "finding_info.uid", uid);
+    assert_string_equal(a.id, b.id);
+    rec_done(&b);
+    mdf_node_ctx n2 = ctx(JOB2, "rack1compute02");
+    threat_rec(&b, &n2, mirai);
+    check_str(b.root, "finding_info.uid", uid);
+    assert_string_equal(a.id, b.id); /* same node, same status: a copy */
+    rec_done(&b);
+    mdf_node_ctx other = ctx(JOB1, "rack1compute03");
+    threat_rec(&b, &other, mirai);
+    char uid2[MDF_UUID_STRSZ];
+    get_str(b.root, "finding_info.uid", uid2, sizeof uid2);
+    assert_string_not_equal(uid, uid2);
+    assert_string_not_equal(a.id, b.id);
+    rec_done(&b);
+
+    /* the same finding quarantined later: same uid, a new event */
+    mdf_threat later = *mirai;
+    later.status = "quarantined";
+    threat_rec(&b, &n, &later);
+    check_str(b.root, "finding_info.uid", uid);
+    assert_string_not_equal(a.id, b.id);
+    check_str(b.root, "status", "Resolved");
+    check_int(b.root, "status_id", 4);
+    rec_done(&b);
+
+    /* the EICAR test file: quarantined and informational */
+    threat_rec(&b, &n, eicar);
+    check_int(b.root, "severity_id", 1);
+    check_str(b.root, "severity", "Informational");
+    check_str(b.root, "status", "Resolved");
+    check_int(b.root, "status_id", 4);
+    check_str(b.root, "status_detail", "quarantined");
+    check_bool(b.root, "is_alert", false);
+    check_absent(b.root, "remediation");
+    check_int(b.root, "malware.0.classification_ids.0", 19); /* OCSF Virus */
+    assert_string_not_equal(a.id, b.id);
+    rec_done(&b);
+
+    rec_done(&a);
+    mdf_report_free(r);
+}
+
+static void test_finding_without_tracking_id(void **state)
+{
+    (void)state;
+    mdf_node_ctx n = ctx(JOB1, "rack2compute01");
+    /* the older name form: no CARO parts */
+    mdf_threat t = {.name = "EICAR-Test-File (not a virus)", .detection_ms = 1727161460121,
+                    .status_key = MDF_TIME_NONE};
+    rec a, b;
+    threat_rec(&a, &n, &t);
+    check_int(a.root, "severity_id", 1); /* EICAR by name */
+    check_int(a.root, "malware.0.classification_ids.0", 0);
+    check_str(a.root, "malware.0.classifications.0", "Unknown");
+    check_absent(a.root, "finding_info.types");
+    check_null(a.root, "status_detail");
+    check_str(a.root, "status", "New");
+    check_null(a.root, "unmapped.tracking_id");
+    char uid[MDF_UUID_STRSZ];
+    get_str(a.root, "finding_info.uid", uid, sizeof uid);
+
+    mdf_node_ctx n2 = ctx(JOB2, "rack2compute01");
+    threat_rec(&b, &n2, &t);
+    check_str(b.root, "finding_info.uid", uid);
+    rec_done(&b);
+    t.detection_ms++; /* another detection of the same name */
+    threat_rec(&b, &n, &t);
+    char uid2[MDF_UUID_STRSZ];
+    get_str(b.root, "finding_info.uid", uid2, sizeof uid2);
+    assert_string_not_equal(uid, uid2);
+    rec_done(&b);
+    rec_done(&a);
+}
+
+static void test_classification_and_severity(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *category;
+        int class_id;
+        const char *class_text;
+        int severity;
+    } cases[] = {
+        {"Ransom:Linux/Babuk.A", "Ransom", 10, "Ransomware", 5},
+        {"Trojan:Linux/Xorddos.A", "Trojan", 18, "Trojan", 4},
+        {"TrojanDownloader:Linux/Tsunami.B", "TrojanDownloader", 6, "Downloader", 4},
+        {"TrojanDropper:Linux/Gafgyt", "TrojanDropper", 7, "Dropper", 4},
+        {"TrojanSpy:Linux/Keylog", "TrojanSpy", 18, "Trojan", 4},
+        {"Worm:Linux/Mozi.A", "Worm", 22, "Worm", 4},
+        {"DDoS:Linux/Xorddos", "DDoS", 5, "DDOS", 4},
+        {"Exploit:Linux/CVE-2021-4034", "Exploit", 99, "Exploit", 4},
+        {"HackTool:Linux/Mimipenguin", "HackTool", 99, "HackTool", 2},
+        {"PUA:Linux/CoinMiner", "PUA", 99, "PUA", 2},
+        {"Adware:Linux/Ad", "Adware", 1, "Adware", 2},
+        {"Misleading:Linux/X", "Misleading", 99, "Misleading", 3},
+        {"Something odd", NULL, 0, "Unknown", 3},
+    };
+    mdf_node_ctx n = ctx(JOB1, "rack1compute04");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        mdf_threat t = {.tracking_id = cases[i].name, .name = cases[i].name,
+                        .category = cases[i].category, .status = "detected",
+                        .detection_ms = 1727175821000};
+        rec a;
+        threat_rec(&a, &n, &t);
+        check_int(a.root, "malware.0.classification_ids.0", cases[i].class_id);
+        check_str(a.root, "malware.0.classifications.0", cases[i].class_text);
+        check_int(a.root, "severity_id", cases[i].severity);
+        rec_done(&a);
+    }
+}
+
+/* ---- node.reports ------------------------------------------------------------------- */
+
+static void test_node_report(void **state)
+{
+    (void)state;
+    mdf_report *r = sample();
+    mdf_node_ctx n = ctx(JOB1, "rack1compute02");
+    mdf_outcome ok = {.succeeded = true};
+
+    rec a, b;
+    node_rec(&a, &n, r, &ok);
+    const mdf_jval *v = a.root;
+    check_str(v, "event_id", a.id);
+    check_int(v, "time", n.time_ms);
+    check_str(v, "job_id", JOB1);
+    check_str(v, "cluster_id", CLUSTER);
+    check_str(v, "node", "rack1compute02");
+    check_str(v, "node_id", n.node_id);
+    check_str(v, "hostname", "rack1compute02");
+    check_str(v, "rack_id", "rack1");
+    check_str(v, "outcome", "succeeded");
+    check_null(v, "failure");
+    check_null(v, "reason");
+    check_bool(v, "health.healthy", true);
+    check_bool(v, "health.licensed", true);
+    check_str(v, "health.app_version", "101.24082.0004");
+    check_str(v, "health.definitions_version", "1.417.472.0");
+    check_str(v, "health.definitions_status", "upToDate");
+    check_str(v, "health.definitions_updated", "2024-09-24T07:00:00.000Z");
+    check_bool(v, "health.real_time_protection_enabled", true);
+    check_bool(v, "health.passive_mode_enabled", false);
+    check_str(v, "health.tamper_protection", "audit");
+    check_int(v, "health.real_time_protection_files_scanned", 7323);
+    assert_int_equal(jpath(v, "health.issues")->type, MDF_J_ARRAY);
+    check_int(v, "counts.scans", 2);
+    check_int(v, "counts.threats", 2);
+    check_int(v, "counts.threats_not_remediated", 1);
+    check_int(v, "counts.quarantine", 1);
+    check_str(v, "last_scan.type", "quick");
+    check_str(v, "last_scan.start_time", "2024-09-24T11:03:23.457Z");
+    check_str(v, "last_scan.end_time", "2024-09-24T11:04:22.904Z");
+    assert_int_equal(jpath(v, "warnings")->type, MDF_J_ARRAY);
+    assert_int_equal(jpath(v, "warnings")->len, 0);
+
+    /* one per job and node */
+    node_rec(&b, &n, r, &ok);
+    assert_string_equal(a.id, b.id);
+    rec_done(&b);
+    mdf_node_ctx n2 = ctx(JOB2, "rack1compute02");
+    node_rec(&b, &n2, r, &ok);
+    assert_string_not_equal(a.id, b.id);
+    rec_done(&b);
+
+    /* a node that could not be read */
+    mdf_outcome down = {.succeeded = false, .failure = "AgentNotRunning",
+                        .reason = "MDE agent is not running"};
+    n.rack_id = NULL;
+    node_rec(&b, &n, NULL, &down);
+    check_str(b.root, "outcome", "failed");
+    check_str(b.root, "failure", "AgentNotRunning");
+    check_str(b.root, "reason", "MDE agent is not running");
+    check_null(b.root, "rack_id");
+    check_null(b.root, "health");
+    check_null(b.root, "counts");
+    check_null(b.root, "last_scan");
+    assert_int_equal(jpath(b.root, "warnings")->len, 0);
+    rec_done(&b);
+
+    rec_done(&a);
+    mdf_report_free(r);
+}
+
+/* The node report's "health" is written apart from mdefleet-report's
+ * (report_out.c has no writer for it alone): both must keep the same keys
+ * and values, in the same order, so one SIEM parser reads both. */
+static void test_node_report_health_matches_report(void **state)
+{
+    (void)state;
+    mdf_report *r = sample();
+    mdf_node_ctx n = ctx(JOB1, "rack1compute02");
+    mdf_outcome ok = {.succeeded = true};
+    rec a;
+    node_rec(&a, &n, r, &ok);
+
+    mdf_buf buf;
+    mdf_buf_init(&buf, 1 << 20);
+    mdf_jsonw w;
+    mdf_jsonw_init(&w, &buf, NULL);
+    mdf_report_write_json(r, &w);
+    assert_int_equal(mdf_jsonw_finish(&w), 0);
+    mdf_jdoc *doc = parse_rec(&buf);
+
+    const mdf_jval *want = mdf_jget(&doc->root, "health");
+    const mdf_jval *got = mdf_jget(a.root, "health");
+    assert_non_null(want);
+    assert_non_null(got);
+    assert_int_equal(want->type, MDF_J_OBJECT);
+    assert_int_equal(got->type, MDF_J_OBJECT);
+    assert_int_equal(got->len, want->len);
+    for (uint32_t i = 0; i < want->len; i++) {
+        const mdf_jmember *wm = &want->u.members[i], *gm = &got->u.members[i];
+        if (gm->klen != wm->klen || memcmp(gm->key, wm->key, wm->klen) != 0)
+            fail_msg("health member %u: \"%.*s\" where the report has \"%.*s\"", i,
+                     (int)gm->klen, gm->key, (int)wm->klen, wm->key);
+        assert_int_equal(gm->val.type, wm->val.type);
+        if (wm->val.type == MDF_J_STRING || wm->val.type == MDF_J_INT) {
+            assert_int_equal(gm->val.len, wm->val.len);
+            assert_memory_equal(gm->val.s, wm->val.s, wm->val.len);
+        }
+        if (wm->val.type == MDF_J_BOOL)
+            assert_int_equal(gm->val.b, wm->val.b);
+    }
+    mdf_jdoc_free(doc);
+    mdf_buf_free(&buf);
+    rec_done(&a);
+    mdf_report_free(r);
+}
+
+/* ---- tickets --------------------------------------------------------------------------- */
+
+static void test_tickets(void **state)
+{
+    (void)state;
+    mdf_report *r = sample();
+    const mdf_threat *mirai = threat_named(r, "Backdoor:Linux/Mirai.IJ!MTB");
+    const mdf_threat *eicar = threat_named(r, "Virus:DOS/EICAR_Test_File");
+    mdf_node_ctx n = ctx(JOB1, "rack1compute02");
+
+    rec a, b;
+    ticket_threat_rec(&a, &n, mirai);
+    const mdf_jval *v = a.root;
+    char key[MDF_UUID_STRSZ];
+    get_str(v, "dedupe_key", key, sizeof key);
+    check_uuid(key, 5);
+    check_str(v, "event_id", a.id);
+    check_str(v, "kind", "threat");
+    check_str(v, "hostname", "rack1compute02");
+    check_str(v, "severity", "high");
+    check_str(v, "summary",
+              "Backdoor:Linux/Mirai.IJ!MTB detected on rack1compute02 (not remediated: detected)");
+    check_str(v, "details.threat", "Backdoor:Linux/Mirai.IJ!MTB");
+    check_str(v, "details.category", "Backdoor");
+    check_str(v, "details.family", "Mirai");
+    check_str(v, "details.status", "detected");
+    check_str(v, "details.tracking_id", "9b1d7e52-0c3a-4f6e-8d21-5a7c3e9f1b04");
+    check_str(v, "details.detection_time", "2024-09-24T11:03:41.000Z");
+    check_str(v, "details.cluster_id", CLUSTER);
+    check_str(v, "details.node_id", n.node_id);
+    check_str(v, "details.node", "rack1compute02");
+    check_str(v, "details.job_id", JOB1);
+    check_int(v, "time", n.time_ms);
+
+    /* the next job sees the same threat: same ticket, new event */
+    mdf_node_ctx n2 = ctx(JOB2, "rack1compute02");
+    ticket_threat_rec(&b, &n2, mirai);
+    check_str(b.root, "dedupe_key", key);
+    assert_string_not_equal(a.id, b.id);
+    rec_done(&b);
+    ticket_threat_rec(&b, &n, mirai);
+    assert_string_equal(a.id, b.id);
+    rec_done(&b);
+
+    /* a remediated threat gets no ticket, and the buffer is untouched */
+    mdf_buf buf;
+    mdf_buf_init(&buf, 1 << 20);
+    char id[MDF_UUID_STRSZ];
+    assert_int_equal(mdf_ticket_threat(&n, eicar, &buf, id), MDF_ERR);
+    assert_int_equal(buf.len, 0);
+    mdf_buf_free(&buf);
+
+    /* node failure */
+    mdf_outcome down = {.succeeded = false, .failure = "AgentNotRunning",
+                        .reason = "MDE agent is not running"};
+    mdf_node_ctx n3 = ctx(JOB1, "rack1compute03");
+    ticket_node_rec(&b, &n3, &down);
+    check_str(b.root, "kind", "node_failure");
+    check_str(b.root, "severity", "high");
+    check_str(b.root, "hostname", "rack1compute03");
+    check_str(b.root, "summary",
+              "rack1compute03 could not be scanned: AgentNotRunning (MDE agent is not running)");
+    check_str(b.root, "details.failure", "AgentNotRunning");
+    check_str(b.root, "details.reason", "MDE agent is not running");
+    check_str(b.root, "details.node", "rack1compute03");
+    check_str(b.root, "details.job_id", JOB1);
+    check_str(b.root, "event_id", b.id);
+    char fkey[MDF_UUID_STRSZ];
+    get_str(b.root, "dedupe_key", fkey, sizeof fkey);
+    check_uuid(fkey, 5);
+    assert_string_not_equal(fkey, key);
+    char fid[MDF_UUID_STRSZ];
+    memcpy(fid, b.id, sizeof fid);
+    rec_done(&b);
+
+    mdf_node_ctx n4 = ctx(JOB2, "rack1compute03");
+    ticket_node_rec(&b, &n4, &down);
+    check_str(b.root, "dedupe_key", fkey);
+    assert_string_not_equal(b.id, fid);
+    rec_done(&b);
+
+    mdf_outcome slow = {.succeeded = false, .failure = "TimeLimit", .reason = NULL};
+    ticket_node_rec(&b, &n3, &slow);
+    check_str(b.root, "severity", "medium");
+    check_str(b.root, "summary", "rack1compute03 could not be scanned: TimeLimit");
+    check_null(b.root, "details.reason");
+    char skey[MDF_UUID_STRSZ];
+    get_str(b.root, "dedupe_key", skey, sizeof skey);
+    assert_string_not_equal(skey, fkey);
+    rec_done(&b);
+
+    mdf_outcome ok = {.succeeded = true};
+    mdf_buf_init(&buf, 1 << 20);
+    assert_int_equal(mdf_ticket_node_failure(&n3, &ok, &buf, id), MDF_ERR);
+    assert_int_equal(buf.len, 0);
+    mdf_buf_free(&buf);
+
+    rec_done(&a);
+    mdf_report_free(r);
+}
+
+/* ---- escaping, appending, the cap ------------------------------------------------------ */
+
+static void test_escaping_and_cap(void **state)
+{
+    (void)state;
+    mdf_report *r = sample();
+    const mdf_threat *mirai = threat_named(r, "Backdoor:Linux/Mirai.IJ!MTB");
+    mdf_node_ctx n = ctx(JOB1, "rack1compute02");
+    n.machine_name = "odd\"host\\\n\x01";
+
+    rec a;
+    threat_rec(&a, &n, mirai);
+    check_str(a.root, "device.hostname", "odd\"host\\\n\x01");
+    rec_done(&a);
+
+    /* records append after what the buffer holds */
+    mdf_buf buf;
+    mdf_buf_init(&buf, 1 << 20);
+    char id[MDF_UUID_STRSZ];
+    assert_int_equal(mdf_buf_append(&buf, "x\n", 2), 0);
+    assert_int_equal(mdf_ocsf_scan(&n, &r->scans[0], &buf, id), MDF_OK);
+    assert_int_equal(buf.data[0], 'x');
+    assert_int_equal(buf.data[2], '{');
+    assert_int_equal(buf.data[buf.len - 1], '}');
+    mdf_buf_free(&buf);
+
+    /* the cap: MDF_ERR and nothing half-written, for every record */
+    mdf_outcome down = {.succeeded = false, .failure = "Other", .reason = "x"};
+    mdf_outcome ok = {.succeeded = true};
+    for (int which = 0; which < 5; which++) {
+        mdf_buf_init(&buf, 200);
+        assert_int_equal(mdf_buf_append(&buf, "keep", 4), 0);
+        int rc = which == 0   ? mdf_ocsf_scan(&n, &r->scans[0], &buf, id)
+                 : which == 1 ? mdf_ocsf_threat(&n, mirai, &buf, id)
+                 : which == 2 ? mdf_node_report(&n, r, &ok, &buf, id)
+                 : which == 3 ? mdf_ticket_threat(&n, mirai, &buf, id)
+                              : mdf_ticket_node_failure(&n, &down, &buf, id);
+        assert_int_equal(rc, MDF_ERR);
+        assert_int_equal(buf.len, 4);
+        assert_string_equal(buf.data, "keep");
+        mdf_buf_free(&buf);
+    }
+    mdf_report_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eventid_known_answers),
+        cmocka_unit_test(test_random_id),
+        cmocka_unit_test(test_scan_activity),
+        cmocka_unit_test(test_scan_states),
+        cmocka_unit_test(test_detection_finding),
+        cmocka_unit_test(test_finding_without_tracking_id),
+        cmocka_unit_test(test_classification_and_severity),
+        cmocka_unit_test(test_node_report),
+        cmocka_unit_test(test_node_report_health_matches_report),
+        cmocka_unit_test(test_tickets),
+        cmocka_unit_test(test_escaping_and_cap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
