@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# mdefleet-broker checked from the outside with independent clients: kcat
+# lists the topics and partition counts, produces a record and reads it
+# back; python3-kafka lists the topics too. Then the broker must stop on
+# SIGTERM with status 0 and remove its bootstrap file.
+# usage: broker_smoke.sh BROKER_BINARY TOPICS_FILE
+set -uo pipefail
+broker=$1
+topics=$2
+tmp=$(mktemp -d)
+pid=
+failures=0
+passes=0
+
+# stop_broker SIGNAL: signals the broker, waits at most 10 s (a watchdog
+# kills it after), sets broker_rc. Only this shell can wait for it, so not
+# in $(...). A broker that already ended is only collected, not signalled.
+stop_broker() {
+    local dog=
+    [ -n "$pid" ] || return 0
+    if jobs -pr | grep -qx "$pid"; then
+        kill "-$1" "$pid" 2>/dev/null
+        (sleep 10 && kill -KILL "$pid") >/dev/null 2>&1 &
+        dog=$!
+    fi
+    wait "$pid" 2>/dev/null
+    broker_rc=$?
+    if [ -n "$dog" ]; then
+        kill "$dog" 2>/dev/null
+        wait "$dog" 2>/dev/null
+    fi
+    pid=
+}
+
+cleanup() {
+    stop_broker TERM
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+check() { # check NAME CONDITION...
+    local name=$1
+    shift
+    if "$@" >/dev/null; then
+        passes=$((passes + 1))
+    else
+        echo "FAIL: $name" >&2
+        failures=$((failures + 1))
+    fi
+}
+
+fatal() {
+    echo "FATAL: $*" >&2
+    [ -s "$tmp/err" ] && sed 's/^/broker: /' "$tmp/err" >&2
+    exit 1
+}
+
+# start_broker [ARGS...]: starts it on $bsfile, sets pid and bs. The file
+# appears (by rename, so whole) once the broker accepts connections.
+start_broker() {
+    "$broker" --bootstrap-file "$bsfile" --topics "$topics" "$@" >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    for _ in $(seq 1 300); do
+        [ -s "$bsfile" ] && break
+        kill -0 "$pid" 2>/dev/null || fatal "broker $* exited before writing $bsfile"
+        sleep 0.1
+    done
+    [ -s "$bsfile" ] || fatal "broker $*: no bootstrap file within 30 s"
+    bs=$(cat "$bsfile")
+}
+
+bsfile=$tmp/run/bootstrap
+mkdir -p "$tmp/run"
+start_broker
+check "bootstrap file holds three 127.0.0.1 brokers" \
+    grep -Eqx '127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+' "$bsfile"
+check "no temporary file left" test ! -e "$bsfile.tmp"
+for _ in $(seq 1 50); do
+    [ -s "$tmp/out" ] && break
+    sleep 0.1
+done
+check "stdout prints the same list" test "$(head -n 1 "$tmp/out")" = "$bs"
+
+# every topic of the list, with its partitions
+timeout 30 kcat -L -b "$bs" -m 10 >"$tmp/meta" 2>"$tmp/meta.err" ||
+    fatal "kcat -L failed: $(cat "$tmp/meta.err")"
+check "kcat sees 3 brokers" grep -q '^ 3 brokers:' "$tmp/meta"
+ntopics=0
+while read -r name parts _; do
+    case $name in '' | '#'*) continue ;; esac
+    ntopics=$((ntopics + 1))
+    check "topic mde.$name has $parts partitions" \
+        grep -q "^  topic \"mde.$name\" with $parts partitions:" "$tmp/meta"
+done <"$topics"
+check "9 topics in the list" test "$ntopics" -eq 9
+check "mde.node.tasks has 12 partitions" \
+    grep -q '^  topic "mde.node.tasks" with 12 partitions:' "$tmp/meta"
+check "kcat sees exactly those topics" test "$(grep -c '^  topic ' "$tmp/meta")" -eq 9
+
+# one record through the broker, by kcat both ways
+msg="smoke-$$-$RANDOM"
+printf '%s\n' "$msg" | timeout 30 kcat -P -b "$bs" -t mde.scan.jobs -p 3 -k k1 2>"$tmp/p.err"
+check "kcat produced" test $? -eq 0
+timeout 30 kcat -C -b "$bs" -t mde.scan.jobs -p 3 -o beginning -e -q -f '%k=%s\n' \
+    >"$tmp/c.out" 2>"$tmp/c.err"
+check "kcat consumed to the end" test $? -eq 0
+check "the record came back" grep -qx "k1=$msg" "$tmp/c.out"
+check "only that record" test "$(wc -l <"$tmp/c.out")" -eq 1
+
+# a second independent client (python3-kafka), not the first python3 on PATH
+if /usr/bin/python3 -c 'import kafka' 2>/dev/null; then
+    timeout 60 /usr/bin/python3 - "$bs" >"$tmp/py.out" 2>"$tmp/py.err" <<'EOF'
+import sys
+from kafka import KafkaConsumer
+c = KafkaConsumer(bootstrap_servers=sys.argv[1].split(","), request_timeout_ms=20000)
+try:
+    for t in sorted(c.topics()):
+        print(t, len(c.partitions_for_topic(t) or ()))
+finally:
+    c.close()
+EOF
+    check "python3-kafka listed the topics" test $? -eq 0
+    check "python3-kafka sees 9 topics" test "$(grep -c '^mde\.' "$tmp/py.out")" -eq 9
+    check "python3-kafka: mde.node.tasks 12" grep -qx 'mde.node.tasks 12' "$tmp/py.out"
+    check "python3-kafka: mde.dlq 6" grep -qx 'mde.dlq 6' "$tmp/py.out"
+    [ "$failures" -eq 0 ] || sed 's/^/python: /' "$tmp/py.err" >&2
+else
+    echo "FAIL: /usr/bin/python3 has no kafka module (python3-kafka)" >&2
+    failures=$((failures + 1))
+fi
+
+stop_broker TERM
+check "SIGTERM: exit status 0" test "$broker_rc" -eq 0
+check "bootstrap file removed on exit" test ! -e "$bsfile"
+
+# SIGINT stops it too; --prefix and --brokers are honoured
+start_broker --prefix dev- --brokers 1
+timeout 30 kcat -L -b "$bs" -m 10 >"$tmp/meta2" 2>&1
+check "--brokers 1" grep -q '^ 1 brokers:' "$tmp/meta2"
+check "--prefix dev-" grep -q '^  topic "dev-node.tasks" with 12 partitions:' "$tmp/meta2"
+stop_broker INT
+check "SIGINT: exit status 0" test "$broker_rc" -eq 0
+
+# usage errors
+"$broker" >/dev/null 2>&1
+check "no --bootstrap-file: status 2" test $? -eq 2
+"$broker" --bootstrap-file "$bsfile" --brokers 0 >/dev/null 2>&1
+check "--brokers 0: status 2" test $? -eq 2
+"$broker" --bootstrap-file "$bsfile" --topics "$tmp/missing" >/dev/null 2>"$tmp/err"
+check "missing topic list: status 1" test $? -eq 1
+check "missing topic list: named" grep -q "$tmp/missing" "$tmp/err"
+
+echo "broker_smoke: $passes passed, $failures failed"
+[ "$failures" -eq 0 ]
