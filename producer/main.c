@@ -1,0 +1,583 @@
+/* mdefleet-producer: checks enforcement changes and scan jobs, publishes
+ * them to Kafka, and returns only when the broker has acknowledged every
+ * one (or says which were not); --wait then follows the jobs to their end.
+ * Usage and behaviour: producer/README.md. */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "config.h"
+#include "err.h"
+#include "follow.h"
+#include "kafka.h"
+#include "request.h"
+#include "timeutil.h"
+
+#define EXIT_USAGE 2
+#define MAX_SETS 256
+#define MAX_LINE 65536        /* one --file request; a scan of 1024 nodes fits */
+#define MAX_REQUESTS 100000   /* per run */
+#define DEFAULT_WAIT_S 3600
+#define MAX_WAIT_S 604800
+/* librdkafka gives a record 300 s by default before it fails it; a person
+ * at a terminal wants to know sooner that the broker is not there. */
+#define DEFAULT_MESSAGE_TIMEOUT_MS "30000"
+/* Beyond message.timeout.ms, the time librdkafka may take to report. */
+#define FLUSH_MARGIN_MS 5000
+
+extern char **environ;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: mdefleet-producer [--config FILE] [--set key=value]... COMMAND [--wait "
+            "[--timeout SECONDS]]\n"
+            "  enforce --subscription S --resource-group RG --cluster C --level L\n"
+            "          [--requested-by WHO]\n"
+            "          L: Audit | Disabled | OnDemand | Passive | RealTime\n"
+            "  scan    --subscription S --resource-group RG --cluster C\n"
+            "          [--managed-resource-group MRG] [--node NAME]... "
+            "[--limit-time-seconds 60..14400]\n"
+            "          [--requested-by WHO]\n"
+            "  --file FILE   instead of a command: one JSON request per line (- for stdin),\n"
+            "                {\"type\":\"enforce\"|\"scan\", \"subscription\", \"resource_group\", "
+            "\"cluster\",\n"
+            "                 \"level\", \"managed_resource_group\", \"nodes\":[...], "
+            "\"limit_time_seconds\",\n"
+            "                 \"requested_by\"}; blank lines and # comments skipped\n"
+            "  --wait        follow the jobs on the job status topic until they end\n"
+            "  --timeout S   give up waiting after S seconds (default %d)\n"
+            "Prints each job id when the broker has acknowledged its request.\n"
+            "Exit: 0 done (every job succeeded, with --wait), 1 failed, 2 bad input,\n"
+            "      3 a job partly succeeded, 130 interrupted.\n"
+            "Configuration keys (kafka.bootstrap.servers is required):\n",
+            DEFAULT_WAIT_S);
+    mdf_config_describe(fp);
+}
+
+typedef enum {
+    O_CONFIG, O_SET, O_FILE, O_WAIT, O_TIMEOUT, O_HELP,
+    O_SUB, O_RG, O_CLUSTER, O_LEVEL, O_MRG, O_NODE, O_LIMIT, O_BY,
+    O__COUNT
+} opt_id;
+
+static const struct option_def {
+    const char *name;
+    opt_id id;
+    bool arg, repeat;
+} options[] = {
+    {"config", O_CONFIG, true, false},
+    {"set", O_SET, true, true},
+    {"file", O_FILE, true, false},
+    {"wait", O_WAIT, false, false},
+    {"timeout", O_TIMEOUT, true, false},
+    {"help", O_HELP, false, true},
+    {"subscription", O_SUB, true, false},
+    {"resource-group", O_RG, true, false},
+    {"cluster", O_CLUSTER, true, false},
+    {"level", O_LEVEL, true, false},
+    {"managed-resource-group", O_MRG, true, false},
+    {"node", O_NODE, true, true},
+    {"limit-time-seconds", O_LIMIT, true, false},
+    {"requested-by", O_BY, true, false},
+};
+
+typedef struct cli {
+    const char *command; /* "enforce", "scan" or NULL (--file) */
+    const char *value[O__COUNT];
+    bool given[O__COUNT];
+    const char **sets; /* owned array of borrowed argv strings */
+    size_t n_sets;
+    const char **nodes; /* the same */
+    size_t n_nodes;
+    int64_t timeout_s;
+    int64_t limit;
+} cli;
+
+static int add_arg(const char ***list, size_t *n, size_t cap, const char *v, char *err,
+                   size_t errsz)
+{
+    if (!*list) {
+        *list = calloc(cap, sizeof **list);
+        if (!*list)
+            return mdf_seterr(err, errsz, "out of memory");
+    }
+    (*list)[(*n)++] = v; /* cap is argc: never exceeded */
+    return MDF_OK;
+}
+
+static int parse_int_arg(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out,
+                         char *err, size_t errsz)
+{
+    if (mdf_parse_int64(v, strlen(v), out) != 0 || *out < lo || *out > hi)
+        return mdf_seterr(err, errsz, "--%s \"%.40s\" is not a whole number in %lld..%lld", opt,
+                          v, (long long)lo, (long long)hi);
+    return MDF_OK;
+}
+
+/* One option: --name VALUE or --name=VALUE. *i moves past what it used. */
+static int parse_option(cli *o, int argc, char **argv, int *i, char *err, size_t errsz)
+{
+    const char *name = argv[*i] + 2;
+    const char *eq = strchr(name, '=');
+    size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+    const struct option_def *d = NULL;
+    for (size_t k = 0; k < sizeof options / sizeof *options && !d; k++)
+        if (strlen(options[k].name) == nlen && strncmp(options[k].name, name, nlen) == 0)
+            d = &options[k];
+    if (!d)
+        return mdf_seterr(err, errsz, "unknown option --%.*s", (int)(nlen > 60 ? 60 : nlen),
+                          name);
+    const char *v = NULL;
+    if (d->arg) {
+        if (eq)
+            v = eq + 1;
+        /* "--level --cluster x" is a forgotten value, not the level "--cluster" */
+        else if (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0)
+            v = argv[++*i];
+        else
+            return mdf_seterr(err, errsz, "--%s needs a value", d->name);
+    } else if (eq) {
+        return mdf_seterr(err, errsz, "--%s takes no value", d->name);
+    }
+    if (o->given[d->id] && !d->repeat)
+        return mdf_seterr(err, errsz, "--%s given twice", d->name);
+    o->given[d->id] = true;
+    o->value[d->id] = v;
+    if (d->id == O_SET)
+        return add_arg(&o->sets, &o->n_sets, (size_t)argc, v, err, errsz);
+    if (d->id == O_NODE)
+        return add_arg(&o->nodes, &o->n_nodes, (size_t)argc, v, err, errsz);
+    if (d->id == O_TIMEOUT)
+        return parse_int_arg(d->name, v, 1, MAX_WAIT_S, &o->timeout_s, err, errsz);
+    if (d->id == O_LIMIT)
+        return parse_int_arg(d->name, v, REQ_LIMIT_MIN, REQ_LIMIT_MAX, &o->limit, err, errsz);
+    return MDF_OK;
+}
+
+static int parse_args(cli *o, int argc, char **argv, char *err, size_t errsz)
+{
+    o->timeout_s = DEFAULT_WAIT_S;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0) {
+            o->given[O_HELP] = true;
+        } else if (strncmp(a, "--", 2) == 0 && a[2]) {
+            if (parse_option(o, argc, argv, &i, err, errsz) != MDF_OK)
+                return MDF_ERR;
+        } else if (a[0] == '-' && a[1]) {
+            return mdf_seterr(err, errsz, "unknown option %.60s", a);
+        } else if (o->command) {
+            return mdf_seterr(err, errsz, "unexpected argument \"%.60s\"", a);
+        } else if (strcmp(a, "enforce") == 0 || strcmp(a, "scan") == 0) {
+            o->command = a;
+        } else {
+            return mdf_seterr(err, errsz,
+                              "unknown command \"%.60s\" (enforce, scan, or --file FILE)", a);
+        }
+    }
+    if (o->given[O_HELP])
+        return MDF_OK;
+    if (!o->command && !o->given[O_FILE])
+        return mdf_seterr(err, errsz, "no command: enforce, scan or --file FILE (see --help)");
+    if (o->command && o->given[O_FILE])
+        return mdf_seterr(err, errsz, "--file replaces the command: give one or the other");
+    if (o->given[O_FILE]) {
+        for (int id = O_SUB; id < O__COUNT; id++)
+            if (o->given[id])
+                for (size_t k = 0; k < sizeof options / sizeof *options; k++)
+                    if (options[k].id == (opt_id)id)
+                        return mdf_seterr(err, errsz,
+                                          "--%s cannot be used with --file (its lines carry "
+                                          "the fields)",
+                                          options[k].name);
+    }
+    if (o->given[O_TIMEOUT] && !o->given[O_WAIT])
+        return mdf_seterr(err, errsz, "--timeout needs --wait");
+    return MDF_OK;
+}
+
+/* File, then environment, then --set, each overriding the one before. */
+static int load_config(mdf_config **out, const cli *o, char *err, size_t errsz)
+{
+    int rc = MDF_ERR;
+    mdf_config *c = NULL;
+    char *kv = NULL;
+    rd_kafka_conf_t *scratch = NULL;
+    if (mdf_config_new(&c, err, errsz) != MDF_OK)
+        goto cleanup;
+    if (mdf_config_set(c, "kafka.message.timeout.ms", DEFAULT_MESSAGE_TIMEOUT_MS,
+                       "mdefleet-producer's default", err, errsz) != MDF_OK)
+        goto cleanup;
+    if (o->given[O_CONFIG] && mdf_config_load_file(c, o->value[O_CONFIG], err, errsz) != MDF_OK)
+        goto cleanup;
+    if (mdf_config_load_env(c, environ, err, errsz) != MDF_OK)
+        goto cleanup;
+    for (size_t i = 0; i < o->n_sets; i++) {
+        free(kv);
+        kv = strdup(o->sets[i]);
+        if (!kv) {
+            mdf_seterr(err, errsz, "out of memory");
+            goto cleanup;
+        }
+        char *eq = strchr(kv, '=');
+        if (!eq || eq == kv) {
+            mdf_seterr(err, errsz, "--set \"%.60s\" is not key=value", kv);
+            goto cleanup;
+        }
+        *eq = '\0';
+        if (mdf_config_set(c, kv, eq + 1, "--set", err, errsz) != MDF_OK)
+            goto cleanup;
+    }
+    if (mdf_config_check(c, err, errsz) != MDF_OK)
+        goto cleanup;
+    /* librdkafka judges the kafka.* settings; ask it now, on a scratch
+     * configuration, rather than after the requests are built. */
+    scratch = rd_kafka_conf_new();
+    if (mdf_config_apply_kafka(c, scratch, err, errsz) != MDF_OK)
+        goto cleanup;
+    *out = c;
+    c = NULL;
+    rc = MDF_OK;
+cleanup:
+    if (scratch)
+        rd_kafka_conf_destroy(scratch);
+    free(kv);
+    mdf_config_free(c);
+    return rc;
+}
+
+/* Checked after the requests: a mistake in them is worth hearing about
+ * first, and needs no broker to find. */
+static int need_bootstrap(const mdf_config *c, char *err, size_t errsz)
+{
+    const char *bs = mdf_config_get(c, "kafka.bootstrap.servers");
+    if (!bs || !*bs)
+        return mdf_seterr(err, errsz,
+                          "kafka.bootstrap.servers is not set (--set "
+                          "kafka.bootstrap.servers=HOST:PORT, MDEFLEET_KAFKA_BOOTSTRAP_SERVERS "
+                          "or --config FILE)");
+    return MDF_OK;
+}
+
+static int codec_setup(req_codec *rc, const mdf_config *c, char *err, size_t errsz)
+{
+    memset(rc, 0, sizeof *rc);
+    if (mdf_codec_new(&rc->codec, err, errsz) != MDF_OK)
+        return MDF_ERR;
+    rc->framing = strcmp(mdf_config_get(c, "codec.framing"), "confluent") == 0
+                      ? MDF_FRAMING_CONFLUENT
+                      : MDF_FRAMING_SINGLE_OBJECT;
+    for (int t = 0; t < MDF_REC__COUNT; t++) {
+        char key[64];
+        snprintf(key, sizeof key, "codec.schema_id.%s", mdf_rec_name((mdf_rec_type)t));
+        rc->schema_id[t] = (uint32_t)mdf_config_get_int(c, key);
+    }
+    return MDF_OK;
+}
+
+typedef struct batch {
+    request *v;
+    size_t n, cap;
+} batch;
+
+static void batch_free(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        req_free(&b->v[i]);
+    free(b->v);
+}
+
+/* Room for one more request; NULL when out of memory or past the cap. */
+static request *batch_slot(batch *b, char *err, size_t errsz)
+{
+    if (b->n == MAX_REQUESTS) {
+        mdf_seterr(err, errsz, "more than %d requests", MAX_REQUESTS);
+        return NULL;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        request *grown = realloc(b->v, cap * sizeof *grown);
+        if (!grown) {
+            mdf_seterr(err, errsz, "out of memory");
+            return NULL;
+        }
+        b->v = grown;
+        b->cap = cap;
+    }
+    return &b->v[b->n];
+}
+
+/* One line into line (without its end), at most MAX_LINE bytes. Returns 1
+ * for a line, 0 at the end of the file, -1 for a line too long. */
+static int read_line(FILE *fp, mdf_buf *line)
+{
+    int ch;
+    bool any = false;
+    mdf_buf_reset(line);
+    while ((ch = getc(fp)) != EOF) {
+        any = true;
+        if (ch == '\n')
+            break;
+        if (mdf_buf_appendc(line, (char)ch) != 0) {
+            while ((ch = getc(fp)) != EOF && ch != '\n')
+                ;
+            return -1;
+        }
+    }
+    if (line->len > 0 && line->data[line->len - 1] == '\r')
+        line->data[--line->len] = '\0';
+    return any ? 1 : 0;
+}
+
+static bool skipped(const mdf_buf *line)
+{
+    for (size_t i = 0; i < line->len; i++) {
+        char ch = line->data[i];
+        if (ch == '#')
+            return true;
+        if (ch != ' ' && ch != '\t')
+            return false;
+    }
+    return true;
+}
+
+static int read_file(batch *b, const char *path, req_codec *rc, char *err, size_t errsz)
+{
+    int ret = MDF_ERR;
+    char why[MDF_ERRSZ];
+    mdf_buf line;
+    bool is_stdin = strcmp(path, "-") == 0;
+    const char *shown = is_stdin ? "stdin" : path;
+    FILE *fp = is_stdin ? stdin : fopen(path, "r");
+    mdf_buf_init(&line, MAX_LINE);
+    if (!fp) {
+        mdf_seterr(err, errsz, "%s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    for (size_t lineno = 1;; lineno++) {
+        int got = read_line(fp, &line);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            mdf_seterr(err, errsz, "%s:%zu: longer than %d bytes", shown, lineno, MAX_LINE);
+            goto cleanup;
+        }
+        if (skipped(&line))
+            continue;
+        if (memchr(line.data, '\0', line.len)) {
+            mdf_seterr(err, errsz, "%s:%zu: holds a NUL byte", shown, lineno);
+            goto cleanup;
+        }
+        request *r = batch_slot(b, why, sizeof why);
+        if (!r || req_from_json_line(r, line.data, line.len, rc, why, sizeof why) != MDF_OK) {
+            mdf_seterr(err, errsz, "%s:%zu: %s", shown, lineno, why);
+            goto cleanup;
+        }
+        b->n++;
+    }
+    if (ferror(fp)) {
+        mdf_seterr(err, errsz, "%s: read error", shown);
+        goto cleanup;
+    }
+    if (b->n == 0) {
+        mdf_seterr(err, errsz, "%s: no requests", shown);
+        goto cleanup;
+    }
+    ret = MDF_OK;
+cleanup:
+    if (fp && !is_stdin)
+        fclose(fp);
+    mdf_buf_free(&line);
+    return ret;
+}
+
+static int build_requests(batch *b, const cli *o, req_codec *rc, char *err, size_t errsz)
+{
+    if (o->given[O_FILE])
+        return read_file(b, o->value[O_FILE], rc, err, errsz);
+    req_input in = {
+        .scan = strcmp(o->command, "scan") == 0,
+        .subscription = o->value[O_SUB],
+        .resource_group = o->value[O_RG],
+        .cluster = o->value[O_CLUSTER],
+        .level = o->value[O_LEVEL],
+        .managed_resource_group = o->value[O_MRG],
+        .nodes = o->nodes,
+        .n_nodes = o->n_nodes,
+        .has_limit = o->given[O_LIMIT],
+        .limit_time_seconds = o->limit,
+        .requested_by = o->value[O_BY],
+    };
+    request *r = batch_slot(b, err, errsz);
+    if (!r || req_build(r, &in, REQ_NAMES_CLI, rc, err, errsz) != MDF_OK)
+        return MDF_ERR;
+    b->n++;
+    return MDF_OK;
+}
+
+static void on_delivered(void *opaque, rd_kafka_resp_err_t e)
+{
+    request *r = opaque;
+    r->reported = true;
+    r->delivery_err = e;
+}
+
+/* How long to wait for the last acknowledgement: librdkafka fails a record
+ * after message.timeout.ms, so waiting a little longer always ends with a
+ * definite answer for every record. */
+static int64_t flush_timeout_ms(mdf_producer *p)
+{
+    char v[32];
+    size_t sz = sizeof v;
+    int64_t ms = 300000;
+    if (rd_kafka_conf_get(rd_kafka_conf(mdf_producer_handle(p)), "message.timeout.ms", v, &sz) ==
+        RD_KAFKA_CONF_OK)
+        mdf_parse_int64(v, strlen(v), &ms);
+    return (ms > 0 ? ms : 300000) + FLUSH_MARGIN_MS;
+}
+
+/* Sends every request and waits for the broker's answers. Prints the ids
+ * of the acknowledged ones; returns 0, 1 (some not acknowledged) or 130. */
+static int publish(batch *b, const mdf_config *c)
+{
+    char err[MDF_ERRSZ] = "";
+    mdf_producer *p = NULL;
+    size_t sent = 0;
+    if (mdf_producer_new(&p, c, err, sizeof err) != MDF_OK) {
+        fprintf(stderr, "mdefleet-producer: %s\n", err);
+        return 1;
+    }
+    for (; sent < b->n && !interrupted; sent++) {
+        request *r = &b->v[sent];
+        const mdf_header h[] = {{"content-type", "avro/binary"},
+                                {"event-id", r->job_id},
+                                {"correlation-id", r->job_id}};
+        const char *topic = mdf_config_topic(
+            c, r->rec == MDF_REC_SCAN_JOB ? "scan.jobs" : "enforcement.requests");
+        if (mdf_producer_send(p, topic, r->key, strlen(r->key), r->value.data, r->value.len, h,
+                              sizeof h / sizeof *h, on_delivered, r, err, sizeof err) != MDF_OK)
+            break;
+    }
+    int64_t deadline = mdf_time_now_ms() + flush_timeout_ms(p);
+    while (mdf_producer_outstanding(p) > 0 && !interrupted && mdf_time_now_ms() < deadline)
+        mdf_producer_flush(p, 200);
+    /* What is still out now is purged and reported as failed. */
+    mdf_producer_close(p, 0);
+
+    size_t acked = 0;
+    const request *first_failed = NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        const request *r = &b->v[i];
+        if (r->reported && r->delivery_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            printf("%s\n", r->job_id);
+            acked++;
+        } else if (!first_failed && i < sent) {
+            first_failed = &b->v[i];
+        }
+    }
+    fflush(stdout);
+    if (acked == b->n)
+        return 0;
+    if (interrupted) {
+        fprintf(stderr,
+                "mdefleet-producer: interrupted: %zu of %zu requests not acknowledged by the "
+                "broker\n",
+                b->n - acked, b->n);
+        return FOLLOW_INTERRUPTED;
+    }
+    char first[MDF_ERRSZ] = "";
+    if (err[0])
+        snprintf(first, sizeof first, "%s", err);
+    else if (first_failed)
+        snprintf(first, sizeof first, "job %s: %s%s", first_failed->job_id,
+                 rd_kafka_err2str(first_failed->delivery_err),
+                 first_failed->delivery_err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT
+                     ? " (is kafka.bootstrap.servers right and the broker up?)"
+                     : "");
+    fprintf(stderr, "mdefleet-producer: %zu of %zu requests not acknowledged by the broker: %s\n",
+            b->n - acked, b->n, first);
+    return 1;
+}
+
+static int run(const cli *o)
+{
+    char err[MDF_ERRSZ];
+    int rc = EXIT_USAGE;
+    mdf_config *c = NULL;
+    req_codec codec = {0};
+    batch b = {0};
+    follow *f = NULL;
+
+    /* Everything is checked before anything goes out: a bad line 7 must
+     * not leave lines 1-6 published. */
+    if (load_config(&c, o, err, sizeof err) != MDF_OK ||
+        codec_setup(&codec, c, err, sizeof err) != MDF_OK ||
+        build_requests(&b, o, &codec, err, sizeof err) != MDF_OK ||
+        need_bootstrap(c, err, sizeof err) != MDF_OK) {
+        fprintf(stderr, "mdefleet-producer: %s\n", err);
+        goto cleanup;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+
+    rc = 1;
+    /* The status reader starts at the topic's end before the first request
+     * leaves: a fast worker's first status cannot slip past it. */
+    if (o->given[O_WAIT]) {
+        if (follow_new(&f, c, err, sizeof err) != MDF_OK) {
+            fprintf(stderr, "mdefleet-producer: --wait: %s\n", err);
+            goto cleanup;
+        }
+        for (size_t i = 0; i < b.n; i++)
+            if (follow_add_job(f, b.v[i].job_id, b.v[i].rec == MDF_REC_SCAN_JOB, err,
+                               sizeof err) != MDF_OK) {
+                fprintf(stderr, "mdefleet-producer: %s\n", err);
+                goto cleanup;
+            }
+    }
+    rc = publish(&b, c);
+    if (rc != 0 || !f)
+        goto cleanup;
+    rc = follow_run(f, codec.codec, o->timeout_s * 1000, isatty(STDOUT_FILENO), &interrupted);
+cleanup:
+    follow_free(f);
+    batch_free(&b);
+    mdf_codec_destroy(codec.codec);
+    mdf_config_free(c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    char err[MDF_ERRSZ];
+    cli o;
+    memset(&o, 0, sizeof o);
+    int rc = EXIT_USAGE;
+    if (parse_args(&o, argc, argv, err, sizeof err) != MDF_OK)
+        fprintf(stderr, "mdefleet-producer: %s\n", err);
+    else if (o.given[O_HELP]) {
+        usage(stdout);
+        rc = 0;
+    } else
+        rc = run(&o);
+    free(o.sets);
+    free(o.nodes);
+    return rc;
+}
