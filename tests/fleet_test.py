@@ -1,0 +1,323 @@
+#!/usr/bin/python3
+"""The fleet end to end on the embedded stack: mdefleet-broker, mdefleet-sim
+and mdefleet-worker processes, driven by mdefleet-producer and kcat, checked
+with python3-kafka (an independent Kafka client).
+
+usage: fleet_test.py BUILD_BIN_DIR SOURCE_DIR
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+from kafka import KafkaConsumer, TopicPartition
+
+BIN, SRC = sys.argv[1], sys.argv[2]
+SUB = "00000000-0000-0000-0000-000000000000"
+RG, CLUSTER = "contoso-cluster-rg", "contoso-cluster"
+SECRET = "demo-secret"
+TOPICS = ["enforcement.requests", "scan.jobs", "node.tasks", "job.status", "scan.results",
+          "threats", "node.reports", "tickets", "dlq"]
+REMEDIATED = {"quarantined", "removed", "cleaned", "remediated"}
+
+failures = []
+passes = 0
+
+
+def check(name, cond, detail=""):
+    global passes
+    if cond:
+        passes += 1
+    else:
+        failures.append(name)
+        print(f"FAIL: {name} {detail}", file=sys.stderr)
+
+
+def wait_file(path, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            with open(path) as f:
+                line = f.readline().strip()
+            if line:
+                return line
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing in {path} after {timeout} s")
+
+
+class Stack:
+    """Broker, simulator and workers; every process stopped by its PID."""
+
+    def __init__(self, scenario, workers=3, extra_conf=""):
+        self.dir = tempfile.mkdtemp(prefix="mdf-fleet-")
+        self.procs = []
+        self.workers = []
+        boot = os.path.join(self.dir, "bootstrap")
+        self.spawn("broker", [f"{BIN}/mdefleet-broker", "--bootstrap-file", boot,
+                              "--topics", f"{SRC}/config/topics"])
+        self.brokers = wait_file(boot, 30)
+        simout = os.path.join(self.dir, "sim.out")
+        self.spawn("sim", [f"{BIN}/mdefleet-sim", "--scenario", scenario, "--port", "0"],
+                   stdout=simout)
+        self.azure = wait_file(simout, 30)
+        self.conf = os.path.join(self.dir, "mdefleet.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"kafka.bootstrap.servers={self.brokers}\n"
+                    f"arm.endpoint={self.azure}\nhttp.allow_loopback=true\n"
+                    f"blob.allowed_hosts=127.0.0.1\n{extra_conf}")
+        self.env = dict(os.environ, AZURE_TENANT_ID="11111111-1111-1111-1111-111111111111",
+                        AZURE_CLIENT_ID="demo-client", AZURE_CLIENT_SECRET=SECRET,
+                        AZURE_AUTHORITY_HOST=self.azure)
+        for i in range(workers):
+            # a short session: a dead worker's partitions move within seconds
+            self.workers.append(self.spawn(f"worker{i}", [f"{BIN}/mdefleet-worker", "--config",
+                                                          self.conf, "--set",
+                                                          "kafka.session.timeout.ms=6000"]))
+
+    def spawn(self, name, argv, stdout=None):
+        out = open(stdout or os.path.join(self.dir, name + ".log"), "w")
+        err = open(os.path.join(self.dir, name + ".err"), "w")
+        p = subprocess.Popen(argv, stdout=out, stderr=err, env=getattr(self, "env", None))
+        self.procs.append(p)
+        return p
+
+    def producer(self, args, timeout=300):
+        return subprocess.run([f"{BIN}/mdefleet-producer", "--config", self.conf] + args,
+                              capture_output=True, text=True, timeout=timeout, env=self.env)
+
+    def stop(self):
+        """Workers first (they leave the group through the broker), then the rest."""
+        others = [p for p in self.procs if p not in self.workers]
+        for group in (self.workers, others):
+            for p in group:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in group:
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=5)
+
+    def logs(self):
+        text = ""
+        for name in sorted(os.listdir(self.dir)):
+            if name.endswith((".log", ".err")):
+                with open(os.path.join(self.dir, name), errors="replace") as f:
+                    text += f.read()
+        return text
+
+    def read(self, topic):
+        """Every record of mde.<topic>: (headers dict, value bytes)."""
+        c = KafkaConsumer(bootstrap_servers=self.brokers, enable_auto_commit=False,
+                          consumer_timeout_ms=3000)
+        parts = [TopicPartition("mde." + topic, p)
+                 for p in (c.partitions_for_topic("mde." + topic) or [])]
+        c.assign(parts)
+        c.seek_to_beginning(*parts)
+        end = c.end_offsets(parts)
+        out = []
+        deadline = time.time() + 30
+        while time.time() < deadline and any(c.position(p) < end[p] for p in parts):
+            for recs in c.poll(timeout_ms=500).values():
+                for m in recs:
+                    out.append(({k: v.decode() for k, v in m.headers}, m.value))
+        c.close()
+        return out
+
+
+def jsons(records, job):
+    return [json.loads(v) for h, v in records if h.get("correlation-id") == job]
+
+
+# ---- 1. the demo scenario: exactly the expected records per topic ------------------
+def demo_test():
+    scenario = f"{SRC}/config/sim/demo.json"
+    spec = json.load(open(scenario))
+    nodes = spec["clusters"][0]["nodes"]
+    st = Stack(scenario)
+    try:
+        r = st.producer(["enforce", "--subscription", SUB, "--resource-group", RG,
+                         "--cluster", CLUSTER, "--level", "RealTime", "--wait", "--timeout", "120"])
+        check("enforce --wait exit 0", r.returncode == 0, r.stderr)
+        r = st.producer(["scan", "--subscription", SUB, "--resource-group", RG,
+                         "--cluster", CLUSTER, "--wait", "--timeout", "300"])
+        failing = [n for n in nodes if (n.get("faults") or {}).get("agent_not_running")
+                   or (n.get("faults") or {}).get("exit_code")]
+        check("scan --wait exit 3 (partly succeeded)", r.returncode == 3, r.stdout + r.stderr)
+        job = r.stdout.split()[0] if r.stdout else ""
+        check("job id printed", len(job) == 36 and uuid.UUID(job).version == 4, r.stdout)
+        time.sleep(1)  # result records were acknowledged before the outcomes; be generous
+
+        ok_nodes = [n for n in nodes if n not in failing]
+        # the simulator adds the scan that scanRuntime ran to each reachable node's report
+        exp_scans = sum(len(n.get("report", {}).get("scans", [])) + 1 for n in ok_nodes)
+        exp_threats = sum(len(n.get("report", {}).get("threats", [])) for n in ok_nodes)
+        open_threats = sum(1 for n in ok_nodes for t in n.get("report", {}).get("threats", [])
+                           if t["status"][-1] not in REMEDIATED)
+
+        reports = jsons(st.read("node.reports"), job)
+        scans = jsons(st.read("scan.results"), job)
+        threats = jsons(st.read("threats"), job)
+        tickets = jsons(st.read("tickets"), job)
+        check("node.reports: one per node", len(reports) == len(nodes), len(reports))
+        check("node.reports: failed nodes", sorted(x["node"] for x in reports
+                                                   if x["outcome"] == "failed")
+              == sorted(n["name"] for n in failing), reports)
+        check("scan.results count", len(scans) == exp_scans, f"{len(scans)} != {exp_scans}")
+        check("threats count", len(threats) == exp_threats, f"{len(threats)} != {exp_threats}")
+        check("tickets: open threats + failed nodes",
+              len(tickets) == open_threats + len(failing), len(tickets))
+        check("dlq empty", len(st.read("dlq")) == 0)
+
+        # OCSF, read by an independent client
+        machine_names = {n["name"] for n in nodes}
+        for s in scans:
+            ok = (s["class_uid"] == 6007 and s["type_uid"] == 600700 + s["activity_id"]
+                  and isinstance(s["time"], int) and isinstance(s.get("start_time"), int)
+                  and isinstance(s.get("end_time"), int) and isinstance(s.get("num_files"), int)
+                  and "num_detections" in s and s["scan"]["type"] in ("quick", "full")
+                  and s["device"]["hostname"] in machine_names
+                  and s["metadata"]["product"]["name"] == "Microsoft Defender for Endpoint"
+                  and s["unmapped"]["cluster_resource_id"].endswith("/clusters/" + CLUSTER)
+                  and "/bareMetalMachines/" in s["unmapped"]["node_resource_id"])
+            check("scan result OCSF fields", ok, s)
+        for t in threats:
+            ok = (t["class_uid"] == 2004 and t["finding_info"]["uid"]
+                  and t["finding_info"]["title"] and t["malware"][0]["name"] == t["finding_info"]["title"]
+                  and t["malware"][0]["classification_ids"] and t["severity_id"] >= 1
+                  and t["status"] in ("New", "Resolved") and t["device"]["hostname"] in machine_names)
+            check("threat OCSF fields", ok, t)
+        eicar = [t for t in threats if "EICAR" in t["finding_info"]["title"]]
+        check("EICAR quarantined -> Resolved", eicar and eicar[0]["status"] == "Resolved", eicar)
+        kinds = sorted(t["kind"] for t in tickets)
+        check("ticket kinds", kinds == sorted(["threat"] * open_threats + ["node_failure"] * len(failing)),
+              kinds)
+        check("ticket dedupe keys unique", len({t["dedupe_key"] for t in tickets}) == len(tickets))
+
+        # every record carries its headers
+        for topic in ("scan.results", "threats", "node.reports", "tickets", "job.status"):
+            for h, v in st.read(topic):
+                if h.get("correlation-id") != job:
+                    continue
+                check(f"{topic} headers", h.get("content-type") and h.get("event-id")
+                      and uuid.UUID(h["event-id"]), h)
+
+        # job status: accepted, planned, one outcome per node, one terminal
+        kinds = status_kinds(st, job)
+        check("job.status: Accepted, Planned, 12 outcomes, 1 Terminal",
+              kinds == {"Accepted": 1, "Planned": 1, "NodeOutcome": len(nodes), "Terminal": 1},
+              kinds)
+
+        # a malformed record goes to the DLQ and the worker carries on
+        subprocess.run(["kcat", "-P", "-b", st.brokers, "-t", "mde.scan.jobs", "-k", "junk"],
+                       input=b"\xc3\x01not avro at all", timeout=30, check=True)
+        # a scan job published by hand as JSON with kcat is processed
+        job2 = str(uuid.uuid4())
+        rec = {"job_id": job2, "requested_at": int(time.time() * 1000), "subscription_id": SUB,
+               "resource_group": RG, "cluster": CLUSTER, "nodes": ["rack1compute01"]}
+        subprocess.run(["kcat", "-P", "-b", st.brokers, "-t", "mde.scan.jobs", "-k", "kcat"],
+                       input=json.dumps(rec).encode(), timeout=30, check=True)
+        deadline = time.time() + 120
+        done = False
+        while time.time() < deadline and not done:
+            done = status_kinds(st, job2).get("Terminal") == 1
+            time.sleep(1)
+        check("kcat JSON job reaches its terminal status", done)
+        dlq = st.read("dlq")
+        check("malformed record in the DLQ", len(dlq) == 1, len(dlq))
+        if dlq:
+            check("DLQ record is Avro with the reason and the bytes",
+                  dlq[0][1][:2] == b"\xc3\x01" and b"not avro at all" in dlq[0][1], dlq[0])
+
+        # secrets: not in any record, not in any log line
+        for topic in TOPICS:
+            for h, v in st.read(topic):
+                check(f"no secret in {topic}", SECRET.encode() not in v and b"sig=" not in v)
+        logs = st.logs()
+        check("no client secret in logs", SECRET not in logs)
+        check("no SAS signature in logs", "sig=" not in logs)
+    finally:
+        st.stop()
+        for i, w in enumerate(st.workers):
+            check(f"worker {i} exits 0 on SIGTERM", w.returncode == 0, w.returncode)
+
+
+def status_kinds(st, job):
+    """Counts JobStatus kinds of a job, decoding Avro with codec_tool."""
+    kinds = {}
+    for h, v in st.read("job.status"):
+        if h.get("correlation-id") != job:
+            continue
+        r = subprocess.run([CODEC_TOOL, "decode", "JobStatus"], input=v, capture_output=True,
+                           timeout=10)
+        if r.returncode != 0:
+            kinds["undecodable"] = kinds.get("undecodable", 0) + 1
+            continue
+        k = json.loads(r.stdout)["kind"]
+        kinds[k] = kinds.get(k, 0) + 1
+    return kinds
+
+
+# ---- 2. a worker killed with SIGKILL in the middle of a job ---------------------------
+def kill_test():
+    spec = json.load(open(f"{SRC}/config/sim/demo.json"))
+    spec["clusters"][0]["enforcement_level"] = "RealTime"
+    spec["durations"]["extract_seconds"] = 150  # 3 s each at the demo's time scale
+    path = tempfile.mktemp(suffix=".json")
+    json.dump(spec, open(path, "w"))
+    nodes = [n["name"] for n in spec["clusters"][0]["nodes"]]
+    st = Stack(path, workers=3, extra_conf="worker.max_inflight=2\n")
+    try:
+        r = st.producer(["scan", "--subscription", SUB, "--resource-group", RG,
+                         "--cluster", CLUSTER])
+        check("scan published", r.returncode == 0, r.stderr)
+        job = r.stdout.split()[0]
+        deadline = time.time() + 120
+        while time.time() < deadline and status_kinds(st, job).get("NodeOutcome", 0) < 2:
+            time.sleep(0.5)
+        victim = st.workers[0]
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        deadline = time.time() + 240
+        while time.time() < deadline and status_kinds(st, job).get("Terminal", 0) < 1:
+            time.sleep(1)
+        outcome_ids, terminal_ids = {}, set()
+        for h, v in st.read("job.status"):
+            if h.get("correlation-id") != job:
+                continue
+            d = json.loads(subprocess.run([CODEC_TOOL, "decode", "JobStatus"], input=v,
+                                          capture_output=True, timeout=10).stdout)
+            if d["kind"] == "NodeOutcome":
+                outcome_ids.setdefault(d["node_outcome"]["node"], set()).add(h["event-id"])
+            if d["kind"] == "Terminal":
+                terminal_ids.add(h["event-id"])
+        check("after SIGKILL: every node has an outcome", sorted(outcome_ids) == sorted(nodes),
+              sorted(outcome_ids))
+        check("after SIGKILL: duplicates carry the same event id",
+              all(len(ids) == 1 for ids in outcome_ids.values()), outcome_ids)
+        check("after SIGKILL: the job ends with one terminal status", len(terminal_ids) == 1,
+              terminal_ids)
+        for topic, key in (("scan.results", lambda d: (d["device"]["name"], d.get("start_time"))),
+                           ("node.reports", lambda d: d["node"])):
+            ids = {}
+            for h, v in st.read(topic):
+                if h.get("correlation-id") == job:
+                    ids.setdefault(key(json.loads(v)), set()).add(h["event-id"])
+            check(f"after SIGKILL: {topic} duplicates share event ids",
+                  all(len(s) == 1 for s in ids.values()), ids)
+    finally:
+        st.stop()
+        os.unlink(path)
+
+
+CODEC_TOOL = os.path.join(BIN, "codec_tool")
+if __name__ == "__main__":
+    demo_test()
+    kill_test()
+    print(f"{passes} passed, {len(failures)} failed")
+    sys.exit(1 if failures else 0)
