@@ -65,6 +65,16 @@ for i in 1 2 3; do
     pids+=($!)
 done
 echo "   broker $brokers, Azure $azure"
+# wait until the 3 workers share the 30 partitions (the group has settled)
+settled() {
+    local total=0 f last
+    for f in "$work"/worker[123].log; do
+        last=$(grep -oE '(assigned|revoked) [0-9]+ partitions' "$f" | tail -n 1)
+        case $last in assigned*) total=$((total + $(echo "$last" | cut -d' ' -f2))) ;; *) return 1 ;; esac
+    done
+    [ "$total" -eq 30 ]
+}
+for _ in $(seq 1 600); do settled && break; sleep 0.1; done
 
 producer=("$bin/mdefleet-producer" --config "$work/mdefleet.conf")
 echo "== mdefleet-producer enforce --level RealTime --wait"

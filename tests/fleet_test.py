@@ -77,6 +77,28 @@ class Stack:
             self.workers.append(self.spawn(f"worker{i}", [f"{BIN}/mdefleet-worker", "--config",
                                                           self.conf, "--set",
                                                           "kafka.session.timeout.ms=6000"]))
+        self.wait_group(workers)
+
+    def wait_group(self, n, partitions=30, timeout=90):
+        """Until the n workers share every partition with no rebalance under
+        way: a request published during the group's first rebalances could be
+        taken twice (at least once), which the exact counts below would see."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            total, settled = 0, 0
+            for i in range(n):
+                last = None
+                with open(os.path.join(self.dir, f"worker{i}.err"), errors="replace") as f:
+                    for line in f:
+                        if " partitions" in line and ("assigned " in line or "revoked " in line):
+                            last = line
+                if last and "assigned " in last:
+                    settled += 1
+                    total += int(last.split("assigned ")[1].split()[0])
+            if settled == n and total == partitions:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the workers' group did not settle")
 
     def spawn(self, name, argv, stdout=None):
         out = open(stdout or os.path.join(self.dir, name + ".log"), "w")
