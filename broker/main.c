@@ -101,30 +101,15 @@ static int read_topics(const char *path, const char *prefix, topic_spec **out, s
                        char *err, size_t errsz)
 {
     int rc = MDF_ERR;
-    FILE *fp = NULL;
     mdf_buf b;
     topic_spec *ts = NULL;
-    char chunk[4096], why[MDF_ERRSZ];
+    char why[MDF_ERRSZ];
     size_t count = 0, lineno = 0;
     mdf_buf_init(&b, TOPICS_FILE_MAX);
     *out = NULL;
     *n = 0;
-    fp = fopen(path, "rb");
-    if (!fp) {
-        mdf_seterr(err, errsz, "%s: %s", path, strerror(errno));
+    if (mdf_buf_read_file(&b, path, err, errsz) != MDF_OK)
         goto cleanup;
-    }
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-        if (mdf_buf_append(&b, chunk, got) != 0) {
-            mdf_seterr(err, errsz, "%s: larger than %d bytes", path, TOPICS_FILE_MAX);
-            goto cleanup;
-        }
-    }
-    if (ferror(fp)) {
-        mdf_seterr(err, errsz, "%s: read error", path);
-        goto cleanup;
-    }
     ts = calloc(MAX_TOPICS, sizeof *ts);
     if (!ts) {
         mdf_seterr(err, errsz, "out of memory");
@@ -158,8 +143,6 @@ static int read_topics(const char *path, const char *prefix, topic_spec **out, s
 cleanup:
     free(ts);
     mdf_buf_free(&b);
-    if (fp)
-        fclose(fp);
     return rc;
 }
 

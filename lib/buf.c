@@ -1,10 +1,14 @@
 #include "buf.h"
 
+#include <errno.h>
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "err.h"
 
 void mdf_buf_init(mdf_buf *b, size_t max)
 {
@@ -91,4 +95,28 @@ char *mdf_buf_take(mdf_buf *b, size_t *len)
         *len = b->len;
     mdf_buf_init(b, b->max);
     return p;
+}
+
+int mdf_buf_read_file(mdf_buf *b, const char *path, char *err, size_t errsz)
+{
+    int rc = MDF_ERR;
+    char chunk[16384];
+    size_t got;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return mdf_seterr(err, errsz, "%s: cannot open: %s", path, strerror(errno));
+    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) {
+        if (mdf_buf_append(b, chunk, got) != 0) {
+            mdf_seterr(err, errsz, "%s: larger than the %zu-byte cap", path, b->max);
+            goto cleanup;
+        }
+    }
+    if (ferror(fp)) {
+        mdf_seterr(err, errsz, "%s: read error", path);
+        goto cleanup;
+    }
+    rc = MDF_OK;
+cleanup:
+    fclose(fp);
+    return rc;
 }

@@ -28,6 +28,10 @@ int mdf_buf_appendf(mdf_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Appends the whole file at path; its size is capped by b->max. Errors
+ * name the file ("PATH: cannot open: ...", "PATH: larger than the N-byte
+ * cap", "PATH: read error"). */
+int mdf_buf_read_file(mdf_buf *b, const char *path, char *err, size_t errsz);
 /* Hands the storage to the caller (free() it) and empties the buffer. */
 char *mdf_buf_take(mdf_buf *b, size_t *len);
 

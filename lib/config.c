@@ -603,39 +603,12 @@ static int load_lines(mdf_config *c, const char *path, char *data, size_t len, c
 
 int mdf_config_load_file(mdf_config *c, const char *path, char *err, size_t errsz)
 {
-    int rc = MDF_ERR;
     mdf_buf b;
-    char chunk[16384];
-    FILE *fp = fopen(path, "rb");
     mdf_buf_init(&b, MDF_CONFIG_FILE_MAX);
-    if (!fp) {
-        mdf_seterr(err, errsz, "%s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    for (;;) {
-        size_t got = fread(chunk, 1, sizeof chunk, fp);
-        if (got > 0 && mdf_buf_append(&b, chunk, got) != 0) {
-            if (b.len + got > b.max)
-                mdf_seterr(err, errsz, "%s: larger than %d bytes", path, MDF_CONFIG_FILE_MAX);
-            else
-                mdf_seterr(err, errsz, "out of memory");
-            goto cleanup;
-        }
-        if (got < sizeof chunk)
-            break;
-    }
-    if (ferror(fp)) {
-        mdf_seterr(err, errsz, "%s: read error", path);
-        goto cleanup;
-    }
-    if (b.len == 0) {
-        rc = MDF_OK; /* an empty file sets nothing */
-        goto cleanup;
-    }
-    rc = load_lines(c, path, b.data, b.len, err, errsz);
-cleanup:
-    if (fp)
-        fclose(fp);
+    int rc = mdf_buf_read_file(&b, path, err, errsz);
+    /* an empty file sets nothing */
+    if (rc == MDF_OK && b.len > 0)
+        rc = load_lines(c, path, b.data, b.len, err, errsz);
     mdf_buf_free(&b);
     return rc;
 }

@@ -96,14 +96,6 @@ static void kone_str(mdf_jsonw *w, const char *key, const char *s)
     mdf_jsonw_arr_end(w);
 }
 
-static void ktri(mdf_jsonw *w, const char *key, mdf_tri v)
-{
-    if (v == MDF_UNKNOWN)
-        mdf_jsonw_knull(w, key);
-    else
-        mdf_jsonw_kbool(w, key, v == MDF_YES);
-}
-
 static void begin(mdf_jsonw *w, mdf_buf *out, size_t *start)
 {
     *start = out->len;
@@ -476,47 +468,6 @@ static const char *failure_of(const mdf_outcome *o)
     return o->failure && *o->failure ? o->failure : "Other";
 }
 
-/* The same keys as mdefleet-report's "health" (report_out.c), so one SIEM
- * parser reads both. report.h has no writer for the health object alone,
- * hence this second one; test_ocsf compares the two key by key so that
- * they cannot drift apart. */
-static void write_health(mdf_jsonw *w, const mdf_report *r)
-{
-    const mdf_health *h = &r->health;
-    mdf_jsonw_obj_begin(w);
-    ktri(w, "healthy", h->healthy);
-    ktri(w, "licensed", h->licensed);
-    mdf_jsonw_kstr(w, "app_version", h->app_version);
-    mdf_jsonw_kstr(w, "engine_version", h->engine_version);
-    mdf_jsonw_kstr(w, "definitions_version", h->definitions_version);
-    mdf_jsonw_kstr(w, "definitions_status", h->definitions_status);
-    krfc(w, "definitions_updated", h->definitions_updated_ms);
-    ktri(w, "real_time_protection_enabled", h->real_time_protection_enabled);
-    ktri(w, "real_time_protection_available", h->real_time_protection_available);
-    ktri(w, "passive_mode_enabled", h->passive_mode_enabled);
-    mdf_jsonw_kstr(w, "behavior_monitoring", h->behavior_monitoring);
-    mdf_jsonw_kstr(w, "tamper_protection", h->tamper_protection);
-    mdf_jsonw_kstr(w, "release_ring", h->release_ring);
-    mdf_jsonw_kstr(w, "org_id", h->org_id);
-    mdf_jsonw_kstr(w, "edr_machine_id", h->edr_machine_id);
-    krfc(w, "product_expiration", h->product_expiration_ms);
-    mdf_jsonw_key(w, "issues");
-    if (h->issues_known) {
-        mdf_jsonw_arr_begin(w);
-        for (size_t i = 0; i < h->n_issues; i++)
-            mdf_jsonw_str(w, h->issues[i]);
-        mdf_jsonw_arr_end(w);
-    } else {
-        mdf_jsonw_null(w);
-    }
-    mdf_jsonw_key(w, "real_time_protection_files_scanned");
-    if (r->rtp_files_scanned == MDF_COUNT_NONE)
-        mdf_jsonw_null(w);
-    else
-        mdf_jsonw_int(w, r->rtp_files_scanned);
-    mdf_jsonw_obj_end(w);
-}
-
 static void write_counts(mdf_jsonw *w, const mdf_report *r)
 {
     int64_t open = 0;
@@ -553,7 +504,7 @@ int mdf_node_report(const mdf_node_ctx *n, const mdf_report *r, const mdf_outcom
 
     mdf_jsonw_key(&w, "health");
     if (r)
-        write_health(&w, r);
+        mdf_report_write_health(r, &w);
     else
         mdf_jsonw_null(&w);
     mdf_jsonw_key(&w, "counts");

@@ -99,6 +99,8 @@ void mdf_report_free(mdf_report *r);
 /* True when the threat's latest status means it was dealt with. */
 bool mdf_threat_remediated(const mdf_threat *t);
 
+/* The "health" object of the JSON document alone (node reports use it). */
+void mdf_report_write_health(const mdf_report *r, mdf_jsonw *w);
 /* The normalized model as one JSON document (see README). */
 void mdf_report_write_json(const mdf_report *r, mdf_jsonw *w);
 /* A readable summary for people; up to `rows` rows per table. */

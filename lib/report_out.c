@@ -58,28 +58,9 @@ static void write_threats(mdf_jsonw *w, const char *key, const mdf_threat *t, si
     mdf_jsonw_arr_end(w);
 }
 
-void mdf_report_write_json(const mdf_report *r, mdf_jsonw *w)
+void mdf_report_write_health(const mdf_report *r, mdf_jsonw *w)
 {
-    mdf_jsonw_obj_begin(w);
-    mdf_jsonw_key(w, "scans");
-    mdf_jsonw_arr_begin(w);
-    for (size_t i = 0; i < r->n_scans; i++) {
-        const mdf_scan *s = &r->scans[i];
-        mdf_jsonw_obj_begin(w);
-        kstr_or_null(w, "type", s->type);
-        kstr_or_null(w, "state", s->state);
-        ktime(w, "start_time", s->start_ms);
-        ktime(w, "end_time", s->end_ms);
-        kcount(w, "files_scanned", s->files_scanned);
-        kcount(w, "threat_count", s->threat_count);
-        mdf_jsonw_obj_end(w);
-    }
-    mdf_jsonw_arr_end(w);
-    write_threats(w, "threats", r->threats, r->n_threats);
-    write_threats(w, "quarantine", r->quarantine, r->n_quarantine);
-
     const mdf_health *h = &r->health;
-    mdf_jsonw_key(w, "health");
     mdf_jsonw_obj_begin(w);
     ktri(w, "healthy", h->healthy);
     ktri(w, "licensed", h->licensed);
@@ -108,6 +89,30 @@ void mdf_report_write_json(const mdf_report *r, mdf_jsonw *w)
     }
     kcount(w, "real_time_protection_files_scanned", r->rtp_files_scanned);
     mdf_jsonw_obj_end(w);
+}
+
+void mdf_report_write_json(const mdf_report *r, mdf_jsonw *w)
+{
+    mdf_jsonw_obj_begin(w);
+    mdf_jsonw_key(w, "scans");
+    mdf_jsonw_arr_begin(w);
+    for (size_t i = 0; i < r->n_scans; i++) {
+        const mdf_scan *s = &r->scans[i];
+        mdf_jsonw_obj_begin(w);
+        kstr_or_null(w, "type", s->type);
+        kstr_or_null(w, "state", s->state);
+        ktime(w, "start_time", s->start_ms);
+        ktime(w, "end_time", s->end_ms);
+        kcount(w, "files_scanned", s->files_scanned);
+        kcount(w, "threat_count", s->threat_count);
+        mdf_jsonw_obj_end(w);
+    }
+    mdf_jsonw_arr_end(w);
+    write_threats(w, "threats", r->threats, r->n_threats);
+    write_threats(w, "quarantine", r->quarantine, r->n_quarantine);
+
+    mdf_jsonw_key(w, "health");
+    mdf_report_write_health(r, w);
 
     mdf_jsonw_key(w, "warnings");
     mdf_jsonw_arr_begin(w);

@@ -759,31 +759,12 @@ cleanup:
 
 int sim_scenario_load(const char *path, sim_scenario **out, char *err, size_t errsz)
 {
-    int rc = MDF_ERR;
     mdf_buf b;
-    char chunk[65536];
-    FILE *fp = fopen(path, "rb");
     mdf_buf_init(&b, SCENARIO_MAX_BYTES);
     *out = NULL;
-    if (!fp) {
-        mdf_seterr(err, errsz, "%s: cannot open: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-        if (mdf_buf_append(&b, chunk, n) != 0) {
-            mdf_seterr(err, errsz, "%s: larger than the %u-byte cap", path, SCENARIO_MAX_BYTES);
-            goto cleanup;
-        }
-    }
-    if (ferror(fp)) {
-        mdf_seterr(err, errsz, "%s: read error", path);
-        goto cleanup;
-    }
-    rc = sim_scenario_parse(path, b.data ? b.data : "", b.len, out, err, errsz);
-cleanup:
-    if (fp)
-        fclose(fp);
+    int rc = mdf_buf_read_file(&b, path, err, errsz);
+    if (rc == MDF_OK)
+        rc = sim_scenario_parse(path, b.data ? b.data : "", b.len, out, err, errsz);
     mdf_buf_free(&b);
     return rc;
 }

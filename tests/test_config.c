@@ -180,12 +180,12 @@ static void test_file_errors(void **state)
     }
     text[big] = '\0';
     assert_int_equal(load_text(c, text, err, sizeof err, NULL), MDF_ERR);
-    assert_contains(err, "larger than 1048576 bytes");
+    assert_contains(err, "larger than the 1048576-byte cap");
     free(text);
 
     assert_int_equal(mdf_config_load_file(c, "/nonexistent/mdefleet.conf", err, sizeof err),
                      MDF_ERR);
-    assert_string_equal(err, "/nonexistent/mdefleet.conf: No such file or directory");
+    assert_string_equal(err, "/nonexistent/mdefleet.conf: cannot open: No such file or directory");
     mdf_config_free(c);
 }
 
