@@ -177,6 +177,20 @@ static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, 
     json_object *wanted = NULL;
     json_object_object_get_ex(pl->rec, "nodes", &wanted);
     size_t n_wanted = wanted ? json_object_array_length(wanted) : 0;
+    /* a node named twice is one node (else the job would wait for an
+     * outcome that never comes) */
+    for (size_t i = 1; i < n_wanted;) {
+        const char *name = json_object_get_string(json_object_array_get_idx(wanted, i));
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(json_object_get_string(json_object_array_get_idx(wanted, k)), name) == 0;
+        if (seen) {
+            json_object_array_del_idx(wanted, i, 1);
+            n_wanted--;
+        } else {
+            i++;
+        }
+    }
     size_t count = n_wanted ? n_wanted : n;
     int limit = (int)json_object_get_int(json_object_object_get(pl->rec, "limit_time_seconds"));
     if (limit < 60 || limit > 14400)

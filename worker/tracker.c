@@ -14,6 +14,7 @@
 #include "worker.h"
 
 #define MAX_OPEN_JOBS 100000
+#define ENDED_JOBS 4096 /* recently ended jobs remembered, for late copies */
 
 typedef struct job {
     char id[64];
@@ -31,7 +32,21 @@ struct tracker {
     mdf_strmap index; /* job id -> slot in jobs */
     job **jobs;
     size_t n_jobs, cap_jobs;
+    /* a ring of ended job ids: a status that arrives after its job ended
+     * (a task redone at least once) must not open the job again */
+    char ended[ENDED_JOBS][40];
+    size_t n_ended;
 };
+
+static bool job_ended(const struct tracker *t, const char *id)
+{
+    size_t n = t->n_ended < ENDED_JOBS ? t->n_ended : ENDED_JOBS;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(t->ended[i], id) == 0)
+            return true;
+    }
+    return false;
+}
 
 int tracker_new(worker *w)
 {
@@ -94,14 +109,20 @@ static job *job_get(struct tracker *t, const char *id)
     return j;
 }
 
-/* The job has ended: finish its messages (their offsets can be stored). */
-static void job_end(struct tracker *t, job *j)
+/* The job is done here: finish its messages (their offsets can be stored
+ * unless `drop`, for a job that went to another tracker). */
+static void job_close(struct tracker *t, job *j, bool drop)
 {
     size_t slot;
     if (mdf_strmap_get(&t->index, j->id, strlen(j->id), &slot))
         t->jobs[slot] = NULL;
-    for (size_t i = 0; i < j->n_reqs; i++)
+    if (!drop)
+        mdf_strlcpy(t->ended[t->n_ended++ % ENDED_JOBS], j->id, sizeof t->ended[0]);
+    for (size_t i = 0; i < j->n_reqs; i++) {
+        if (drop)
+            j->reqs[i]->lost = true;
         req_finish(j->reqs[i]);
+    }
     job_free(j);
     /* compact when mostly empty: ended jobs leave holes */
     size_t live = 0;
@@ -167,10 +188,21 @@ void tracker_status(request *r)
         req_dead_letter(r, err);
         return;
     }
+    if (job_ended(t, jstr(s, "job_id"))) {
+        json_object_put(s);
+        req_finish(r); /* a late copy of a status of a job that has ended */
+        return;
+    }
     job *j = job_get(t, jstr(s, "job_id"));
-    if (!j || (j->n_reqs == j->cap_reqs &&
-               !(j->reqs = realloc(j->reqs, (j->cap_reqs = j->cap_reqs ? j->cap_reqs * 2 : 16) *
-                                                sizeof *j->reqs)))) {
+    if (j && j->n_reqs == j->cap_reqs) {
+        size_t cap = j->cap_reqs ? j->cap_reqs * 2 : 16;
+        request **p = realloc(j->reqs, cap * sizeof *p);
+        if (p) {
+            j->reqs = p;
+            j->cap_reqs = cap;
+        }
+    }
+    if (!j || j->n_reqs == j->cap_reqs) {
         json_object_put(s);
         req_dead_letter(r, "too many open jobs");
         return;
@@ -190,7 +222,7 @@ void tracker_status(request *r)
             json_object_array_add(j->outcomes, json_object_get(o));
     } else if (strcmp(kind, "Terminal") == 0 || strcmp(kind, "EnforcementResult") == 0) {
         json_object_put(s);
-        job_end(t, j);
+        job_close(t, j, false);
         return;
     }
     json_object_put(s);
@@ -199,6 +231,22 @@ void tracker_status(request *r)
     if (!j->terminal_sent && strcmp(j->kind, "Scan") == 0 && j->node_count >= 0 &&
         (int)json_object_array_length(j->outcomes) >= j->node_count)
         send_terminal(r, j, NULL, NULL);
+}
+
+void tracker_revoke(worker *w, int32_t partition)
+{
+    struct tracker *t = w->trk;
+    /* closing may compact the table: start over after each one */
+    for (size_t i = 0; i < t->n_jobs;) {
+        job *j = t->jobs[i];
+        /* a job's statuses share one partition (keyed by job id) */
+        if (j && j->n_reqs > 0 && j->reqs[0]->partition == partition) {
+            job_close(t, j, true);
+            i = 0;
+        } else {
+            i++;
+        }
+    }
 }
 
 void tracker_tick(worker *w)

@@ -111,11 +111,16 @@ static void on_delivery(void *opaque, rd_kafka_resp_err_t err)
 {
     request *r = opaque;
     r->pending--;
+    if (r->w->closing)
+        return; /* teardown: the request is being dropped unstored anyway */
     if (err) {
-        /* its offset stays unstored: the request is redone after a restart */
+        /* its offset can never be stored, which would stall the partition:
+         * stop, so that the request is redone (here after a restart, or by
+         * another worker) */
         r->lost = true;
-        mdf_error("record of %s[%d]@%lld not delivered: %s", r->w->topics[r->topic],
+        mdf_error("record of %s[%d]@%lld not delivered: %s; stopping", r->w->topics[r->topic],
                   (int)r->partition, (long long)r->offset, rd_kafka_err2str(err));
+        *r->w->stop = 1;
     }
     maybe_complete(r);
 }
@@ -132,7 +137,8 @@ void req_emit(request *r, topic_id t, const char *key, size_t key_len, const voi
                           on_delivery, r, err, sizeof err) != MDF_OK) {
         r->pending--;
         r->lost = true;
-        mdf_error("cannot send to %s: %s", r->w->topics[t], err);
+        mdf_error("cannot send to %s: %s; stopping", r->w->topics[t], err);
+        *r->w->stop = 1;
     }
 }
 
@@ -172,10 +178,21 @@ static json_object *bytes_value(const char *p, size_t n)
     return v;
 }
 
+/* The most of a dead letter's original bytes kept: Kafka's default record
+ * limit is about 1 MB, and a dead letter that cannot be sent would stall
+ * its partition. */
+#define DLQ_PAYLOAD_MAX (256 * 1024)
+
 void req_dead_letter(request *r, const char *reason)
 {
     worker *w = r->w;
-    char id[MDF_UUID_STRSZ], part[16], off[24];
+    char id[MDF_UUID_STRSZ], part[16], off[24], why[MDF_ERRSZ];
+    size_t keep = r->value_len < DLQ_PAYLOAD_MAX ? r->value_len : DLQ_PAYLOAD_MAX;
+    if (keep < r->value_len) {
+        mdf_seterr(why, sizeof why, "%s (payload cut to %zu of %zu bytes)", reason, keep,
+                   r->value_len);
+        reason = why;
+    }
     snprintf(part, sizeof part, "%d", (int)r->partition);
     snprintf(off, sizeof off, "%lld", (long long)r->offset);
     mdf_event_id_of(id, "dead-letter", w->topics[r->topic], part, off, NULL, NULL);
@@ -187,8 +204,10 @@ void req_dead_letter(request *r, const char *reason)
     json_object_object_add(d, "source_partition", json_object_new_int(r->partition));
     json_object_object_add(d, "source_offset", json_object_new_int64(r->offset));
     json_object_object_add(d, "reason", json_object_new_string(reason));
-    json_object_object_add(d, "payload", bytes_value(r->value, r->value_len));
-    json_object_object_add(d, "key", r->key ? bytes_value(r->key, r->key_len) : NULL);
+    json_object_object_add(d, "payload", bytes_value(r->value, keep));
+    json_object_object_add(d, "key", r->key ? bytes_value(r->key, r->key_len < 1024 ? r->key_len
+                                                                                     : 1024)
+                                            : NULL);
     json_object_object_add(d, "correlation_id",
                            r->correlation[0] ? json_object_new_string(r->correlation) : NULL);
     req_emit_avro(r, T_DLQ, MDF_REC_DEAD_LETTER, d, w->topics[r->topic], id);
@@ -277,6 +296,19 @@ static void start_backlog(worker *w)
     }
 }
 
+/* The request already working on this message, from before a rebalance
+ * that gave the partition back to us. */
+static request *find_request(worker *w, topic_id t, int32_t partition, int64_t offset)
+{
+    for (int list = 0; list < 2; list++) {
+        for (request *r = list ? w->backlog : w->requests; r; r = r->next) {
+            if (r->topic == t && r->partition == partition && r->offset == offset)
+                return r;
+        }
+    }
+    return NULL;
+}
+
 static void on_message(worker *w, rd_kafka_message_t *m)
 {
     if (m->err) {
@@ -286,11 +318,21 @@ static void on_message(worker *w, rd_kafka_message_t *m)
     }
     topic_id t = topic_of(w, rd_kafka_topic_name(m->rkt));
     struct partition_offsets *po = t < T__COUNT ? offsets_for(w, t, m->partition, true) : NULL;
+    request *old = po ? find_request(w, t, m->partition, m->offset) : NULL;
+    if (old && old->epoch != po->epoch) {
+        /* redelivered to us after a rebalance while still in progress here:
+         * the running request owns the new assignment's offset, no second run */
+        if (mdf_offsets_begin(po->offsets, m->offset) == MDF_OK)
+            old->epoch = po->epoch;
+        return;
+    }
     request *r = calloc(1, sizeof *r);
     if (!po || !r || mdf_offsets_begin(po->offsets, m->offset) != MDF_OK) {
         free(r);
-        mdf_error("out of memory: message %s[%d]@%lld left for redelivery",
-                  rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
+        /* skipping it would let later offsets be stored past it */
+        mdf_error("out of memory at %s[%d]@%lld; stopping", rd_kafka_topic_name(m->rkt),
+                  (int)m->partition, (long long)m->offset);
+        *w->stop = 1;
         return;
     }
     r->w = w;
@@ -312,7 +354,9 @@ static void on_message(worker *w, rd_kafka_message_t *m)
     }
     mdf_message_header(m, "correlation-id", r->correlation, sizeof r->correlation);
     if (!r->value) {
-        mdf_error("out of memory: message left for redelivery");
+        mdf_error("out of memory at %s[%d]@%lld; stopping", w->topics[t], (int)m->partition,
+                  (long long)m->offset);
+        *w->stop = 1;
         free(r->key);
         free(r);
         return;
@@ -352,6 +396,26 @@ static void set_paused(worker *w, bool pause)
     mdf_debug("%s consumption (%d in flight)", pause ? "paused" : "resumed", w->inflight);
 }
 
+/* Waiting work from partitions that went to another worker is theirs now
+ * (parts NULL: all of it). */
+static void drop_backlog_not_in(worker *w, const rd_kafka_topic_partition_list_t *parts)
+{
+    request **pp = &w->backlog;
+    w->backlog_tail = NULL;
+    while (*pp) {
+        request *r = *pp;
+        if (parts && rd_kafka_topic_partition_list_find(parts, w->topics[r->topic], r->partition)) {
+            w->backlog_tail = r;
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        free(r->key);
+        free(r->value);
+        free(r);
+    }
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -368,6 +432,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         mdf_info("assigned %d partitions", parts->cnt);
+        drop_backlog_not_in(w, parts);
         rd_kafka_assign(rk, parts);
         /* a partition paused before a revoke stays paused in librdkafka: a
          * new assignment starts running (the loop pauses again if full) */
@@ -375,6 +440,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         w->paused = false;
     } else {
         mdf_info("revoked %d partitions", parts->cnt);
+        for (int i = 0; i < parts->cnt; i++) {
+            if (w->tracker_on && strcmp(parts->elems[i].topic, w->topics[T_JOB_STATUS]) == 0)
+                tracker_revoke(w, parts->elems[i].partition);
+        }
         rd_kafka_assign(rk, NULL);
     }
 }
@@ -443,9 +512,10 @@ static int azure_new(worker *w, char *err, size_t errsz)
     mdf_arm_cfg cfg;
     const mdf_config *c = w->cfg;
     bool loopback = mdf_config_get_bool(c, "http.allow_loopback");
-    if (mdf_auth_method_parse(mdf_config_get(c, "auth.method"), &method) != MDF_OK ||
-        mdf_auth_cfg_init(&acfg, method, err, errsz) != MDF_OK)
+    if (mdf_auth_method_parse(mdf_config_get(c, "auth.method"), &method) != MDF_OK)
         return mdf_seterr(err, errsz, "auth.method: unknown method");
+    if (mdf_auth_cfg_init(&acfg, method, err, errsz) != MDF_OK)
+        return MDF_ERR;
     acfg.http = loopback ? MDF_HTTP_LOOPBACK : MDF_HTTPS_ONLY;
     mdf_arm_cfg_default(&cfg);
     mdf_strlcpy(cfg.endpoint, mdf_config_get(c, "arm.endpoint"), sizeof cfg.endpoint);
@@ -494,7 +564,8 @@ static int worker_setup(worker *w, char *err, size_t errsz)
     }
     if (mdf_codec_new(&w->codec, err, errsz) != MDF_OK ||
         mdf_producer_new(&w->producer, c, err, errsz) != MDF_OK ||
-        azure_new(w, err, errsz) != MDF_OK || (w->tracker_on && tracker_new(w) != MDF_OK) ||
+        azure_new(w, err, errsz) != MDF_OK ||
+        (w->tracker_on && tracker_new(w) != MDF_OK && mdf_seterr(err, errsz, "out of memory")) ||
         consumer_new(w, err, errsz) != MDF_OK)
         return MDF_ERR;
     return MDF_OK;
@@ -502,6 +573,14 @@ static int worker_setup(worker *w, char *err, size_t errsz)
 
 static void worker_teardown(worker *w)
 {
+    /* the producer first: its last delivery reports must not reach requests
+     * or a consumer that are gone */
+    w->closing = true;
+    if (w->producer) {
+        int left = mdf_producer_close(w->producer, 10000);
+        if (left)
+            mdf_error("%d records not delivered at exit", left);
+    }
     if (w->consumer) {
         /* commits what was stored and leaves the group */
         rd_kafka_consumer_close(w->consumer);
@@ -509,29 +588,18 @@ static void worker_teardown(worker *w)
             rd_kafka_queue_destroy(w->queue);
         rd_kafka_destroy(w->consumer);
     }
-    /* the loop first: its timers point into the clients and requests */
+    /* the loop before the clients: its timers point into them and requests */
     mdf_http_destroy(w->http);
     mdf_arm_destroy(w->arm);
     mdf_auth_destroy(w->auth);
+    if (w->tracker_on)
+        tracker_free(w);
     while (w->requests) {
         w->requests->pending = 0;
         w->requests->lost = true; /* abandoned: not stored */
         req_free(w->requests);
     }
-    while (w->backlog) {
-        request *r = w->backlog;
-        w->backlog = r->next;
-        free(r->key);
-        free(r->value);
-        free(r);
-    }
-    if (w->producer) {
-        int left = mdf_producer_close(w->producer, 10000);
-        if (left)
-            mdf_error("%d records not delivered at exit", left);
-    }
-    if (w->tracker_on)
-        tracker_free(w);
+    drop_backlog_not_in(w, NULL);
     for (size_t i = 0; i < w->n_parts; i++)
         mdf_offsets_free(w->parts[i].offsets);
     free(w->parts);

@@ -88,6 +88,7 @@ struct worker {
     struct tracker *trk;
     volatile sig_atomic_t *stop;
     bool draining;
+    bool closing; /* teardown: delivery reports only count down */
 };
 
 /* ---- worker.c: the loop and what every role uses --------------------------- */
@@ -124,6 +125,9 @@ void planner_enforcement(request *r);
 void executor_node_task(request *r);
 int tracker_new(worker *w);
 void tracker_free(worker *w);
+/* A job.status partition was revoked: its open jobs are another tracker's
+ * now; their messages are dropped unstored. */
+void tracker_revoke(worker *w, int32_t partition);
 void tracker_status(request *r);
 /* Times jobs out; called from the loop about once a second. */
 void tracker_tick(worker *w);
