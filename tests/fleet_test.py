@@ -308,7 +308,7 @@ def kill_test():
         deadline = time.time() + 240
         while time.time() < deadline and status_kinds(st, job).get("Terminal", 0) < 1:
             time.sleep(1)
-        outcome_ids, terminal_ids = {}, set()
+        outcome_ids, terminal_ids, terminal_statuses = {}, set(), set()
         for h, v in st.read("job.status"):
             if h.get("correlation-id") != job:
                 continue
@@ -318,12 +318,16 @@ def kill_test():
                 outcome_ids.setdefault(d["node_outcome"]["node"], set()).add(h["event-id"])
             if d["kind"] == "Terminal":
                 terminal_ids.add(h["event-id"])
+                terminal_statuses.add(d["status"])
         check("after SIGKILL: every node has an outcome", sorted(outcome_ids) == sorted(nodes),
               sorted(outcome_ids))
         check("after SIGKILL: duplicates carry the same event id",
               all(len(ids) == 1 for ids in outcome_ids.values()), outcome_ids)
         check("after SIGKILL: the job ends with one terminal status", len(terminal_ids) == 1,
               terminal_ids)
+        # a copy of the terminal status (same event id) must also say the same
+        check("after SIGKILL: every terminal record says the same",
+              terminal_statuses == {"PartiallySucceeded"}, terminal_statuses)
         for topic, key in (("scan.results", lambda d: (d["device"]["name"], d.get("start_time"))),
                            ("node.reports", lambda d: d["node"])):
             ids = {}
