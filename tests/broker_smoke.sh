@@ -9,8 +9,7 @@ broker=$1
 topics=$2
 tmp=$(mktemp -d)
 pid=
-failures=0
-passes=0
+. "$(dirname "$0")/lib.sh"
 
 # stop_broker SIGNAL: signals the broker, waits at most 10 s (a watchdog
 # kills it after), sets broker_rc. Only this shell can wait for it, so not
@@ -37,17 +36,6 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-check() { # check NAME CONDITION...
-    local name=$1
-    shift
-    if "$@" >/dev/null; then
-        passes=$((passes + 1))
-    else
-        echo "FAIL: $name" >&2
-        failures=$((failures + 1))
-    fi
-}
 
 fatal() {
     echo "FATAL: $*" >&2
@@ -150,5 +138,4 @@ check "--brokers 0: status 2" test $? -eq 2
 check "missing topic list: status 1" test $? -eq 1
 check "missing topic list: named" grep -q "$tmp/missing" "$tmp/err"
 
-echo "broker_smoke: $passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish broker_smoke

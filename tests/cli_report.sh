@@ -7,26 +7,9 @@ bin=$1
 data=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-passes=0
+. "$(dirname "$0")/lib.sh"
 
-check() { # check NAME CONDITION...
-    local name=$1
-    shift
-    if "$@"; then
-        passes=$((passes + 1))
-    else
-        echo "FAIL: $name" >&2
-        failures=$((failures + 1))
-    fi
-}
-
-run() { # run ARGS... ; sets rc, out, err
-    "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-}
+run() { run_bin "$bin" "$@"; }
 
 one_line_err() { [ "$(wc -l <"$tmp/err")" -eq 1 ] && [[ $err == mdefleet-report:* ]]; }
 
@@ -100,5 +83,4 @@ run "$tmp/empty.tar.gz"
 check "archive without report exits 1" [ "$rc" -eq 1 ]
 check "archive without report message" grep -q 'archive has no mde-agent-information.json' "$tmp/err"
 
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -22,27 +22,10 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0
-passes=0
-
-check() { # check NAME CONDITION...
-    local name=$1
-    shift
-    if "$@"; then
-        passes=$((passes + 1))
-    else
-        echo "FAIL: $name" >&2
-        failures=$((failures + 1))
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # A clean environment: no MDEFLEET_* from the caller, a known $USER.
-run() { # run ARGS... ; sets rc, out, err
-    env -i PATH="$PATH" USER=tester "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-}
+run() { run_bin env -i PATH="$PATH" USER=tester "$bin" "$@"; }
 
 one_line_err() { [ "$(wc -l <"$tmp/err")" -eq 1 ] && [[ $err == mdefleet-producer:* ]]; }
 contains() { [[ $1 == *"$2"* ]]; }
@@ -358,5 +341,4 @@ rc=$?
 check "wait, SIGINT: exit 130 (got $rc)" [ "$rc" -eq 130 ]
 check "wait, SIGINT: says interrupted" grep -q "^mdefleet-producer: interrupted" "$tmp/werr"
 
-echo "producer_cli: $passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish producer_cli

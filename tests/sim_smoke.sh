@@ -10,8 +10,7 @@ demo=$2
 report=${3:-$(dirname "$sim")/mdefleet-report}
 tmp=$(mktemp -d)
 pids=()
-failures=0
-passes=0
+. "$(dirname "$0")/lib.sh"
 
 # stop_sim PID [SIGNAL]: SIGTERM (or SIGNAL), then waits at most 5 s (a
 # watchdog kills it after); sets sim_rc to its exit status. Not in $(...):
@@ -46,17 +45,6 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-check() { # check NAME CONDITION...
-    local name=$1
-    shift
-    if "$@" >/dev/null; then
-        passes=$((passes + 1))
-    else
-        echo "FAIL: $name" >&2
-        failures=$((failures + 1))
-    fi
-}
 
 start_sim() { # start_sim NAME SCENARIO: sets url and last_pid (URL read within 10 s)
     local out=$tmp/$1.out i
@@ -534,5 +522,4 @@ check "expired token 401 ExpiredAuthenticationToken" [ "$status" = 401 -a "$(j .
 stop_sim "$throttle_pid" INT
 check "SIGINT: exit 0" [ "$sim_rc" = 0 ]
 
-echo "sim_smoke: $passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish sim_smoke
