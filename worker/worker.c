@@ -297,12 +297,13 @@ static void start_backlog(worker *w)
 }
 
 /* The request already working on this message, from before a rebalance
- * that gave the partition back to us. */
+ * that gave the partition back to us. A dropped one (lost) is not: it
+ * will never store, so the message must run again. */
 static request *find_request(worker *w, topic_id t, int32_t partition, int64_t offset)
 {
     for (int list = 0; list < 2; list++) {
         for (request *r = list ? w->backlog : w->requests; r; r = r->next) {
-            if (r->topic == t && r->partition == partition && r->offset == offset)
+            if (r->topic == t && r->partition == partition && r->offset == offset && !r->lost)
                 return r;
         }
     }
