@@ -341,9 +341,49 @@ def kill_test():
         os.unlink(path)
 
 
+# ---- 3. a worker joining mid-job: the partitions move, the jobs end once ------------
+def rebalance_test():
+    spec = json.load(open(f"{SRC}/config/sim/demo.json"))
+    spec["clusters"][0]["enforcement_level"] = "RealTime"
+    path = tempfile.mktemp(suffix=".json")
+    json.dump(spec, open(path, "w"))
+    # the shortest job timeout: a job left behind by the old owner of its
+    # job.status partition would end a second time, TimedOut, after it
+    st = Stack(path, workers=1, extra_conf="worker.max_inflight=3\njob.timeout_seconds=60\n")
+    try:
+        start = time.time()
+        jobs = []
+        for _ in range(3):
+            r = st.producer(["scan", "--subscription", SUB, "--resource-group", RG,
+                             "--cluster", CLUSTER])
+            check("rebalance: scan published", r.returncode == 0, r.stderr)
+            jobs.append(r.stdout.split()[0] if r.stdout else "")
+        time.sleep(2)
+        st.workers.append(st.spawn("worker1", [f"{BIN}/mdefleet-worker", "--config", st.conf,
+                                               "--set", "kafka.session.timeout.ms=6000"]))
+        # past the 60 s job timeout, so that a second, late terminal status would show
+        time.sleep(max(0, start + 75 - time.time()))
+        terminals = {}
+        for h, v in st.read("job.status"):
+            if h.get("correlation-id") not in jobs:
+                continue
+            d = json.loads(subprocess.run([CODEC_TOOL, "decode", "JobStatus"], input=v,
+                                          capture_output=True, timeout=10).stdout)
+            if d["kind"] == "Terminal":
+                terminals.setdefault(d["job_id"], set()).add((d["status"], h["event-id"]))
+        for j in jobs:
+            got = terminals.get(j, set())
+            check("rebalance: one terminal status per job, the same in every copy",
+                  len(got) == 1 and next(iter(got))[0] == "PartiallySucceeded", (j, got))
+    finally:
+        st.stop()
+        os.unlink(path)
+
+
 CODEC_TOOL = os.path.join(BIN, "codec_tool")
 if __name__ == "__main__":
     demo_test()
     kill_test()
+    rebalance_test()
     print(f"{passes} passed, {len(failures)} failed")
     sys.exit(1 if failures else 0)
