@@ -263,6 +263,19 @@ static mdf_tri read_bool(ctx *c, const mdf_jval *obj, const char *key, const loc
     return MDF_UNKNOWN;
 }
 
+/* An array member that may be absent: NULL when it is (no warning) or when
+ * it is something else (a warning). */
+static const mdf_jval *optional_array(ctx *c, const mdf_jval *obj, const char *key,
+                                      const loc *l)
+{
+    const mdf_jval *v = get(obj, key);
+    if (v && v->type != MDF_J_ARRAY) {
+        warn(c, l, key, "expected array, got %s", type_name(v));
+        return NULL;
+    }
+    return v;
+}
+
 /* A section that should be of `type`: warns when missing, null or not. */
 static const mdf_jval *section(ctx *c, const mdf_jval *parent, const char *where,
                                const char *key, mdf_jtype type)
@@ -380,13 +393,9 @@ static void read_scan(ctx *c, const mdf_jval *item, const loc *l, const scan_key
     if (s->files_scanned == MDF_COUNT_NONE)
         s->files_scanned = read_count(c, item, keys->files, l);
 
-    const mdf_jval *threats = get(item, "threats");
+    const mdf_jval *threats = optional_array(c, item, "threats", l);
     if (!threats)
         return;
-    if (threats->type != MDF_J_ARRAY) {
-        warn(c, l, "threats", "expected array, got %s", type_name(threats));
-        return;
-    }
     size_t n = threats->len;
     if (s->threat_count == MDF_COUNT_NONE || (int64_t)n > s->threat_count)
         s->threat_count = (int64_t)n;
@@ -456,13 +465,9 @@ static void split_name(ctx *c, mdf_threat *t)
 /* The latest status: the history entry with the largest key. */
 static void read_history(ctx *c, const mdf_jval *entry, const loc *l, mdf_threat *t)
 {
-    const mdf_jval *hist = get(entry, "history");
+    const mdf_jval *hist = optional_array(c, entry, "history", l);
     if (!hist)
         return;
-    if (hist->type != MDF_J_ARRAY) {
-        warn(c, l, "history", "expected array, got %s", type_name(hist));
-        return;
-    }
     size_t n = hist->len;
     for (size_t k = 0; k < n; k++) {
         const mdf_jval *h = &hist->u.items[k];
@@ -619,13 +624,9 @@ static void read_health(ctx *c, const mdf_jval *gh, const mdf_jval *defs)
     else if (st)
         h->definitions_status = read_str(c, gh, "definitionsStatus", &l);
 
-    const mdf_jval *issues = get(gh, "healthIssues");
+    const mdf_jval *issues = optional_array(c, gh, "healthIssues", &l);
     if (!issues)
         return;
-    if (issues->type != MDF_J_ARRAY) {
-        warn(c, &l, "healthIssues", "expected array, got %s", type_name(issues));
-        return;
-    }
     size_t n = issues->len;
     h->issues = mdf_arena_alloc(&c->r->arena, (n ? n : 1) * sizeof *h->issues);
     if (!h->issues) {
