@@ -22,7 +22,8 @@
 
 #include "buf.h"
 #include "err.h"
-#include "timeutil.h"
+#include "clock.h"
+#include "strconv.h"
 
 #ifndef MDF_TOPICS_FILE
 #define MDF_TOPICS_FILE "config/topics"

@@ -1,6 +1,6 @@
 # Writes OUT: a C file with every schema in DIR (*.avsc) as a
 # NUL-terminated byte array, plus a table of {name, text, length}.
-set(body "/* Generated from schemas/ (*.avsc) by cmake/embed_schemas.cmake. */\n#include <stddef.h>\n#include \"schemas.h\"\n\n")
+set(body "/* Generated from schemas/ (*.avsc) by cmake/embed_schemas.cmake. */\n#include <stddef.h>\n#include \"avro_schemas.h\"\n\n")
 set(table "const struct mdf_schema_src mdf_schema_sources[] = {\n")
 set(count 0)
 file(GLOB IN ${DIR}/*.avsc)

@@ -11,9 +11,10 @@
 
 #include "err.h"
 #include "eventid.h"
-#include "kafka.h"
+#include "kafka_producer.h"
 #include "strmap.h"
-#include "timeutil.h"
+#include "clock.h"
+#include "kafka_consumer.h"
 
 #define SETUP_TIMEOUT_MS 15000 /* metadata and watermarks, all partitions */
 #define POLL_MS 200            /* how often SIGINT and the deadline are looked at */
@@ -74,14 +75,6 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
     follow *f = opaque;
     /* kept for the timeout message: "no status ... (last Kafka error: ...)" */
     mdf_strlcpy(f->last_error, reason, sizeof f->last_error);
-}
-
-static int set_conf(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errsz)
-{
-    char why[512];
-    if (rd_kafka_conf_set(conf, k, v, why, sizeof why) != RD_KAFKA_CONF_OK)
-        return mdf_seterr(err, errsz, "kafka %s: %s", k, why);
-    return MDF_OK;
 }
 
 /* Partition count of f->topic; a missing topic is an error now rather than
@@ -154,7 +147,7 @@ int follow_new(follow **out, const mdf_config *c, char *err, size_t errsz)
     }
     mdf_strmap_init(&f->by_id);
     mdf_strmap_init(&f->seen);
-    const char *topic = mdf_config_topic(c, "job.status");
+    const char *topic = mdf_config_topic_id(c, MDF_TOPIC_JOB_STATUS);
     if (!topic || mdf_strlcpy(f->topic, topic, sizeof f->topic) != 0) {
         mdf_seterr(err, errsz, "no usable job.status topic name");
         goto cleanup;
@@ -165,9 +158,9 @@ int follow_new(follow **out, const mdf_config *c, char *err, size_t errsz)
     /* librdkafka 2.0 refuses rd_kafka_assign() without a group.id, and a
      * group would only cost a coordinator and offsets nobody needs: this
      * reader uses the group-less (legacy) consumer API and stores nothing. */
-    if (set_conf(conf, "enable.auto.commit", "false", err, errsz) != MDF_OK ||
-        set_conf(conf, "enable.auto.offset.store", "false", err, errsz) != MDF_OK ||
-        set_conf(conf, "enable.partition.eof", "false", err, errsz) != MDF_OK)
+    if (mdf_kafka_conf_set(conf, "enable.auto.commit", "false", err, errsz) != MDF_OK ||
+        mdf_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errsz) != MDF_OK ||
+        mdf_kafka_conf_set(conf, "enable.partition.eof", "false", err, errsz) != MDF_OK)
         goto cleanup;
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_error_cb(conf, on_error);
@@ -416,7 +409,7 @@ static void handle(follow *f, mdf_codec *codec, const rd_kafka_message_t *m)
     if (!job_id || !mdf_strmap_get(&f->by_id, job_id, strlen(job_id), &idx))
         goto cleanup;
     job *j = &f->jobs[idx];
-    const char *event_id = mdf_message_header(m, "event-id", hdr, sizeof hdr);
+    const char *event_id = mdf_message_header(m, MDF_HDR_EVENT_ID, hdr, sizeof hdr);
     if (!event_id)
         event_id = str_field(st, "event_id");
     if (j->state != ST_RUNNING || (event_id && !first_sight(f, event_id)))

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
+#include "avro_codec.h"
 #include "config.h"
 
 /* Exit statuses of a wait (main's usage error is 2). */

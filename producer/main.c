@@ -10,16 +10,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "codec.h"
+#include "avro_codec.h"
 #include "config.h"
+#include "config_load.h"
 #include "err.h"
 #include "follow.h"
-#include "kafka.h"
+#include "kafka_producer.h"
+#include "names.h"
 #include "request.h"
-#include "timeutil.h"
+#include "clock.h"
+#include "strconv.h"
 
 #define EXIT_USAGE 2
-#define MAX_SETS 256
 #define MAX_LINE 65536        /* one --file request; a scan of 1024 nodes fits */
 #define MAX_REQUESTS 100000   /* per run */
 #define DEFAULT_WAIT_S 3600
@@ -164,7 +166,7 @@ static int parse_option(cli *o, int argc, char **argv, int *i, char *err, size_t
     if (d->id == O_TIMEOUT)
         return parse_int_arg(d->name, v, 1, MAX_WAIT_S, &o->timeout_s, err, errsz);
     if (d->id == O_LIMIT)
-        return parse_int_arg(d->name, v, REQ_LIMIT_MIN, REQ_LIMIT_MAX, &o->limit, err, errsz);
+        return parse_int_arg(d->name, v, MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX, &o->limit, err, errsz);
     return MDF_OK;
 }
 
@@ -210,54 +212,19 @@ static int parse_args(cli *o, int argc, char **argv, char *err, size_t errsz)
     return MDF_OK;
 }
 
-/* File, then environment, then --set, each overriding the one before. */
+/* The shared loader (config_load.h), with this program's own default. */
 static int load_config(mdf_config **out, const cli *o, char *err, size_t errsz)
 {
-    int rc = MDF_ERR;
-    mdf_config *c = NULL;
-    char *kv = NULL;
-    rd_kafka_conf_t *scratch = NULL;
-    if (mdf_config_new(&c, err, errsz) != MDF_OK)
-        goto cleanup;
-    if (mdf_config_set(c, "kafka.message.timeout.ms", DEFAULT_MESSAGE_TIMEOUT_MS,
-                       "mdefleet-producer's default", err, errsz) != MDF_OK)
-        goto cleanup;
-    if (o->given[O_CONFIG] && mdf_config_load_file(c, o->value[O_CONFIG], err, errsz) != MDF_OK)
-        goto cleanup;
-    if (mdf_config_load_env(c, environ, err, errsz) != MDF_OK)
-        goto cleanup;
-    for (size_t i = 0; i < o->n_sets; i++) {
-        free(kv);
-        kv = strdup(o->sets[i]);
-        if (!kv) {
-            mdf_seterr(err, errsz, "out of memory");
-            goto cleanup;
-        }
-        char *eq = strchr(kv, '=');
-        if (!eq || eq == kv) {
-            mdf_seterr(err, errsz, "--set \"%.60s\" is not key=value", kv);
-            goto cleanup;
-        }
-        *eq = '\0';
-        if (mdf_config_set(c, kv, eq + 1, "--set", err, errsz) != MDF_OK)
-            goto cleanup;
-    }
-    if (mdf_config_check(c, err, errsz) != MDF_OK)
-        goto cleanup;
-    /* librdkafka judges the kafka.* settings; ask it now, on a scratch
-     * configuration, rather than after the requests are built. */
-    scratch = rd_kafka_conf_new();
-    if (mdf_config_apply_kafka(c, scratch, err, errsz) != MDF_OK)
-        goto cleanup;
-    *out = c;
-    c = NULL;
-    rc = MDF_OK;
-cleanup:
-    if (scratch)
-        rd_kafka_conf_destroy(scratch);
-    free(kv);
-    mdf_config_free(c);
-    return rc;
+    static const char *const presets[][2] = {
+        {"kafka.message.timeout.ms", DEFAULT_MESSAGE_TIMEOUT_MS}};
+    mdf_config_src src = {.presets = presets,
+                          .n_presets = sizeof presets / sizeof *presets,
+                          .preset_origin = "mdefleet-producer's default",
+                          .file = o->given[O_CONFIG] ? o->value[O_CONFIG] : NULL,
+                          .envp = environ,
+                          .sets = o->sets,
+                          .n_sets = o->n_sets};
+    return mdf_config_load(out, &src, err, errsz);
 }
 
 /* Checked after the requests: a mistake in them is worth hearing about
@@ -276,17 +243,8 @@ static int need_bootstrap(const mdf_config *c, char *err, size_t errsz)
 static int codec_setup(req_codec *rc, const mdf_config *c, char *err, size_t errsz)
 {
     memset(rc, 0, sizeof *rc);
-    if (mdf_codec_new(&rc->codec, err, errsz) != MDF_OK)
-        return MDF_ERR;
-    rc->framing = strcmp(mdf_config_get(c, "codec.framing"), "confluent") == 0
-                      ? MDF_FRAMING_CONFLUENT
-                      : MDF_FRAMING_SINGLE_OBJECT;
-    for (int t = 0; t < MDF_REC__COUNT; t++) {
-        char key[64];
-        snprintf(key, sizeof key, "codec.schema_id.%s", mdf_rec_name((mdf_rec_type)t));
-        rc->schema_id[t] = (uint32_t)mdf_config_get_int(c, key);
-    }
-    return MDF_OK;
+    mdf_config_codec_opts(c, &rc->opts);
+    return mdf_codec_new(&rc->codec, err, errsz);
 }
 
 typedef struct batch {
@@ -463,11 +421,11 @@ static int publish(batch *b, const mdf_config *c)
     }
     for (; sent < b->n && !interrupted; sent++) {
         request *r = &b->v[sent];
-        const mdf_header h[] = {{"content-type", "avro/binary"},
-                                {"event-id", r->job_id},
-                                {"correlation-id", r->job_id}};
-        const char *topic = mdf_config_topic(
-            c, r->rec == MDF_REC_SCAN_JOB ? "scan.jobs" : "enforcement.requests");
+        const mdf_header h[] = {{MDF_HDR_CONTENT_TYPE, MDF_CONTENT_AVRO},
+                                {MDF_HDR_EVENT_ID, r->job_id},
+                                {MDF_HDR_CORRELATION_ID, r->job_id}};
+        const char *topic = mdf_config_topic_id(
+            c, r->rec == MDF_REC_SCAN_JOB ? MDF_TOPIC_SCAN_JOBS : MDF_TOPIC_ENFORCE);
         if (mdf_producer_send(p, topic, r->key, strlen(r->key), r->value.data, r->value.len, h,
                               sizeof h / sizeof *h, on_delivered, r, err, sizeof err) != MDF_OK)
             break;

@@ -7,9 +7,11 @@
 
 #include <json-c/json.h>
 
-#include "armdec.h"
+#include "arm_decode.h"
 #include "err.h"
-#include "timeutil.h"
+#include "clock.h"
+#include "names.h"
+#include "resource_id.h"
 
 #define SHOWN_MAX 64 /* how much of a bad value an error repeats */
 
@@ -70,45 +72,37 @@ static int check_input(const req_input *in, req_names names, char *err, size_t e
 {
     char sb[SHOWN_MAX + 4];
     if (check_name(in->subscription, true, mdf_valid_subscription, "subscription",
-                   "a subscription id (a GUID: 8-4-4-4-12 hex digits)", names, err,
+                   MDF_RULE_SUBSCRIPTION, names, err,
                    errsz) != MDF_OK ||
         check_name(in->resource_group, true, mdf_valid_resource_group, "resource_group",
-                   "a resource group name (1-90 letters, digits, '-', '_', '.', '(', ')'; not "
-                   "ending in '.')",
-                   names, err, errsz) != MDF_OK ||
-        check_name(in->cluster, true, mdf_valid_cluster_name, "cluster",
-                   "a cluster name (2-30 letters, digits, '-' and '_', beginning and ending "
-                   "with a letter or digit)",
+                   MDF_RULE_RESOURCE_GROUP, names, err, errsz) != MDF_OK ||
+        check_name(in->cluster, true, mdf_valid_cluster_name, "cluster", MDF_RULE_CLUSTER,
                    names, err, errsz) != MDF_OK)
         return MDF_ERR;
     if (in->scan) {
         if (in->level)
             return mdf_seterr(err, errsz, "%s does not apply to a scan", fname(names, "level"));
         if (check_name(in->managed_resource_group, false, mdf_valid_resource_group,
-                       "managed_resource_group",
-                       "a resource group name (1-90 letters, digits, '-', '_', '.', '(', ')'; "
-                       "not ending in '.')",
-                       names, err, errsz) != MDF_OK)
+                       "managed_resource_group", MDF_RULE_RESOURCE_GROUP, names, err,
+                       errsz) != MDF_OK)
             return MDF_ERR;
         if (in->n_nodes > REQ_MAX_NODES)
             return mdf_seterr(err, errsz, "more than %d nodes", REQ_MAX_NODES);
         for (size_t i = 0; i < in->n_nodes; i++)
-            if (check_name(in->nodes[i], true, mdf_valid_bmm_name, "nodes",
-                           "a bare-metal machine name (2-64 letters and digits)", names, err,
-                           errsz) != MDF_OK)
+            if (check_name(in->nodes[i], true, mdf_valid_bmm_name, "nodes", MDF_RULE_BMM, names,
+                           err, errsz) != MDF_OK)
                 return MDF_ERR;
         if (in->has_limit &&
-            (in->limit_time_seconds < REQ_LIMIT_MIN || in->limit_time_seconds > REQ_LIMIT_MAX))
+            (in->limit_time_seconds < MDF_EXTRACT_LIMIT_MIN || in->limit_time_seconds > MDF_EXTRACT_LIMIT_MAX))
             return mdf_seterr(err, errsz, "%s %lld is out of range (%d..%d)",
                               fname(names, "limit_time_seconds"),
-                              (long long)in->limit_time_seconds, REQ_LIMIT_MIN, REQ_LIMIT_MAX);
+                              (long long)in->limit_time_seconds, MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX);
     } else {
         if (!in->level)
             return mdf_seterr(err, errsz, "missing %s", fname(names, "level"));
         if (!mdf_valid_enforcement_level(in->level))
             return mdf_seterr(err, errsz,
-                              "%s \"%s\" is not an enforcement level: Audit, Disabled, "
-                              "OnDemand, Passive or RealTime (case matters)",
+                              "%s \"%s\" is not an enforcement level: " MDF_RULE_LEVEL,
                               fname(names, "level"), shown(in->level, sb));
         const char *not_here = in->managed_resource_group ? "managed_resource_group"
                                : in->n_nodes > 0          ? "nodes"
@@ -218,15 +212,12 @@ int req_build(request *out, const req_input *in, req_names names, req_codec *rc,
     lower(sub, sizeof sub, in->subscription);
     lower(rg, sizeof rg, in->resource_group);
     lower(cl, sizeof cl, in->cluster);
-    snprintf(out->key, sizeof out->key,
-             "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.NetworkCloud/clusters/%s",
-             sub, rg, cl);
+    mdf_rid_cluster(out->key, sizeof out->key, sub, rg, cl);
     if (build_record(in, out->job_id, by, &rec) != MDF_OK) {
         mdf_seterr(err, errsz, "out of memory");
         goto cleanup;
     }
-    if (mdf_codec_encode(rc->codec, out->rec, rec, rc->framing, rc->schema_id[out->rec],
-                         &out->value, err, errsz) != MDF_OK)
+    if (mdf_codec_write(rc->codec, &rc->opts, out->rec, rec, &out->value, err, errsz) != MDF_OK)
         goto cleanup;
     ret = MDF_OK;
 cleanup:

@@ -11,13 +11,11 @@
 #include <librdkafka/rdkafka.h>
 
 #include "buf.h"
-#include "codec.h"
+#include "avro_codec.h"
 #include "eventid.h"
 
 #define REQ_MAX_NODES 1024      /* more than any Nexus cluster has */
 #define REQ_MAX_REQUESTED_BY 256
-#define REQ_LIMIT_MIN 60        /* limitTimeSeconds as the API accepts it */
-#define REQ_LIMIT_MAX 14400
 
 /* One request as given, with borrowed strings; NULL for what was not
  * given. Names are checked by req_build(), not here. */
@@ -53,8 +51,7 @@ typedef struct request {
 /* How records are framed, from the configuration. */
 typedef struct req_codec {
     mdf_codec *codec;
-    mdf_framing framing;
-    uint32_t schema_id[MDF_REC__COUNT];
+    mdf_codec_opts opts;
 } req_codec;
 
 /* Checks in, then builds and encodes it into out (with a fresh job id and

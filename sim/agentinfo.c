@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "jsonw.h"
+#include "json_writer.h"
 #include "strmap.h"
 #include "util.h"
 

@@ -12,8 +12,9 @@
 #include "armjson.h"
 #include "err.h"
 #include "simhttp.h"
-#include "jdom.h"
-#include "timeutil.h"
+#include "json_reader.h"
+#include "clock.h"
+#include "strconv.h"
 
 #define PATH_MAX_BYTES 4096 /* ARM serves URLs of at least 4 KB */
 #define MAX_SEGS 12

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "timeutil.h"
+#include "clock.h"
 
 bool sim_apiv_at_least(const char *apiv, const char *date)
 {

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jsonw.h"
+#include "json_writer.h"
 #include "state.h"
 
 #define SIM_ID_SZ 512 /* resource ids: names are validated short */

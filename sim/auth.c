@@ -8,8 +8,8 @@
 
 #include "err.h"
 #include "simhttp.h"
-#include "jsonw.h"
-#include "timeutil.h"
+#include "json_writer.h"
+#include "clock.h"
 
 #define FORM_VALUE_MAX 8192 /* a federated assertion (a JWT) fits */
 #define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -12,7 +12,8 @@
 #include "armjson.h"
 #include "err.h"
 #include "simhttp.h"
-#include "timeutil.h"
+#include "clock.h"
+#include "strconv.h"
 
 #define BLOB_SUFFIX "-action-bmmdataextcmd.tar.gz"
 #define STORAGE_VERSION "2019-12-12"

@@ -9,7 +9,7 @@
 #include "scenario.h"
 #include "server.h"
 #include "state.h"
-#include "timeutil.h"
+#include "strconv.h"
 
 static int usage(FILE *out)
 {

@@ -8,8 +8,9 @@
 
 #include "buf.h"
 #include "err.h"
-#include "jdom.h"
-#include "timeutil.h"
+#include "json_reader.h"
+#include "clock.h"
+#include "strconv.h"
 #include "util.h"
 
 /* A scenario for 10,000 nodes with reports is a few MB; this is a sanity cap. */

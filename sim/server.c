@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 
 #include "err.h"
-#include "timeutil.h"
+#include "strconv.h"
 
 #define TOKEN_SUFFIX "/oauth2/v2.0/token"
 #define IMDS_PATH "/metadata/identity/oauth2/token"

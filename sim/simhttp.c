@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "jsonw.h"
+#include "json_writer.h"
 
 static const char *const ROUTE_NAMES[SIM_R_COUNT] = {
     "token",      "imds",     "cluster.get",        "cluster.patch",

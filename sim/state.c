@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "timeutil.h"
+#include "clock.h"
 
 /* A report with thousands of threats is still far below these. */
 #define REPORT_MAX_BYTES (64u * 1024 * 1024)

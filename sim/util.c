@@ -8,7 +8,8 @@
 #include <uuid/uuid.h>
 
 #include "err.h"
-#include "timeutil.h"
+#include "clock.h"
+#include "strconv.h"
 
 int sim_random_bytes(void *buf, size_t n)
 {

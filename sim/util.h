@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "jsonw.h"
+#include "json_writer.h"
 
 #define SIM_UUID_STRSZ 37   /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
 #define SIM_ISO_S_STRSZ 21  /* "2023-10-13T17:42:53Z" + NUL */

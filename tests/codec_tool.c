@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avro_fp.h"
+#include "avro_schema.h"
 #include "buf.h"
-#include "codec.h"
+#include "avro_codec.h"
 #include "err.h"
-#include "timeutil.h"
+#include "strconv.h"
 
 static int usage(void)
 {

@@ -11,12 +11,13 @@
 
 #include <cmocka.h>
 
-#include "armdec.h"
+#include "arm_decode.h"
 #include "buf.h"
 #include "err.h"
-#include "http.h"
-#include "jdom.h"
+#include "http_loop.h"
+#include "json_reader.h"
 #include "url.h"
+#include "names.h"
 
 static mdf_jdoc *load(const char *name)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "avro_fp.h"
+#include "avro_schema.h"
 #include "buf.h"
 #include "err.h"
 

@@ -14,13 +14,14 @@
 #include <cmocka.h>
 
 #include "arm.h"
-#include "azauth.h"
+#include "token.h"
 #include "blob.h"
 #include "err.h"
-#include "http.h"
-#include "jdom.h"
+#include "http_loop.h"
+#include "json_reader.h"
 #include "report.h"
 #include "simproc.h"
+#include "clock.h"
 
 #define SUB "00000000-0000-0000-0000-000000000000"
 #define TENANT "11111111-1111-1111-1111-111111111111"

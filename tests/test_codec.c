@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-#include "avro_fp.h"
+#include "avro_schema.h"
 #include "buf.h"
-#include "codec.h"
+#include "avro_codec.h"
 #include "err.h"
-#include "schemas.h"
+#include "avro_schemas.h"
 
 /* JSON written with ' for " to keep the samples readable. */
 static json_object *J(const char *text)

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "err.h"
-#include "jdom.h"
+#include "json_reader.h"
 
 static mdf_jdoc *parse(const char *text, int depth, char *err, size_t errsz)
 {

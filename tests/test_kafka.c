@@ -17,8 +17,9 @@
 
 #include "config.h"
 #include "err.h"
-#include "kafka.h"
-#include "timeutil.h"
+#include "kafka_producer.h"
+#include "clock.h"
+#include "kafka_consumer.h"
 
 /* after rdkafka.h (from kafka.h), as it demands */
 #include <librdkafka/rdkafka_mock.h>

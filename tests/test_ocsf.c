@@ -14,11 +14,13 @@
 #include "buf.h"
 #include "err.h"
 #include "eventid.h"
-#include "jdom.h"
-#include "jsonw.h"
+#include "json_reader.h"
+#include "json_writer.h"
+#include "node_report.h"
 #include "ocsf.h"
+#include "ticket.h"
 #include "report.h"
-#include "timeutil.h"
+#include "clock.h"
 
 #define SAMPLE MDF_TEST_DATA "/sample-report.json"
 

@@ -15,9 +15,9 @@
 
 #include "buf.h"
 #include "err.h"
-#include "jsonw.h"
+#include "json_writer.h"
 #include "report.h"
-#include "timeutil.h"
+#include "clock.h"
 
 static mdf_report *parse_ok(const char *json)
 {

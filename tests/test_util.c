@@ -11,8 +11,9 @@
 
 #include "buf.h"
 #include "err.h"
-#include "jsonw.h"
-#include "timeutil.h"
+#include "json_writer.h"
+#include "clock.h"
+#include "strconv.h"
 
 static void test_buf_cap(void **state)
 {

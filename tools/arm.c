@@ -6,14 +6,14 @@
 #include <string.h>
 
 #include "arm.h"
-#include "azauth.h"
+#include "token.h"
 #include "blob.h"
 #include "buf.h"
 #include "err.h"
-#include "http.h"
-#include "jsonw.h"
+#include "http_loop.h"
+#include "json_writer.h"
 #include "report.h"
-#include "timeutil.h"
+#include "strconv.h"
 
 #define EXIT_USAGE 2
 

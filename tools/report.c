@@ -7,9 +7,9 @@
 
 #include "buf.h"
 #include "err.h"
-#include "jsonw.h"
+#include "json_writer.h"
 #include "report.h"
-#include "timeutil.h"
+#include "strconv.h"
 
 #define EXIT_USAGE 2
 

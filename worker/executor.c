@@ -5,13 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "armdec.h"
+#include "arm_decode.h"
 #include "err.h"
 #include "log.h"
+#include "node_report.h"
 #include "ocsf.h"
+#include "ticket.h"
 #include "report.h"
-#include "timeutil.h"
+#include "clock.h"
 #include "worker.h"
+#include "names.h"
 
 #define OUT_MAX (256 * 1024) /* one output record */
 
@@ -47,7 +50,7 @@ static mdf_node_ctx ctx_of(const task *t)
 static void emit_json(request *r, topic_id topic, const mdf_buf *b, const char *event_id)
 {
     task *t = r->state;
-    req_emit(r, topic, t->node_id, strlen(t->node_id), b->data, b->len, "application/json",
+    req_emit(r, topic, t->node_id, strlen(t->node_id), b->data, b->len, MDF_CONTENT_JSON,
              event_id);
 }
 
@@ -252,11 +255,8 @@ void executor_node_task(request *r)
     mdf_strlcpy(t->rack_id, jstr(rec, "rack_id"), sizeof t->rack_id);
     t->limit = json_object_get_int(json_object_object_get(rec, "limit_time_seconds"));
     mdf_strlcpy(r->correlation, t->job_id, sizeof r->correlation);
-    cluster_resource_id(t->cluster_id, sizeof t->cluster_id, t->sub, t->rg, t->cluster);
-    snprintf(t->node_id, sizeof t->node_id,
-             "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.NetworkCloud/"
-             "bareMetalMachines/%s",
-             t->sub, t->mrg, t->node);
+    mdf_rid_cluster(t->cluster_id, sizeof t->cluster_id, t->sub, t->rg, t->cluster);
+    mdf_rid_bmm(t->node_id, sizeof t->node_id, t->sub, t->mrg, t->node);
     if (!mdf_valid_subscription(t->sub) || !mdf_valid_resource_group(t->mrg) ||
         !mdf_valid_bmm_name(t->node) || !mdf_valid_cluster_name(t->cluster)) {
         fail_node_dl(r, "Other", "node task with a name that does not match the API's pattern",

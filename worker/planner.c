@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "armdec.h"
+#include "arm_decode.h"
 #include "err.h"
 #include "log.h"
-#include "timeutil.h"
+#include "clock.h"
 #include "worker.h"
+#include "names.h"
 
 typedef struct plan {
     json_object *rec; /* the decoded request */
@@ -53,7 +54,7 @@ static plan *plan_start(request *r, mdf_rec_type rt)
     mdf_strlcpy(pl->cluster, jstr(rec, "cluster"), sizeof pl->cluster);
     mdf_strlcpy(pl->mrg, jstr(rec, "managed_resource_group"), sizeof pl->mrg);
     mdf_strlcpy(r->correlation, pl->job_id, sizeof r->correlation);
-    cluster_resource_id(pl->cluster_id, sizeof pl->cluster_id, pl->sub, pl->rg, pl->cluster);
+    mdf_rid_cluster(pl->cluster_id, sizeof pl->cluster_id, pl->sub, pl->rg, pl->cluster);
     return pl;
 }
 
@@ -193,7 +194,7 @@ static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, 
     }
     size_t count = n_wanted ? n_wanted : n;
     int limit = (int)json_object_get_int(json_object_object_get(pl->rec, "limit_time_seconds"));
-    if (limit < 60 || limit > 14400)
+    if (limit < MDF_EXTRACT_LIMIT_MIN || limit > MDF_EXTRACT_LIMIT_MAX)
         limit = r->w->limit_time_seconds;
     if (count == 0) {
         fail_job(r, "the managed resource group has no bare-metal machines", false);

@@ -10,7 +10,7 @@
 #include "err.h"
 #include "log.h"
 #include "strmap.h"
-#include "timeutil.h"
+#include "clock.h"
 #include "worker.h"
 
 #define MAX_OPEN_JOBS 100000

@@ -11,15 +11,13 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "config_load.h"
 #include "err.h"
 #include "log.h"
-#include "timeutil.h"
+#include "clock.h"
+#include "kafka_consumer.h"
 
 #define POLL_BATCH 500
-
-static const char *const topic_keys[T__COUNT] = {
-    "enforcement.requests", "scan.jobs", "node.tasks", "job.status", "scan.results",
-    "threats",              "node.reports", "tickets", "dlq"};
 
 /* ---- offsets per partition ------------------------------------------------- */
 
@@ -129,9 +127,9 @@ void req_emit(request *r, topic_id t, const char *key, size_t key_len, const voi
               size_t value_len, const char *content_type, const char *event_id)
 {
     char err[MDF_ERRSZ];
-    mdf_header h[3] = {{"content-type", content_type},
-                       {"event-id", event_id},
-                       {"correlation-id", r->correlation[0] ? r->correlation : event_id}};
+    mdf_header h[3] = {{MDF_HDR_CONTENT_TYPE, content_type},
+                       {MDF_HDR_EVENT_ID, event_id},
+                       {MDF_HDR_CORRELATION_ID, r->correlation[0] ? r->correlation : event_id}};
     r->pending++;
     if (mdf_producer_send(r->w->producer, r->w->topics[t], key, key_len, value, value_len, h, 3,
                           on_delivery, r, err, sizeof err) != MDF_OK) {
@@ -148,13 +146,13 @@ void req_emit_avro(request *r, topic_id t, mdf_rec_type rt, json_object *rec, co
     char err[MDF_ERRSZ];
     mdf_buf out;
     mdf_buf_init(&out, MDF_CODEC_MAX_RECORD);
-    if (mdf_codec_encode(r->w->codec, rt, rec, r->w->framing, r->w->schema_ids[rt], &out, err,
-                         sizeof err) != MDF_OK) {
+    if (mdf_codec_write(r->w->codec, &r->w->codec_opts, rt, rec, &out, err, sizeof err) !=
+        MDF_OK) {
         /* our own record does not fit our schema: a bug, never silent */
         r->lost = true;
         mdf_error("cannot encode %s: %s", mdf_rec_name(rt), err);
     } else {
-        req_emit(r, t, key, strlen(key), out.data, out.len, "avro/binary", event_id);
+        req_emit(r, t, key, strlen(key), out.data, out.len, MDF_CONTENT_AVRO, event_id);
     }
     mdf_buf_free(&out);
 }
@@ -221,14 +219,6 @@ const char *jstr(json_object *o, const char *key)
     if (!json_object_object_get_ex(o, key, &v) || !v)
         return "";
     return json_object_get_string(v);
-}
-
-void cluster_resource_id(char *out, size_t outsz, const char *sub, const char *rg,
-                         const char *cluster)
-{
-    snprintf(out, outsz,
-             "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.NetworkCloud/clusters/%s",
-             sub, rg, cluster);
 }
 
 json_object *job_status_new(const char *job_id, const char *job_kind, const char *cluster_id,
@@ -353,7 +343,7 @@ static void on_message(worker *w, rd_kafka_message_t *m)
         r->key[m->key_len] = '\0';
         r->key_len = m->key_len;
     }
-    mdf_message_header(m, "correlation-id", r->correlation, sizeof r->correlation);
+    mdf_message_header(m, MDF_HDR_CORRELATION_ID, r->correlation, sizeof r->correlation);
     if (!r->value) {
         mdf_error("out of memory at %s[%d]@%lld; stopping", w->topics[t], (int)m->partition,
                   (long long)m->offset);
@@ -542,10 +532,8 @@ static int azure_new(worker *w, char *err, size_t errsz)
 static int worker_setup(worker *w, char *err, size_t errsz)
 {
     const mdf_config *c = w->cfg;
-    static const char *const recs[] = {"EnforcementChange", "ScanJob", "NodeTask", "JobStatus",
-                                       "DeadLetter"};
     for (int t = 0; t < T__COUNT; t++)
-        w->topics[t] = mdf_config_topic(c, topic_keys[t]);
+        w->topics[t] = mdf_config_topic_id(c, (mdf_topic)t);
     w->planner = mdf_config_list_has(c, "worker.roles", "planner");
     w->executor = mdf_config_list_has(c, "worker.roles", "executor");
     w->tracker_on = mdf_config_list_has(c, "worker.roles", "tracker");
@@ -553,16 +541,7 @@ static int worker_setup(worker *w, char *err, size_t errsz)
     w->limit_time_seconds = (int)mdf_config_get_int(c, "extract.limit_time_seconds");
     w->restricted = mdf_config_get_bool(c, "extract.restricted");
     w->job_timeout_ms = mdf_config_get_int(c, "job.timeout_seconds") * 1000;
-    w->framing = strcmp(mdf_config_get(c, "codec.framing"), "confluent") == 0
-                     ? MDF_FRAMING_CONFLUENT
-                     : MDF_FRAMING_SINGLE_OBJECT;
-    for (int i = 0; i < MDF_REC__COUNT; i++) {
-        char key[64];
-        mdf_rec_type rt;
-        snprintf(key, sizeof key, "codec.schema_id.%s", recs[i]);
-        if (mdf_rec_from_name(recs[i], &rt) == MDF_OK)
-            w->schema_ids[rt] = (uint32_t)mdf_config_get_int(c, key);
-    }
+    mdf_config_codec_opts(c, &w->codec_opts);
     if (mdf_codec_new(&w->codec, err, errsz) != MDF_OK ||
         mdf_producer_new(&w->producer, c, err, errsz) != MDF_OK ||
         azure_new(w, err, errsz) != MDF_OK ||

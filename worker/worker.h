@@ -17,14 +17,15 @@
 #include <stdint.h>
 
 #include "arm.h"
-#include "azauth.h"
+#include "token.h"
 #include "blob.h"
-#include "codec.h"
+#include "avro_codec.h"
 #include "config.h"
 #include "eventid.h"
-#include "http.h"
-#include "kafka.h"
+#include "http_loop.h"
+#include "kafka_producer.h"
 #include "offsets.h"
+#include "resource_id.h"
 
 typedef enum { T_ENFORCE, T_SCAN_JOBS, T_NODE_TASKS, T_JOB_STATUS, T_SCAN_RESULTS, T_THREATS,
                T_NODE_REPORTS, T_TICKETS, T_DLQ, T__COUNT } topic_id;
@@ -64,8 +65,7 @@ struct tracker;
 struct worker {
     mdf_config *cfg;
     mdf_codec *codec;
-    mdf_framing framing;
-    uint32_t schema_ids[MDF_REC__COUNT];
+    mdf_codec_opts codec_opts;
     mdf_producer *producer;
     rd_kafka_t *consumer;
     rd_kafka_queue_t *queue;
@@ -115,8 +115,6 @@ const char *jstr(json_object *o, const char *key);
 json_object *job_status_new(const char *job_id, const char *job_kind, const char *cluster_id,
                             const char *kind, char event_id[MDF_UUID_STRSZ],
                             const char *id_part);
-void cluster_resource_id(char *out, size_t outsz, const char *sub, const char *rg,
-                         const char *cluster);
 
 /* ---- roles ------------------------------------------------------------------- */
 

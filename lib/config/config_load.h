@@ -1,0 +1,34 @@
+/* Loading a program's configuration, the same way in every binary, and
+ * reading settings that several programs need (the codec's framing). */
+#ifndef MDF_CONFIG_LOAD_H
+#define MDF_CONFIG_LOAD_H
+
+#include <stddef.h>
+
+#include "avro_codec.h"
+#include "config.h"
+
+/* Where a program's settings come from, lowest precedence first. */
+typedef struct mdf_config_src {
+    const char *const (*presets)[2]; /* the program's own defaults: {key, value} */
+    size_t n_presets;
+    const char *preset_origin;       /* names them in errors */
+    const char *file;                /* --config FILE; NULL: none */
+    char *const *envp;               /* MDEFLEET_* variables (environ) */
+    const char *const *sets;         /* --set KEY=VALUE, in order */
+    size_t n_sets;
+} mdf_config_src;
+
+/* The table's defaults, then presets, file, environment and --set, each
+ * overriding the one before; then the rules across keys (mdf_config_check)
+ * and librdkafka's own judgement of the kafka.* settings, so that a
+ * mistake is found before anything connects. On success *out is the
+ * caller's (mdf_config_free); on error err names the setting and where it
+ * came from. */
+int mdf_config_load(mdf_config **out, const mdf_config_src *src, char *err, size_t errsz);
+
+/* The framing and schema ids records are written with (codec.framing,
+ * codec.schema_id.<Record>). */
+void mdf_config_codec_opts(const mdf_config *c, mdf_codec_opts *out);
+
+#endif

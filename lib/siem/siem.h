@@ -1,0 +1,38 @@
+/* The SIEM- and ticket-facing records of one node's report, as JSON:
+ *   scan.results  OCSF Scan Activity (class_uid 6007), one per scan (ocsf.h);
+ *   threats       OCSF Detection Finding (class_uid 2004), one per threat (ocsf.h);
+ *   node.reports  agent health, definitions, counts and outcome of the node
+ *                 (node_report.h);
+ *   tickets       one per threat not remediated and per node that could not
+ *                 be scanned, with a dedupe key stable across scans (ticket.h).
+ * Each function appends one record (a JSON object, no newline) to out and
+ * fills its deterministic event id (eventid.h). This header has what they
+ * share: where a report came from and how the node's task ended. */
+#ifndef MDF_SIEM_H
+#define MDF_SIEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Where a report came from. Strings are borrowed. */
+typedef struct mdf_node_ctx {
+    const char *job_id;       /* the correlation id */
+    const char *cluster_id;   /* ARM resource id of the cluster */
+    const char *node_id;      /* ARM resource id of the bare-metal machine */
+    const char *node;         /* its resource name */
+    const char *machine_name; /* its host name (device.hostname) */
+    const char *rack_id;      /* may be NULL */
+    int64_t time_ms;          /* when the report was read */
+} mdf_node_ctx;
+
+/* How the node's task ended. failure is a NodeFailure symbol of
+ * schemas/JobStatus.avsc (AgentNotRunning, TimeLimit, OperationFailed,
+ * DownloadRefused, DownloadExpired, UnreadableReport, Throttled, Other) or
+ * NULL on success; reason is one readable line. */
+typedef struct mdf_outcome {
+    bool succeeded;
+    const char *failure;
+    const char *reason;
+} mdf_outcome;
+
+#endif
