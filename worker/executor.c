@@ -5,32 +5,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arm_decode.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
+#include "names.h"
 #include "node_report.h"
 #include "ocsf.h"
-#include "ticket.h"
+#include "records.h"
 #include "report.h"
-#include "clock.h"
-#include "worker.h"
-#include "names.h"
+#include "resource_id.h"
+#include "role.h"
+#include "ticket.h"
 
 #define OUT_MAX (256 * 1024) /* one output record */
 
+typedef struct executor {
+    const mdf_role_env *env;
+    bool restricted; /* extract.restricted */
+} executor;
+
 typedef struct task {
+    executor *x;
     json_object *rec;
     char job_id[64], sub[64], rg[128], cluster[64], mrg[128], node[80];
     char machine_name[80], rack_id[512];
-    char cluster_id[512], node_id[512];
+    char cluster_id[MDF_RID_MAX], node_id[MDF_RID_MAX];
     int limit;
     int reruns; /* extracts run again because the SAS expired */
     int scans, threats;
 } task;
 
-static void task_free(void *p)
+static void task_free(void *state)
 {
-    task *t = p;
+    task *t = state;
     json_object_put(t->rec);
     free(t);
 }
@@ -46,39 +53,35 @@ static mdf_node_ctx ctx_of(const task *t)
                           .time_ms = mdf_time_now_ms()};
 }
 
-/* Sends one JSON record built by fn, keyed by the node. */
-static void emit_json(request *r, topic_id topic, const mdf_buf *b, const char *event_id)
+/* One JSON record, keyed by the node. */
+static void emit_json(mdf_request *r, mdf_topic topic, const mdf_buf *b, const char *event_id)
 {
-    task *t = r->state;
-    req_emit(r, topic, t->node_id, strlen(t->node_id), b->data, b->len, MDF_CONTENT_JSON,
-             event_id);
+    task *t = mdf_req_state(r);
+    mdf_req_emit_json(r, topic, t->node_id, b, event_id);
 }
 
-static void emit_outcome(request *r, const mdf_outcome *o)
+static void emit_outcome(mdf_request *r, const mdf_outcome *o)
 {
-    task *t = r->state;
+    task *t = mdf_req_state(r);
     char id[MDF_UUID_STRSZ];
-    json_object *s = job_status_new(t->job_id, "Scan", t->cluster_id, "NodeOutcome", id, t->node);
-    json_object *n = json_object_new_object();
-    json_object_object_add(n, "node", json_object_new_string(t->node));
-    json_object_object_add(n, "machine_name",
-                           t->machine_name[0] ? json_object_new_string(t->machine_name) : NULL);
-    json_object_object_add(n, "result", json_object_new_string(o->succeeded ? "Succeeded" : "Failed"));
-    json_object_object_add(n, "failure", o->failure ? json_object_new_string(o->failure) : NULL);
-    json_object_object_add(n, "reason", o->reason ? json_object_new_string(o->reason) : NULL);
-    json_object_object_add(n, "scans", json_object_new_int(t->scans));
-    json_object_object_add(n, "threats", json_object_new_int(t->threats));
-    json_object_object_add(n, "finished_at", json_object_new_int64(mdf_time_now_ms()));
-    json_object_object_add(s, "node_outcome", n);
-    req_emit_avro(r, T_JOB_STATUS, MDF_REC_JOB_STATUS, s, t->job_id, id);
+    mdf_node_result res = {.node = t->node,
+                           .machine_name = t->machine_name,
+                           .succeeded = o->succeeded,
+                           .failure = o->failure,
+                           .reason = o->reason,
+                           .scans = t->scans,
+                           .threats = t->threats};
+    json_object *s = mdf_rec_node_outcome(t->job_id, t->cluster_id, &res, id);
+    mdf_req_emit_avro(r, MDF_TOPIC_JOB_STATUS, MDF_REC_JOB_STATUS, s, t->job_id, id);
     json_object_put(s);
 }
 
 /* The node could not be scanned: its report record, a ticket, the outcome;
  * and the task to the DLQ when it could never have run. */
-static void fail_node_dl(request *r, const char *failure, const char *reason, bool dead_letter)
+static void fail_node_dl(mdf_request *r, const char *failure, const char *reason,
+                         bool dead_letter)
 {
-    task *t = r->state;
+    task *t = mdf_req_state(r);
     mdf_node_ctx n = ctx_of(t);
     mdf_outcome o = {false, failure, reason};
     char id[MDF_UUID_STRSZ];
@@ -86,26 +89,26 @@ static void fail_node_dl(request *r, const char *failure, const char *reason, bo
     mdf_warn("job %s node %s failed: %s: %s", t->job_id, t->node, failure, reason);
     mdf_buf_init(&b, OUT_MAX);
     if (mdf_node_report(&n, NULL, &o, &b, id) == MDF_OK)
-        emit_json(r, T_NODE_REPORTS, &b, id);
+        emit_json(r, MDF_TOPIC_NODE_REPORTS, &b, id);
     mdf_buf_reset(&b);
     if (mdf_ticket_node_failure(&n, &o, &b, id) == MDF_OK)
-        emit_json(r, T_TICKETS, &b, id);
+        emit_json(r, MDF_TOPIC_TICKETS, &b, id);
     mdf_buf_free(&b);
     emit_outcome(r, &o);
     if (dead_letter)
-        req_dead_letter(r, reason);
+        mdf_req_dead_letter(r, reason);
     else
-        req_finish(r);
+        mdf_req_finish(r);
 }
 
-static void fail_node(request *r, const char *failure, const char *reason)
+static void fail_node(mdf_request *r, const char *failure, const char *reason)
 {
     fail_node_dl(r, failure, reason, false);
 }
 
-static void report_node(request *r, const mdf_report *rep)
+static void report_node(mdf_request *r, const mdf_report *rep)
 {
-    task *t = r->state;
+    task *t = mdf_req_state(r);
     mdf_node_ctx n = ctx_of(t);
     mdf_outcome o = {true, NULL, NULL};
     char id[MDF_UUID_STRSZ];
@@ -114,37 +117,37 @@ static void report_node(request *r, const mdf_report *rep)
     for (size_t i = 0; i < rep->n_scans; i++) {
         mdf_buf_reset(&b);
         if (mdf_ocsf_scan(&n, &rep->scans[i], &b, id) == MDF_OK)
-            emit_json(r, T_SCAN_RESULTS, &b, id);
+            emit_json(r, MDF_TOPIC_SCAN_RESULTS, &b, id);
     }
     for (size_t i = 0; i < rep->n_threats; i++) {
         const mdf_threat *th = &rep->threats[i];
         mdf_buf_reset(&b);
         if (mdf_ocsf_threat(&n, th, &b, id) == MDF_OK)
-            emit_json(r, T_THREATS, &b, id);
+            emit_json(r, MDF_TOPIC_THREATS, &b, id);
         if (mdf_threat_remediated(th))
             continue;
         mdf_buf_reset(&b);
         if (mdf_ticket_threat(&n, th, &b, id) == MDF_OK)
-            emit_json(r, T_TICKETS, &b, id);
+            emit_json(r, MDF_TOPIC_TICKETS, &b, id);
     }
     t->scans = (int)rep->n_scans;
     t->threats = (int)rep->n_threats;
     mdf_buf_reset(&b);
     if (mdf_node_report(&n, rep, &o, &b, id) == MDF_OK)
-        emit_json(r, T_NODE_REPORTS, &b, id);
+        emit_json(r, MDF_TOPIC_NODE_REPORTS, &b, id);
     mdf_buf_free(&b);
     mdf_info("job %s node %s: %zu scans, %zu threats", t->job_id, t->node, rep->n_scans,
              rep->n_threats);
     emit_outcome(r, &o);
-    req_finish(r);
+    mdf_req_finish(r);
 }
 
-static void run_extract(request *r);
+static void run_extract(mdf_request *r);
 
 static void on_download(void *arg, mdf_blob_result *b)
 {
-    request *r = arg;
-    task *t = r->state;
+    mdf_request *r = arg;
+    task *t = mdf_req_state(r);
     char err[MDF_ERRSZ];
     if (b->code == MDF_BLOB_E_EXPIRED && t->reruns < 1) {
         /* a SAS cannot be renewed: run the extract again for a fresh one */
@@ -177,8 +180,9 @@ static void agent_line(const char *head, char *out, size_t outsz)
 
 static void on_extract(void *arg, const mdf_arm_error *e, const mdf_opstatus *st)
 {
-    request *r = arg;
-    task *t = r->state;
+    mdf_request *r = arg;
+    task *t = mdf_req_state(r);
+    const mdf_az *az = t->x->env->az;
     char reason[1200], err[MDF_ERRSZ];
     if (e->code == MDF_ARM_E_OPERATION_FAILED) {
         snprintf(reason, sizeof reason, "extract operation %s", e->message);
@@ -186,8 +190,8 @@ static void on_extract(void *arg, const mdf_arm_error *e, const mdf_opstatus *st
         return;
     }
     if (e->code != MDF_ARM_OK) {
-        snprintf(reason, sizeof reason, "runDataExtracts: %s: %s", mdf_arm_errcode_name(e->code),
-                 e->message);
+        snprintf(reason, sizeof reason, MDF_ACTION_RUN_DATA_EXTRACTS ": %s: %s",
+                 mdf_arm_errcode_name(e->code), e->message);
         fail_node(r, e->code == MDF_ARM_E_THROTTLED ? "Throttled" : "Other", reason);
         return;
     }
@@ -213,48 +217,45 @@ static void on_extract(void *arg, const mdf_arm_error *e, const mdf_opstatus *st
         fail_node(r, "OperationFailed", "the extract succeeded without a result URL");
         return;
     }
-    if (mdf_blob_get(r->w->http, &r->w->blob, st->result_url, on_download, r, err, sizeof err) !=
-        MDF_OK)
+    if (az->download(az->ctx, st->result_url, on_download, r, err, sizeof err) != MDF_OK)
         fail_node(r, "DownloadRefused", err);
 }
 
-static void run_extract(request *r)
+static void run_extract(mdf_request *r)
 {
-    task *t = r->state;
+    task *t = mdf_req_state(r);
+    const mdf_az *az = t->x->env->az;
     char err[MDF_ERRSZ];
-    if (mdf_arm_run_data_extract(r->w->arm, t->sub, t->mrg, t->node, t->limit, r->w->restricted,
-                                 on_extract, r, err, sizeof err) != MDF_OK)
+    if (az->run_data_extract(az->ctx, t->sub, t->mrg, t->node, t->limit, t->x->restricted,
+                             on_extract, r, err, sizeof err) != MDF_OK)
         fail_node(r, "Other", err);
 }
 
-void executor_node_task(request *r)
+static void executor_on_message(void *self, mdf_request *r)
 {
-    char err[MDF_ERRSZ];
-    json_object *rec = NULL;
+    executor *x = self;
+    json_object *rec = mdf_req_decode(r, MDF_REC_NODE_TASK);
+    if (!rec)
+        return;
     task *t = calloc(1, sizeof *t);
     if (!t) {
-        req_dead_letter(r, "out of memory");
+        json_object_put(rec);
+        mdf_req_dead_letter(r, "out of memory");
         return;
     }
-    if (mdf_codec_decode(r->w->codec, MDF_REC_NODE_TASK, r->value, r->value_len, &rec, NULL, err,
-                         sizeof err) != MDF_OK) {
-        free(t);
-        req_dead_letter(r, err);
-        return;
-    }
+    t->x = x;
     t->rec = rec;
-    r->state = t;
-    r->free_state = task_free;
-    mdf_strlcpy(t->job_id, jstr(rec, "job_id"), sizeof t->job_id);
-    mdf_strlcpy(t->sub, jstr(rec, "subscription_id"), sizeof t->sub);
-    mdf_strlcpy(t->rg, jstr(rec, "resource_group"), sizeof t->rg);
-    mdf_strlcpy(t->cluster, jstr(rec, "cluster"), sizeof t->cluster);
-    mdf_strlcpy(t->mrg, jstr(rec, "managed_resource_group"), sizeof t->mrg);
-    mdf_strlcpy(t->node, jstr(rec, "node"), sizeof t->node);
-    mdf_strlcpy(t->machine_name, jstr(rec, "machine_name"), sizeof t->machine_name);
-    mdf_strlcpy(t->rack_id, jstr(rec, "rack_id"), sizeof t->rack_id);
+    mdf_req_set_state(r, t, task_free);
+    mdf_strlcpy(t->job_id, mdf_jstr(rec, "job_id"), sizeof t->job_id);
+    mdf_strlcpy(t->sub, mdf_jstr(rec, "subscription_id"), sizeof t->sub);
+    mdf_strlcpy(t->rg, mdf_jstr(rec, "resource_group"), sizeof t->rg);
+    mdf_strlcpy(t->cluster, mdf_jstr(rec, "cluster"), sizeof t->cluster);
+    mdf_strlcpy(t->mrg, mdf_jstr(rec, "managed_resource_group"), sizeof t->mrg);
+    mdf_strlcpy(t->node, mdf_jstr(rec, "node"), sizeof t->node);
+    mdf_strlcpy(t->machine_name, mdf_jstr(rec, "machine_name"), sizeof t->machine_name);
+    mdf_strlcpy(t->rack_id, mdf_jstr(rec, "rack_id"), sizeof t->rack_id);
     t->limit = json_object_get_int(json_object_object_get(rec, "limit_time_seconds"));
-    mdf_strlcpy(r->correlation, t->job_id, sizeof r->correlation);
+    mdf_req_set_correlation(r, t->job_id);
     mdf_rid_cluster(t->cluster_id, sizeof t->cluster_id, t->sub, t->rg, t->cluster);
     mdf_rid_bmm(t->node_id, sizeof t->node_id, t->sub, t->mrg, t->node);
     if (!mdf_valid_subscription(t->sub) || !mdf_valid_resource_group(t->mrg) ||
@@ -265,3 +266,29 @@ void executor_node_task(request *r)
     }
     run_extract(r);
 }
+
+static int executor_init(const mdf_role_env *env, void **self, char *err, size_t errsz)
+{
+    executor *x = calloc(1, sizeof *x);
+    if (!x)
+        return mdf_seterr(err, errsz, "out of memory");
+    x->env = env;
+    x->restricted = mdf_config_get_bool(env->cfg, "extract.restricted");
+    *self = x;
+    return MDF_OK;
+}
+
+static void executor_fini(void *self)
+{
+    free(self);
+}
+
+const mdf_role mdf_role_executor = {
+    .name = "executor",
+    .topics = {MDF_TOPIC_NODE_TASKS},
+    .n_topics = 1,
+    .holds_slot = true,
+    .init = executor_init,
+    .on_message = executor_on_message,
+    .fini = executor_fini,
+};

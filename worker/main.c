@@ -1,12 +1,19 @@
-/* mdefleet-worker: see worker.h. */
+/* mdefleet-worker: configuration, the roles of worker.roles, the loop
+ * (loop.h). Exit 0 after a clean stop (SIGTERM, SIGINT), 2 for a usage or
+ * configuration error, 1 when it cannot run. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "config_load.h"
+#include "env.h"
 #include "err.h"
 #include "log.h"
-#include "worker.h"
+#include "loop.h"
+#include "role.h"
+
+#define EXIT_USAGE 2
+#define MAX_SETS 256 /* --set flags */
 
 extern char **environ;
 
@@ -26,53 +33,61 @@ static void usage(FILE *fp)
                 "               AZURE_FEDERATED_TOKEN_FILE, AZURE_AUTHORITY_HOST\n");
 }
 
+/* Every role there is; worker.roles picks among them. */
+static const mdf_role *const all_roles[] = {&mdf_role_planner, &mdf_role_executor,
+                                            &mdf_role_tracker};
+#define N_ROLES (sizeof all_roles / sizeof *all_roles)
+
 int main(int argc, char **argv)
 {
     char err[MDF_ERRSZ];
-    mdf_config *cfg = NULL;
-    const char *file = NULL;
-    int rc = 1;
+    const char *sets[MAX_SETS];
+    mdf_config_src src = {.envp = environ, .sets = sets};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-            file = argv[++i];
+            src.file = argv[++i];
         } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
-            i++; /* applied after the file and the environment, below */
+            if (src.n_sets == MAX_SETS) {
+                fprintf(stderr, "mdefleet-worker: more than %d --set flags\n", MAX_SETS);
+                return EXIT_USAGE;
+            }
+            sets[src.n_sets++] = argv[++i];
         } else if (!strcmp(argv[i], "--describe-config")) {
             mdf_config_describe(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--help")) {
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         } else {
             fprintf(stderr, "mdefleet-worker: unknown argument %s\n", argv[i]);
             usage(stderr);
-            return 2;
+            return EXIT_USAGE;
         }
     }
-    if (mdf_config_new(&cfg, err, sizeof err) != MDF_OK ||
-        (file && mdf_config_load_file(cfg, file, err, sizeof err) != MDF_OK) ||
-        mdf_config_load_env(cfg, environ, err, sizeof err) != MDF_OK)
-        goto fail;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--set") != 0 || i + 1 >= argc)
-            continue;
-        char kv[4096];
-        mdf_strlcpy(kv, argv[++i], sizeof kv);
-        char *eq = strchr(kv, '=');
-        if (!eq) {
-            fprintf(stderr, "mdefleet-worker: --set takes KEY=VALUE\n");
-            mdf_config_free(cfg);
-            return 2;
-        }
-        *eq = '\0';
-        if (mdf_config_set(cfg, kv, eq + 1, "--set", err, sizeof err) != MDF_OK)
-            goto fail;
-    }
-    if (mdf_config_check(cfg, err, sizeof err) != MDF_OK)
+
+    int rc = EXIT_USAGE;
+    mdf_config *cfg = NULL;
+    mdf_worker_env env;
+    mdf_loop_role roles[N_ROLES];
+    size_t n_roles = 0;
+    memset(&env, 0, sizeof env);
+    if (mdf_config_load(&cfg, &src, err, sizeof err) != MDF_OK)
         goto fail;
     mdf_log_level level = MDF_LOG_INFO;
     mdf_log_level_parse(mdf_config_get(cfg, "log.level"), &level);
     mdf_log_init("mdefleet-worker", level);
+
+    rc = 1;
+    if (mdf_worker_env_init(&env, cfg, err, sizeof err) != MDF_OK)
+        goto fail;
+    for (size_t i = 0; i < N_ROLES; i++) {
+        if (!mdf_config_list_has(cfg, "worker.roles", all_roles[i]->name))
+            continue;
+        roles[n_roles].role = all_roles[i];
+        if (all_roles[i]->init(&env.role, &roles[n_roles].self, err, sizeof err) != MDF_OK)
+            goto fail;
+        n_roles++;
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -80,7 +95,8 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (worker_run(cfg, &stop_requested, err, sizeof err) != MDF_OK)
+    if (mdf_loop_run(cfg, env.http, env.codec, roles, n_roles, &stop_requested, err,
+                     sizeof err) != MDF_OK)
         goto fail;
     mdf_info("stopped");
     rc = 0;
@@ -88,6 +104,9 @@ int main(int argc, char **argv)
 fail:
     fprintf(stderr, "mdefleet-worker: %s\n", err);
 cleanup:
+    for (size_t i = 0; i < n_roles; i++)
+        roles[i].role->fini(roles[i].self);
+    mdf_worker_env_fini(&env);
     mdf_config_free(cfg);
     return rc;
 }

@@ -5,103 +5,109 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arm_decode.h"
 #include "err.h"
 #include "log.h"
-#include "clock.h"
-#include "worker.h"
 #include "names.h"
+#include "records.h"
+#include "resource_id.h"
+#include "role.h"
+#include "strmap.h" /* mdf_hash_bytes */
+#include "clock.h"
+
+/* Job ids this worker has taken, remembered so that the same job published
+ * twice is taken once. */
+#define SEEN_JOBS 4096
+
+typedef struct seen_job {
+    char id[64]; /* a job id (the codec checks it is a UUID) */
+    uint64_t value_hash;          /* of the request's bytes */
+} seen_job;
+
+typedef struct planner {
+    const mdf_role_env *env;
+    int limit_time_seconds; /* extract.limit_time_seconds, for jobs without one */
+    seen_job seen[SEEN_JOBS]; /* a ring: the oldest is forgotten first */
+    size_t n_seen;
+} planner;
 
 typedef struct plan {
+    planner *p;
     json_object *rec; /* the decoded request */
     char job_id[64], sub[64], rg[128], cluster[64], mrg[128];
-    char cluster_id[512];
+    char cluster_id[MDF_RID_MAX];
     char previous_level[16];
     bool enforce;
 } plan;
 
-static void plan_free(void *p)
+static void plan_free(void *state)
 {
-    plan *pl = p;
+    plan *pl = state;
     json_object_put(pl->rec);
     free(pl);
 }
 
-/* Decodes r as record type rt and checks the names; NULL (r dead-lettered)
- * when that fails. */
-static plan *plan_start(request *r, mdf_rec_type rt)
+/* ---- the same job twice ------------------------------------------------------ */
+
+/* Whether job_id was taken here before: 0 no (it is remembered now), 1 the
+ * same request again, -1 another request under the same id. Jobs are few:
+ * a scan of the ring costs less than keeping an index in step with it. */
+static int seen_before(planner *p, const char *job_id, const mdf_msg *m)
 {
-    char err[MDF_ERRSZ];
-    json_object *rec = NULL;
-    plan *pl = calloc(1, sizeof *pl);
-    if (!pl) {
-        req_dead_letter(r, "out of memory");
-        return NULL;
+    uint64_t h = mdf_hash_bytes(m->value, m->value_len);
+    size_t n = p->n_seen < SEEN_JOBS ? p->n_seen : SEEN_JOBS;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(p->seen[i].id, job_id) == 0)
+            return p->seen[i].value_hash == h ? 1 : -1;
     }
-    if (mdf_codec_decode(r->w->codec, rt, r->value, r->value_len, &rec, NULL, err, sizeof err) !=
-        MDF_OK) {
-        free(pl);
-        req_dead_letter(r, err);
-        return NULL;
-    }
-    pl->rec = rec;
-    r->state = pl;
-    r->free_state = plan_free;
-    mdf_strlcpy(pl->job_id, jstr(rec, rt == MDF_REC_SCAN_JOB ? "job_id" : "request_id"),
-                sizeof pl->job_id);
-    mdf_strlcpy(pl->sub, jstr(rec, "subscription_id"), sizeof pl->sub);
-    mdf_strlcpy(pl->rg, jstr(rec, "resource_group"), sizeof pl->rg);
-    mdf_strlcpy(pl->cluster, jstr(rec, "cluster"), sizeof pl->cluster);
-    mdf_strlcpy(pl->mrg, jstr(rec, "managed_resource_group"), sizeof pl->mrg);
-    mdf_strlcpy(r->correlation, pl->job_id, sizeof r->correlation);
-    mdf_rid_cluster(pl->cluster_id, sizeof pl->cluster_id, pl->sub, pl->rg, pl->cluster);
-    return pl;
+    seen_job *s = &p->seen[p->n_seen++ % SEEN_JOBS];
+    mdf_strlcpy(s->id, job_id, sizeof s->id);
+    s->value_hash = h;
+    return 0;
 }
 
-static void emit_status(request *r, json_object *s, const char *event_id)
+/* ---- shared steps ---------------------------------------------------------------- */
+
+static void emit_status(mdf_request *r, json_object *s, const char *event_id)
 {
-    plan *pl = r->state;
-    req_emit_avro(r, T_JOB_STATUS, MDF_REC_JOB_STATUS, s, pl->job_id, event_id);
+    plan *pl = mdf_req_state(r);
+    mdf_req_emit_avro(r, MDF_TOPIC_JOB_STATUS, MDF_REC_JOB_STATUS, s, pl->job_id, event_id);
     json_object_put(s);
 }
 
-static void emit_accepted(request *r)
+static const char *job_kind(const plan *pl)
 {
-    plan *pl = r->state;
-    char id[MDF_UUID_STRSZ];
-    emit_status(r, job_status_new(pl->job_id, pl->enforce ? "Enforcement" : "Scan", pl->cluster_id,
-                                  "Accepted", id, ""),
-                id);
+    return pl->enforce ? "Enforcement" : "Scan";
 }
 
 /* The job cannot go on: one terminal status with the reason, and the
  * request to the DLQ when it can never succeed as written. */
-static void fail_job(request *r, const char *reason, bool dead_letter)
+static void fail_job(mdf_request *r, const char *reason, bool dead_letter)
 {
-    plan *pl = r->state;
+    plan *pl = mdf_req_state(r);
     char id[MDF_UUID_STRSZ];
     json_object *s;
     mdf_warn("job %s failed: %s", pl->job_id, reason);
     if (pl->enforce) {
-        s = job_status_new(pl->job_id, "Enforcement", pl->cluster_id, "EnforcementResult", id, "");
+        s = mdf_rec_job_status(pl->job_id, job_kind(pl), pl->cluster_id, "EnforcementResult", "",
+                               id);
         json_object *e = json_object_new_object();
         json_object_object_add(e, "requested_level",
-                               json_object_new_string(jstr(pl->rec, "level")));
+                               json_object_new_string(mdf_jstr(pl->rec, "level")));
         json_object_object_add(e, "confirmed_level", NULL);
         json_object_object_add(e, "previous_level",
                                pl->previous_level[0] ? json_object_new_string(pl->previous_level)
                                                      : NULL);
         json_object_object_add(s, "enforcement", e);
     } else {
-        s = job_status_new(pl->job_id, "Scan", pl->cluster_id, "Terminal", id, "");
+        s = mdf_rec_job_status(pl->job_id, job_kind(pl), pl->cluster_id, "Terminal", "", id);
     }
     json_object_object_add(s, "status", json_object_new_string("Failed"));
     json_object_object_add(s, "reason", json_object_new_string(reason));
     emit_status(r, s, id);
     if (dead_letter)
-        req_dead_letter(r, reason);
+        mdf_req_dead_letter(r, reason);
     else
-        req_finish(r);
+        mdf_req_finish(r);
 }
 
 /* A request naming what Azure does not have, or refusing us, cannot succeed. */
@@ -111,27 +117,76 @@ static bool permanent(const mdf_arm_error *e)
            e->code == MDF_ARM_E_AUTH;
 }
 
-static void fail_arm(request *r, const char *what, const mdf_arm_error *e)
+static void fail_arm(mdf_request *r, const char *what, const mdf_arm_error *e)
 {
     char reason[1200];
     snprintf(reason, sizeof reason, "%s: %s: %s", what, mdf_arm_errcode_name(e->code), e->message);
     fail_job(r, reason, permanent(e));
 }
 
-static bool names_ok(request *r)
+static bool names_ok(mdf_request *r)
 {
-    plan *pl = r->state;
+    plan *pl = mdf_req_state(r);
     char reason[300];
-    const char *bad = !mdf_valid_subscription(pl->sub)        ? "subscription_id"
-                      : !mdf_valid_resource_group(pl->rg)      ? "resource_group"
-                      : !mdf_valid_cluster_name(pl->cluster)   ? "cluster"
+    const char *bad = !mdf_valid_subscription(pl->sub)                     ? "subscription_id"
+                      : !mdf_valid_resource_group(pl->rg)                   ? "resource_group"
+                      : !mdf_valid_cluster_name(pl->cluster)                ? "cluster"
                       : pl->mrg[0] && !mdf_valid_resource_group(pl->mrg) ? "managed_resource_group"
-                                                               : NULL;
+                                                                            : NULL;
     if (!bad)
         return true;
     snprintf(reason, sizeof reason, "invalid %s (does not match the API's pattern)", bad);
     fail_job(r, reason, true);
     return false;
+}
+
+/* Decodes r as record type rt and sets up its plan; false when r was
+ * already answered (dead-lettered, or a duplicate). */
+static bool plan_start(planner *p, mdf_request *r, mdf_rec_type rt)
+{
+    json_object *rec = mdf_req_decode(r, rt);
+    if (!rec)
+        return false;
+    plan *pl = calloc(1, sizeof *pl);
+    if (!pl) {
+        json_object_put(rec);
+        mdf_req_dead_letter(r, "out of memory");
+        return false;
+    }
+    pl->p = p;
+    pl->rec = rec;
+    pl->enforce = rt == MDF_REC_ENFORCEMENT_CHANGE;
+    mdf_req_set_state(r, pl, plan_free);
+    mdf_strlcpy(pl->job_id, mdf_jstr(rec, pl->enforce ? "request_id" : "job_id"),
+                sizeof pl->job_id);
+    mdf_strlcpy(pl->sub, mdf_jstr(rec, "subscription_id"), sizeof pl->sub);
+    mdf_strlcpy(pl->rg, mdf_jstr(rec, "resource_group"), sizeof pl->rg);
+    mdf_strlcpy(pl->cluster, mdf_jstr(rec, "cluster"), sizeof pl->cluster);
+    mdf_strlcpy(pl->mrg, mdf_jstr(rec, "managed_resource_group"), sizeof pl->mrg);
+    mdf_req_set_correlation(r, pl->job_id);
+    mdf_rid_cluster(pl->cluster_id, sizeof pl->cluster_id, pl->sub, pl->rg, pl->cluster);
+    const mdf_msg *m = mdf_req_msg(r);
+    switch (seen_before(p, pl->job_id, m)) {
+    case 1:
+        /* a producer's retry or a republished file: one job, one run */
+        mdf_warn("job %s: the same request again (%s[%d]@%lld) ignored", pl->job_id,
+                 mdf_req_env_of(r)->topics[m->topic], (int)m->partition, (long long)m->offset);
+        mdf_req_finish(r);
+        return false;
+    case -1: {
+        char reason[200];
+        snprintf(reason, sizeof reason,
+                 "job id %.64s already names another request: a job id is used once", pl->job_id);
+        mdf_req_dead_letter(r, reason);
+        return false;
+    }
+    default:
+        break;
+    }
+    char id[MDF_UUID_STRSZ];
+    emit_status(r, mdf_rec_job_status(pl->job_id, job_kind(pl), pl->cluster_id, "Accepted", "", id),
+                id);
+    return names_ok(r);
 }
 
 /* ---- scan jobs ------------------------------------------------------------------ */
@@ -166,10 +221,29 @@ static const mdf_bmm *find_machine(const mdf_bmm *b, size_t n, const char *name)
     return NULL;
 }
 
+/* A node named twice is one node (else the job would wait for an outcome
+ * that never comes). */
+static void drop_repeated_nodes(json_object *wanted)
+{
+    size_t n = wanted ? json_object_array_length(wanted) : 0;
+    for (size_t i = 1; i < n;) {
+        const char *name = json_object_get_string(json_object_array_get_idx(wanted, i));
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(json_object_get_string(json_object_array_get_idx(wanted, k)), name) == 0;
+        if (seen) {
+            json_object_array_del_idx(wanted, i, 1);
+            n--;
+        } else {
+            i++;
+        }
+    }
+}
+
 static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, size_t n)
 {
-    request *r = arg;
-    plan *pl = r->state;
+    mdf_request *r = arg;
+    plan *pl = mdf_req_state(r);
     char id[MDF_UUID_STRSZ];
     if (e->code != MDF_ARM_OK) {
         fail_arm(r, "listing bare-metal machines", e);
@@ -177,30 +251,17 @@ static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, 
     }
     json_object *wanted = NULL;
     json_object_object_get_ex(pl->rec, "nodes", &wanted);
+    drop_repeated_nodes(wanted);
     size_t n_wanted = wanted ? json_object_array_length(wanted) : 0;
-    /* a node named twice is one node (else the job would wait for an
-     * outcome that never comes) */
-    for (size_t i = 1; i < n_wanted;) {
-        const char *name = json_object_get_string(json_object_array_get_idx(wanted, i));
-        bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = strcmp(json_object_get_string(json_object_array_get_idx(wanted, k)), name) == 0;
-        if (seen) {
-            json_object_array_del_idx(wanted, i, 1);
-            n_wanted--;
-        } else {
-            i++;
-        }
-    }
     size_t count = n_wanted ? n_wanted : n;
     int limit = (int)json_object_get_int(json_object_object_get(pl->rec, "limit_time_seconds"));
     if (limit < MDF_EXTRACT_LIMIT_MIN || limit > MDF_EXTRACT_LIMIT_MAX)
-        limit = r->w->limit_time_seconds;
+        limit = pl->p->limit_time_seconds;
     if (count == 0) {
         fail_job(r, "the managed resource group has no bare-metal machines", false);
         return;
     }
-    json_object *s = job_status_new(pl->job_id, "Scan", pl->cluster_id, "Planned", id, "");
+    json_object *s = mdf_rec_job_status(pl->job_id, "Scan", pl->cluster_id, "Planned", "", id);
     json_object_object_add(s, "node_count", json_object_new_int((int)count));
     emit_status(r, s, id);
     for (size_t i = 0; i < count; i++) {
@@ -212,44 +273,38 @@ static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, 
             char reason[300];
             snprintf(reason, sizeof reason, "no bare-metal machine named %.80s in %.100s", name,
                      pl->mrg);
-            s = job_status_new(pl->job_id, "Scan", pl->cluster_id, "NodeOutcome", id, name);
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "node", json_object_new_string(name));
-            json_object_object_add(o, "machine_name", NULL);
-            json_object_object_add(o, "result", json_object_new_string("Failed"));
-            json_object_object_add(o, "failure", json_object_new_string("Other"));
-            json_object_object_add(o, "reason", json_object_new_string(reason));
-            json_object_object_add(o, "finished_at", json_object_new_int64(mdf_time_now_ms()));
-            json_object_object_add(s, "node_outcome", o);
-            emit_status(r, s, id);
+            mdf_node_result res = {.node = name, .failure = "Other", .reason = reason};
+            emit_status(r, mdf_rec_node_outcome(pl->job_id, pl->cluster_id, &res, id), id);
             continue;
         }
         json_object *t = node_task(pl, b, limit, id);
-        req_emit_avro(r, T_NODE_TASKS, MDF_REC_NODE_TASK, t, b->id, id);
+        mdf_req_emit_avro(r, MDF_TOPIC_NODE_TASKS, MDF_REC_NODE_TASK, t, b->id, id);
         json_object_put(t);
     }
     mdf_info("job %s planned: %zu nodes", pl->job_id, count);
-    req_finish(r);
+    mdf_req_finish(r);
 }
 
 static void on_scan(void *arg, const mdf_arm_error *e, const mdf_opstatus *st)
 {
-    request *r = arg;
-    plan *pl = r->state;
+    mdf_request *r = arg;
+    plan *pl = mdf_req_state(r);
+    const mdf_az *az = pl->p->env->az;
     char err[MDF_ERRSZ];
     (void)st;
     if (e->code != MDF_ARM_OK) {
-        fail_arm(r, "scanRuntime", e);
+        fail_arm(r, MDF_ACTION_SCAN_RUNTIME, e);
         return;
     }
-    if (mdf_arm_list_bmms(r->w->arm, pl->sub, pl->mrg, on_machines, r, err, sizeof err) != MDF_OK)
+    if (az->list_bmms(az->ctx, pl->sub, pl->mrg, on_machines, r, err, sizeof err) != MDF_OK)
         fail_job(r, err, true);
 }
 
 static void on_cluster(void *arg, const mdf_arm_error *e, const mdf_cluster *c)
 {
-    request *r = arg;
-    plan *pl = r->state;
+    mdf_request *r = arg;
+    plan *pl = mdf_req_state(r);
+    const mdf_az *az = pl->p->env->az;
     char err[MDF_ERRSZ], reason[300];
     if (e->code != MDF_ARM_OK) {
         fail_arm(r, "reading the cluster", e);
@@ -268,23 +323,20 @@ static void on_cluster(void *arg, const mdf_arm_error *e, const mdf_cluster *c)
         fail_job(r, "the cluster names no valid managed resource group", false);
         return;
     }
-    if (mdf_arm_scan_runtime(r->w->arm, pl->sub, pl->rg, pl->cluster, on_scan, r, err,
-                             sizeof err) != MDF_OK)
+    if (az->scan_runtime(az->ctx, pl->sub, pl->rg, pl->cluster, on_scan, r, err, sizeof err) !=
+        MDF_OK)
         fail_job(r, err, true);
 }
 
-void planner_scan_job(request *r)
+static void scan_job(planner *p, mdf_request *r)
 {
     char err[MDF_ERRSZ];
-    plan *pl = plan_start(r, MDF_REC_SCAN_JOB);
-    if (!pl)
+    if (!plan_start(p, r, MDF_REC_SCAN_JOB))
         return;
-    emit_accepted(r);
-    if (!names_ok(r))
-        return;
+    plan *pl = mdf_req_state(r);
     mdf_info("job %s: scan of %s", pl->job_id, pl->cluster_id);
-    if (mdf_arm_get_cluster(r->w->arm, pl->sub, pl->rg, pl->cluster, on_cluster, r, err,
-                            sizeof err) != MDF_OK)
+    if (p->env->az->get_cluster(p->env->az->ctx, pl->sub, pl->rg, pl->cluster, on_cluster, r, err,
+                                sizeof err) != MDF_OK)
         fail_job(r, err, true);
 }
 
@@ -292,17 +344,17 @@ void planner_scan_job(request *r)
 
 static void on_enforced(void *arg, const mdf_arm_error *e, const mdf_cluster *c)
 {
-    request *r = arg;
-    plan *pl = r->state;
+    mdf_request *r = arg;
+    plan *pl = mdf_req_state(r);
     char id[MDF_UUID_STRSZ];
-    const char *want = jstr(pl->rec, "level");
+    const char *want = mdf_jstr(pl->rec, "level");
     if (e->code != MDF_ARM_OK) {
         fail_arm(r, "updating the enforcement level", e);
         return;
     }
     bool ok = strcmp(c->enforcement_level, want) == 0;
-    json_object *s = job_status_new(pl->job_id, "Enforcement", pl->cluster_id, "EnforcementResult",
-                                    id, "");
+    json_object *s =
+        mdf_rec_job_status(pl->job_id, "Enforcement", pl->cluster_id, "EnforcementResult", "", id);
     json_object *en = json_object_new_object();
     json_object_object_add(en, "requested_level", json_object_new_string(want));
     json_object_object_add(en, "confirmed_level",
@@ -322,35 +374,69 @@ static void on_enforced(void *arg, const mdf_arm_error *e, const mdf_cluster *c)
     emit_status(r, s, id);
     mdf_info("job %s: enforcement %s -> %s: %s", pl->job_id, pl->previous_level, want,
              ok ? "confirmed" : "not confirmed");
-    req_finish(r);
+    mdf_req_finish(r);
 }
 
 static void on_before(void *arg, const mdf_arm_error *e, const mdf_cluster *c)
 {
-    request *r = arg;
-    plan *pl = r->state;
+    mdf_request *r = arg;
+    plan *pl = mdf_req_state(r);
+    const mdf_az *az = pl->p->env->az;
     char err[MDF_ERRSZ];
     if (e->code != MDF_ARM_OK) {
         fail_arm(r, "reading the cluster", e);
         return;
     }
     mdf_strlcpy(pl->previous_level, c->enforcement_level, sizeof pl->previous_level);
-    if (mdf_arm_set_enforcement(r->w->arm, pl->sub, pl->rg, pl->cluster, jstr(pl->rec, "level"),
-                                on_enforced, r, err, sizeof err) != MDF_OK)
+    if (az->set_enforcement(az->ctx, pl->sub, pl->rg, pl->cluster, mdf_jstr(pl->rec, "level"),
+                            on_enforced, r, err, sizeof err) != MDF_OK)
         fail_job(r, err, true);
 }
 
-void planner_enforcement(request *r)
+static void enforcement(planner *p, mdf_request *r)
 {
     char err[MDF_ERRSZ];
-    plan *pl = plan_start(r, MDF_REC_ENFORCEMENT_CHANGE);
-    if (!pl)
+    if (!plan_start(p, r, MDF_REC_ENFORCEMENT_CHANGE))
         return;
-    pl->enforce = true;
-    emit_accepted(r);
-    if (!names_ok(r))
-        return;
-    if (mdf_arm_get_cluster(r->w->arm, pl->sub, pl->rg, pl->cluster, on_before, r, err,
-                            sizeof err) != MDF_OK)
+    plan *pl = mdf_req_state(r);
+    if (p->env->az->get_cluster(p->env->az->ctx, pl->sub, pl->rg, pl->cluster, on_before, r, err,
+                                sizeof err) != MDF_OK)
         fail_job(r, err, true);
 }
+
+/* ---- the role ---------------------------------------------------------------------- */
+
+static int planner_init(const mdf_role_env *env, void **self, char *err, size_t errsz)
+{
+    planner *p = calloc(1, sizeof *p);
+    if (!p)
+        return mdf_seterr(err, errsz, "out of memory");
+    p->env = env;
+    p->limit_time_seconds = (int)mdf_config_get_int(env->cfg, "extract.limit_time_seconds");
+    *self = p;
+    return MDF_OK;
+}
+
+static void planner_on_message(void *self, mdf_request *r)
+{
+    if (mdf_req_msg(r)->topic == MDF_TOPIC_ENFORCE)
+        enforcement(self, r);
+    else
+        scan_job(self, r);
+}
+
+static void planner_fini(void *self)
+{
+    planner *p = self;
+    free(p);
+}
+
+const mdf_role mdf_role_planner = {
+    .name = "planner",
+    .topics = {MDF_TOPIC_SCAN_JOBS, MDF_TOPIC_ENFORCE},
+    .n_topics = 2,
+    .holds_slot = true,
+    .init = planner_init,
+    .on_message = planner_on_message,
+    .fini = planner_fini,
+};

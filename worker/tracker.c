@@ -9,36 +9,47 @@
 
 #include "err.h"
 #include "log.h"
+#include "records.h"
+#include "resource_id.h"
+#include "role.h"
 #include "strmap.h"
-#include "clock.h"
-#include "worker.h"
+#include "vec.h"
 
 #define MAX_OPEN_JOBS 100000
-#define ENDED_JOBS 4096 /* recently ended jobs remembered, for late copies */
+#define MAX_JOB_STATUSES (1 << 20) /* a job's messages held; far above 2 per node */
+#define ENDED_JOBS 4096            /* recently ended jobs remembered, for late copies */
 
 typedef struct job {
     char id[64];
-    char kind[16];          /* Scan | Enforcement */
-    char cluster_id[512];
-    int node_count;         /* -1 until Planned */
-    json_object *outcomes;  /* array of NodeOutcome, one per node */
-    bool terminal_sent;     /* by this tracker, waiting to see it come back */
-    int64_t deadline;       /* monotonic ms; 0: not known yet */
-    request **reqs;         /* its status messages, unfinished */
-    size_t n_reqs, cap_reqs;
+    char kind[16]; /* Scan | Enforcement */
+    char cluster_id[MDF_RID_MAX];
+    int node_count;        /* -1 until Planned */
+    json_object *outcomes; /* array of NodeOutcome, one per node */
+    mdf_strmap nodes;      /* node -> outcome; keys are the outcomes' strings */
+    bool terminal_sent;    /* by this tracker, waiting to see it come back */
+    int64_t deadline;      /* monotonic ms */
+    int32_t partition;     /* of all its statuses (keyed by job id) */
+    mdf_vec reqs;          /* mdf_request *: its status messages, unfinished */
 } job;
 
-struct tracker {
-    mdf_strmap index; /* job id -> slot in jobs */
-    job **jobs;
-    size_t n_jobs, cap_jobs;
+typedef struct tracker {
+    const mdf_role_env *env;
+    int64_t timeout_ms; /* job.timeout_seconds */
+    mdf_strmap index;   /* job id -> slot in jobs; keys live in the jobs */
+    mdf_vec jobs;       /* job *; NULL where a job ended (compacted now and then) */
+    size_t live;
     /* a ring of ended job ids: a status that arrives after its job ended
      * (a task redone at least once) must not open the job again */
-    char ended[ENDED_JOBS][40];
+    char ended[ENDED_JOBS][64];
     size_t n_ended;
-};
+} tracker;
 
-static bool job_ended(const struct tracker *t, const char *id)
+static job *job_at(const tracker *t, size_t i)
+{
+    return MDF_VEC_AT(&t->jobs, job *, i);
+}
+
+static bool job_ended(const tracker *t, const char *id)
 {
     size_t n = t->n_ended < ENDED_JOBS ? t->n_ended : ENDED_JOBS;
     for (size_t i = 0; i < n; i++) {
@@ -48,199 +59,171 @@ static bool job_ended(const struct tracker *t, const char *id)
     return false;
 }
 
-int tracker_new(worker *w)
-{
-    w->trk = calloc(1, sizeof *w->trk);
-    if (!w->trk)
-        return MDF_ERR;
-    mdf_strmap_init(&w->trk->index);
-    return MDF_OK;
-}
-
 static void job_free(job *j)
 {
     json_object_put(j->outcomes);
-    free(j->reqs);
+    mdf_strmap_free(&j->nodes);
+    mdf_vec_free(&j->reqs);
     free(j);
 }
 
-void tracker_free(worker *w)
-{
-    struct tracker *t = w->trk;
-    if (!t)
-        return;
-    for (size_t i = 0; i < t->n_jobs; i++) {
-        if (t->jobs[i])
-            job_free(t->jobs[i]);
-    }
-    free(t->jobs);
-    mdf_strmap_free(&t->index);
-    free(t);
-    w->trk = NULL;
-}
-
-static job *job_get(struct tracker *t, const char *id)
+/* The job's record, opened when its first status arrives; NULL past
+ * MAX_OPEN_JOBS or out of memory. */
+static job *job_get(tracker *t, const char *id, int32_t partition)
 {
     size_t slot;
-    if (mdf_strmap_get(&t->index, id, strlen(id), &slot) && t->jobs[slot])
-        return t->jobs[slot];
-    if (t->n_jobs >= MAX_OPEN_JOBS)
+    if (mdf_strmap_get(&t->index, id, strlen(id), &slot) && job_at(t, slot))
+        return job_at(t, slot);
+    if (t->live >= MAX_OPEN_JOBS)
         return NULL;
-    if (t->n_jobs == t->cap_jobs) {
-        size_t cap = t->cap_jobs ? t->cap_jobs * 2 : 64;
-        job **p = realloc(t->jobs, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        t->jobs = p;
-        t->cap_jobs = cap;
-    }
     job *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
     mdf_strlcpy(j->id, id, sizeof j->id);
     j->node_count = -1;
+    j->partition = partition;
+    j->deadline = t->env->mono_ms() + t->timeout_ms;
     j->outcomes = json_object_new_array();
+    mdf_strmap_init(&j->nodes);
+    mdf_vec_init(&j->reqs, sizeof(mdf_request *), MAX_JOB_STATUSES);
+    job **jp = mdf_vec_add(&t->jobs);
     /* the key lives in the job: the slot is emptied, not reused, at the end */
-    if (mdf_strmap_put(&t->index, j->id, strlen(j->id), t->n_jobs) != MDF_OK) {
+    if (!j->outcomes || !jp || mdf_strmap_put(&t->index, j->id, strlen(j->id), t->jobs.len - 1)) {
+        if (jp)
+            t->jobs.len--;
         job_free(j);
         return NULL;
     }
-    t->jobs[t->n_jobs++] = j;
+    *jp = j;
+    t->live++;
     return j;
 }
 
-/* The job is done here: finish its messages (their offsets can be stored
- * unless `drop`, for a job that went to another tracker). */
-static void job_close(struct tracker *t, job *j, bool drop)
+/* Ended jobs leave holes; when mostly holes, squeeze them out. */
+static void compact(tracker *t)
+{
+    if (t->jobs.len <= 64 || t->live >= t->jobs.len / 4)
+        return;
+    mdf_strmap_free(&t->index);
+    mdf_strmap_init(&t->index);
+    size_t n = 0;
+    for (size_t i = 0; i < t->jobs.len; i++) {
+        job *j = job_at(t, i);
+        if (!j)
+            continue;
+        MDF_VEC_AT(&t->jobs, job *, n) = j;
+        mdf_strmap_put(&t->index, j->id, strlen(j->id), n);
+        n++;
+    }
+    t->jobs.len = n;
+}
+
+/* The job is done here: finish its messages (their offsets can be stored)
+ * or, when `drop` (the job went to another tracker), drop them. */
+static void job_close(tracker *t, job *j, bool drop)
 {
     size_t slot;
     if (mdf_strmap_get(&t->index, j->id, strlen(j->id), &slot))
-        t->jobs[slot] = NULL;
+        MDF_VEC_AT(&t->jobs, job *, slot) = NULL;
+    t->live--;
     if (!drop)
         mdf_strlcpy(t->ended[t->n_ended++ % ENDED_JOBS], j->id, sizeof t->ended[0]);
-    for (size_t i = 0; i < j->n_reqs; i++) {
+    for (size_t i = 0; i < j->reqs.len; i++) {
+        mdf_request *r = MDF_VEC_AT(&j->reqs, mdf_request *, i);
         if (drop)
-            j->reqs[i]->lost = true;
-        req_finish(j->reqs[i]);
+            mdf_req_drop(r);
+        else
+            mdf_req_finish(r);
     }
     job_free(j);
-    /* compact when mostly empty: ended jobs leave holes */
-    size_t live = 0;
-    for (size_t i = 0; i < t->n_jobs; i++)
-        live += t->jobs[i] != NULL;
-    if (t->n_jobs > 64 && live < t->n_jobs / 4) {
-        mdf_strmap_free(&t->index);
-        mdf_strmap_init(&t->index);
-        size_t n = 0;
-        for (size_t i = 0; i < t->n_jobs; i++) {
-            if (!t->jobs[i])
-                continue;
-            t->jobs[n] = t->jobs[i];
-            mdf_strmap_put(&t->index, t->jobs[n]->id, strlen(t->jobs[n]->id), n);
-            n++;
-        }
-        t->n_jobs = n;
-    }
+    compact(t);
 }
 
-static bool has_outcome(job *j, const char *node)
+/* Keeps a job's first outcome per node; later copies (a task redone) are
+ * the same node. */
+static void add_outcome(job *j, json_object *o)
 {
-    size_t n = json_object_array_length(j->outcomes);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(jstr(json_object_array_get_idx(j->outcomes, i), "node"), node) == 0)
-            return true;
-    }
-    return false;
+    const char *node = mdf_jstr(o, "node");
+    size_t at;
+    if (mdf_strmap_get(&j->nodes, node, strlen(node), &at))
+        return;
+    json_object_array_add(j->outcomes, json_object_get(o));
+    /* the key is the copy the array holds, which lives as long as the job */
+    mdf_strmap_put(&j->nodes, node, strlen(node), json_object_array_length(j->outcomes) - 1);
 }
 
 /* Sends the terminal status, carried by request r. */
-static void send_terminal(request *r, job *j, const char *forced_status, const char *reason)
+static void send_terminal(mdf_request *r, job *j, const char *forced_status, const char *reason)
 {
     size_t n = json_object_array_length(j->outcomes), ok = 0;
     for (size_t i = 0; i < n; i++)
-        ok += strcmp(jstr(json_object_array_get_idx(j->outcomes, i), "result"), "Succeeded") == 0;
-    const char *status = forced_status         ? forced_status
-                         : n > 0 && ok == n    ? "Succeeded"
-                         : ok == 0             ? "Failed"
-                                               : "PartiallySucceeded";
+        ok += strcmp(mdf_jstr(json_object_array_get_idx(j->outcomes, i), "result"), "Succeeded") ==
+              0;
+    const char *status = forced_status      ? forced_status
+                         : n > 0 && ok == n ? "Succeeded"
+                         : ok == 0          ? "Failed"
+                                            : "PartiallySucceeded";
     char id[MDF_UUID_STRSZ];
-    json_object *s = job_status_new(j->id, "Scan", j->cluster_id, "Terminal", id, "");
-    json_object_object_add(s, "node_count", j->node_count >= 0 ? json_object_new_int(j->node_count)
-                                                               : NULL);
+    json_object *s = mdf_rec_job_status(j->id, "Scan", j->cluster_id, "Terminal", "", id);
+    json_object_object_add(s, "node_count",
+                           j->node_count >= 0 ? json_object_new_int(j->node_count) : NULL);
     json_object_object_add(s, "status", json_object_new_string(status));
     json_object_object_add(s, "outcomes", json_object_get(j->outcomes));
     json_object_object_add(s, "reason", reason ? json_object_new_string(reason) : NULL);
-    mdf_strlcpy(r->correlation, j->id, sizeof r->correlation);
-    req_emit_avro(r, T_JOB_STATUS, MDF_REC_JOB_STATUS, s, j->id, id);
+    mdf_req_set_correlation(r, j->id);
+    mdf_req_emit_avro(r, MDF_TOPIC_JOB_STATUS, MDF_REC_JOB_STATUS, s, j->id, id);
     json_object_put(s);
     j->terminal_sent = true;
     mdf_info("job %s %s: %zu of %d nodes succeeded", j->id, status, ok, j->node_count);
 }
 
-void tracker_status(request *r)
+static void tracker_on_message(void *self, mdf_request *r)
 {
-    worker *w = r->w;
-    struct tracker *t = w->trk;
-    char err[MDF_ERRSZ];
-    json_object *s = NULL;
-    if (mdf_codec_decode(w->codec, MDF_REC_JOB_STATUS, r->value, r->value_len, &s, NULL, err,
-                         sizeof err) != MDF_OK) {
-        req_dead_letter(r, err);
+    tracker *t = self;
+    json_object *s = mdf_req_decode(r, MDF_REC_JOB_STATUS);
+    if (!s)
         return;
-    }
-    if (job_ended(t, jstr(s, "job_id"))) {
+    const char *job_id = mdf_jstr(s, "job_id");
+    if (job_ended(t, job_id)) {
         json_object_put(s);
-        req_finish(r); /* a late copy of a status of a job that has ended */
+        mdf_req_finish(r); /* a late copy of a status of a job that has ended */
         return;
     }
-    job *j = job_get(t, jstr(s, "job_id"));
-    if (j && j->n_reqs == j->cap_reqs) {
-        size_t cap = j->cap_reqs ? j->cap_reqs * 2 : 16;
-        request **p = realloc(j->reqs, cap * sizeof *p);
-        if (p) {
-            j->reqs = p;
-            j->cap_reqs = cap;
-        }
-    }
-    if (!j || j->n_reqs == j->cap_reqs) {
+    job *j = job_get(t, job_id, mdf_req_msg(r)->partition);
+    if (!j || mdf_vec_push(&j->reqs, &r) != 0) {
         json_object_put(s);
-        req_dead_letter(r, "too many open jobs");
+        mdf_req_dead_letter(r, j ? "too many statuses for one job" : "too many open jobs");
         return;
     }
-    j->reqs[j->n_reqs++] = r;
-    mdf_strlcpy(j->kind, jstr(s, "job_kind"), sizeof j->kind);
-    mdf_strlcpy(j->cluster_id, jstr(s, "cluster_id"), sizeof j->cluster_id);
-    const char *kind = jstr(s, "kind");
-    if (strcmp(kind, "Accepted") == 0) {
-        if (!j->deadline)
-            j->deadline = mdf_mono_ms() + w->job_timeout_ms;
-    } else if (strcmp(kind, "Planned") == 0) {
+    mdf_strlcpy(j->kind, mdf_jstr(s, "job_kind"), sizeof j->kind);
+    mdf_strlcpy(j->cluster_id, mdf_jstr(s, "cluster_id"), sizeof j->cluster_id);
+    const char *kind = mdf_jstr(s, "kind");
+    if (strcmp(kind, "Planned") == 0) {
         j->node_count = json_object_get_int(json_object_object_get(s, "node_count"));
     } else if (strcmp(kind, "NodeOutcome") == 0) {
         json_object *o = json_object_object_get(s, "node_outcome");
-        if (o && !has_outcome(j, jstr(o, "node")))
-            json_object_array_add(j->outcomes, json_object_get(o));
+        if (o)
+            add_outcome(j, o);
     } else if (strcmp(kind, "Terminal") == 0 || strcmp(kind, "EnforcementResult") == 0) {
         json_object_put(s);
         job_close(t, j, false);
         return;
     }
     json_object_put(s);
-    if (!j->deadline)
-        j->deadline = mdf_mono_ms() + w->job_timeout_ms;
     if (!j->terminal_sent && strcmp(j->kind, "Scan") == 0 && j->node_count >= 0 &&
         (int)json_object_array_length(j->outcomes) >= j->node_count)
         send_terminal(r, j, NULL, NULL);
 }
 
-void tracker_revoke(worker *w, int32_t partition)
+static void tracker_on_revoke(void *self, mdf_topic topic, int32_t partition)
 {
-    struct tracker *t = w->trk;
+    tracker *t = self;
+    if (topic != MDF_TOPIC_JOB_STATUS)
+        return;
     /* closing may compact the table: start over after each one */
-    for (size_t i = 0; i < t->n_jobs;) {
-        job *j = t->jobs[i];
-        /* a job's statuses share one partition (keyed by job id) */
-        if (j && j->n_reqs > 0 && j->reqs[0]->partition == partition) {
+    for (size_t i = 0; i < t->jobs.len;) {
+        job *j = job_at(t, i);
+        if (j && j->partition == partition) {
             job_close(t, j, true);
             i = 0;
         } else {
@@ -249,18 +232,60 @@ void tracker_revoke(worker *w, int32_t partition)
     }
 }
 
-void tracker_tick(worker *w)
+/* Times jobs out. */
+static void tracker_on_tick(void *self)
 {
-    struct tracker *t = w->trk;
-    int64_t now = mdf_mono_ms();
-    for (size_t i = 0; i < t->n_jobs; i++) {
-        job *j = t->jobs[i];
-        if (!j || j->terminal_sent || !j->deadline || now < j->deadline || j->n_reqs == 0 ||
+    tracker *t = self;
+    int64_t now = t->env->mono_ms();
+    for (size_t i = 0; i < t->jobs.len; i++) {
+        job *j = job_at(t, i);
+        if (!j || j->terminal_sent || now < j->deadline || j->reqs.len == 0 ||
             strcmp(j->kind, "Scan") != 0)
             continue;
         char reason[200];
         snprintf(reason, sizeof reason, "%zu of %d nodes reported within job.timeout_seconds",
                  json_object_array_length(j->outcomes), j->node_count);
-        send_terminal(j->reqs[j->n_reqs - 1], j, "TimedOut", reason);
+        send_terminal(MDF_VEC_AT(&j->reqs, mdf_request *, j->reqs.len - 1), j, "TimedOut", reason);
     }
 }
+
+static int tracker_init(const mdf_role_env *env, void **self, char *err, size_t errsz)
+{
+    tracker *t = calloc(1, sizeof *t);
+    if (!t)
+        return mdf_seterr(err, errsz, "out of memory");
+    t->env = env;
+    t->timeout_ms = mdf_config_get_int(env->cfg, "job.timeout_seconds") * 1000;
+    mdf_strmap_init(&t->index);
+    /* room for the holes that ended jobs leave until compact() runs */
+    mdf_vec_init(&t->jobs, sizeof(job *), 4 * (size_t)MAX_OPEN_JOBS);
+    *self = t;
+    return MDF_OK;
+}
+
+/* Open jobs' requests belong to the loop, which frees them. */
+static void tracker_fini(void *self)
+{
+    tracker *t = self;
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->jobs.len; i++) {
+        if (job_at(t, i))
+            job_free(job_at(t, i));
+    }
+    mdf_vec_free(&t->jobs);
+    mdf_strmap_free(&t->index);
+    free(t);
+}
+
+const mdf_role mdf_role_tracker = {
+    .name = "tracker",
+    .topics = {MDF_TOPIC_JOB_STATUS},
+    .n_topics = 1,
+    .holds_slot = false,
+    .init = tracker_init,
+    .on_message = tracker_on_message,
+    .on_revoke = tracker_on_revoke,
+    .on_tick = tracker_on_tick,
+    .fini = tracker_fini,
+};

@@ -1,0 +1,243 @@
+/* The planner role against the recording port and the scripted Azure. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "records.h"
+#include "role_harness.h"
+
+#define SUB "00000000-0000-0000-0000-000000000000"
+#define JOB "6f1c0c1e-8d1c-4b5e-9f3a-0c1d2e3f4a5b"
+
+static json_object *scan_job(const char *job_id, const char *const *nodes, size_t n)
+{
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "job_id", json_object_new_string(job_id));
+    json_object_object_add(j, "requested_at", json_object_new_int64(1700000000000));
+    json_object_object_add(j, "subscription_id", json_object_new_string(SUB));
+    json_object_object_add(j, "resource_group", json_object_new_string("rg1"));
+    json_object_object_add(j, "cluster", json_object_new_string("cluster1"));
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_string(nodes[i]));
+    json_object_object_add(j, "nodes", a);
+    return j;
+}
+
+static h_call *expect_call(harness *h, h_call_kind k)
+{
+    h_call *c = h_next_call(h);
+    assert_non_null(c);
+    assert_int_equal(c->kind, k);
+    return c;
+}
+
+/* A cluster whose runtime protection is Disabled refuses a scan: one
+ * terminal Failed status that says what to do, no scanRuntime, no tasks. */
+static void disabled_is_refused(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    json_object *j = scan_job(JOB, NULL, 0);
+    h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 7, MDF_REC_SCAN_JOB, j);
+    h_call *c = expect_call(&h, AZ_GET_CLUSTER);
+    assert_string_equal(c->sub, SUB);
+    assert_string_equal(c->rg, "rg1");
+    assert_string_equal(c->name, "cluster1");
+    h_answer_cluster(&h, c, "Disabled", "rg1-managed");
+
+    assert_null(h_next_call(&h));
+    assert_int_equal(h_calls_of(&h, AZ_SCAN_RUNTIME), 0);
+    assert_int_equal(h_count(&h, MDF_TOPIC_NODE_TASKS), 0);
+    assert_int_equal(h_count(&h, MDF_TOPIC_DLQ), 0);
+    assert_int_equal(h_status_count(&h, "Accepted"), 1);
+    json_object *t = h_last_status(&h, "Terminal");
+    assert_non_null(t);
+    assert_string_equal(mdf_jstr(t, "status"), "Failed");
+    assert_non_null(strstr(mdf_jstr(t, "reason"), "Disabled: set an enforcement level first"));
+    assert_string_equal(mdf_jstr(t, "job_id"), JOB);
+    /* every status is keyed and correlated by the job */
+    const h_record *r = h_nth(&h, MDF_TOPIC_JOB_STATUS, 0);
+    assert_string_equal(r->key, JOB);
+    assert_string_equal(r->correlation, JOB);
+    assert_int_equal(h.completed, 1);
+    assert_int_equal(h.stored, 1);
+    json_object_put(t);
+    json_object_put(j);
+    h_fini(&h);
+}
+
+/* Only the nodes asked for get a task (a node named twice once); a node
+ * the cluster does not have fails at once with a reason. */
+static void node_filter(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    const char *nodes[] = {"rack1compute02", "rack9compute99", "rack1compute02"};
+    json_object *j = scan_job(JOB, nodes, 3);
+    json_object_object_add(j, "limit_time_seconds", json_object_new_int(900));
+    h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 1, MDF_REC_SCAN_JOB, j);
+    h_answer_cluster(&h, expect_call(&h, AZ_GET_CLUSTER), "RealTime", "rg1-managed");
+    mdf_arm_error ok = {0};
+    mdf_opstatus st = {.status = "Succeeded"};
+    h_answer_op(&h, expect_call(&h, AZ_SCAN_RUNTIME), &ok, &st);
+    h_call *list = expect_call(&h, AZ_LIST_BMMS);
+    assert_string_equal(list->rg, "rg1-managed");
+    const char *have[] = {"rack1compute01", "rack1compute02", "rack1compute03"};
+    h_answer_bmms(&h, list, have, 3);
+
+    json_object *p = h_last_status(&h, "Planned");
+    assert_non_null(p);
+    assert_int_equal(json_object_get_int(json_object_object_get(p, "node_count")), 2);
+    assert_int_equal(h_count(&h, MDF_TOPIC_NODE_TASKS), 1);
+    const h_record *tr = h_nth(&h, MDF_TOPIC_NODE_TASKS, 0);
+    assert_non_null(strstr(tr->key, "/bareMetalMachines/rack1compute02"));
+    json_object *task = h_decode(&h, tr, MDF_REC_NODE_TASK);
+    assert_string_equal(mdf_jstr(task, "node"), "rack1compute02");
+    assert_string_equal(mdf_jstr(task, "managed_resource_group"), "rg1-managed");
+    assert_int_equal(json_object_get_int(json_object_object_get(task, "limit_time_seconds")), 900);
+    json_object *o = h_last_status(&h, "NodeOutcome");
+    assert_non_null(o);
+    json_object *no = json_object_object_get(o, "node_outcome");
+    assert_string_equal(mdf_jstr(no, "node"), "rack9compute99");
+    assert_string_equal(mdf_jstr(no, "result"), "Failed");
+    assert_non_null(strstr(mdf_jstr(no, "reason"), "no bare-metal machine named rack9compute99"));
+    assert_int_equal(h_count(&h, MDF_TOPIC_DLQ), 0);
+    assert_int_equal(h.stored, 1);
+    json_object_put(o);
+    json_object_put(task);
+    json_object_put(p);
+    json_object_put(j);
+    h_fini(&h);
+}
+
+/* The same job published twice is taken once; another request under a
+ * job id already taken is a dead letter. */
+static void duplicate_job_ids(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    json_object *j = scan_job(JOB, NULL, 0);
+    h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 1, MDF_REC_SCAN_JOB, j);
+    h_call *c = expect_call(&h, AZ_GET_CLUSTER);
+    /* the copy arrives while the first one waits on Azure */
+    h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 2, MDF_REC_SCAN_JOB, j);
+    assert_int_equal(h_calls_of(&h, AZ_GET_CLUSTER), 1);
+    assert_int_equal(h.completed, 1); /* the copy, at once */
+    assert_int_equal(h.stored, 1);
+    assert_int_equal(h_status_count(&h, "Accepted"), 1);
+    h_answer_cluster(&h, c, "Disabled", "rg1-managed");
+    assert_int_equal(h.completed, 2);
+
+    const char *nodes[] = {"rack1compute01"};
+    json_object *other = scan_job(JOB, nodes, 1);
+    h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 3, 9, MDF_REC_SCAN_JOB, other);
+    assert_int_equal(h_calls_of(&h, AZ_GET_CLUSTER), 1);
+    assert_int_equal(h_count(&h, MDF_TOPIC_DLQ), 1);
+    json_object *d = h_decode(&h, h_nth(&h, MDF_TOPIC_DLQ, 0), MDF_REC_DEAD_LETTER);
+    assert_non_null(strstr(mdf_jstr(d, "reason"), "already names another request"));
+    assert_int_equal(json_object_get_int(json_object_object_get(d, "source_partition")), 3);
+    assert_int_equal(json_object_get_int64(json_object_object_get(d, "source_offset")), 9);
+    assert_int_equal(h.completed, 3);
+    json_object_put(d);
+    json_object_put(other);
+    json_object_put(j);
+    h_fini(&h);
+}
+
+/* What can never succeed goes to the DLQ: bytes that are not a ScanJob,
+ * and a job whose names do not match the API's patterns (with its one
+ * terminal status). */
+static void bad_input_dead_letters(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    h_deliver_raw(&h, MDF_TOPIC_SCAN_JOBS, 1, 4, "\xc3\x01garbage", 9);
+    assert_int_equal(h_count(&h, MDF_TOPIC_DLQ), 1);
+    assert_int_equal(h.n_calls, 0);
+
+    json_object *j = scan_job(JOB, NULL, 0);
+    json_object_object_add(j, "cluster", json_object_new_string("-bad"));
+    h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 1, 5, MDF_REC_SCAN_JOB, j);
+    assert_int_equal(h.n_calls, 0);
+    assert_int_equal(h_count(&h, MDF_TOPIC_DLQ), 2);
+    json_object *t = h_last_status(&h, "Terminal");
+    assert_non_null(t);
+    assert_string_equal(mdf_jstr(t, "status"), "Failed");
+    assert_non_null(strstr(mdf_jstr(t, "reason"), "invalid cluster"));
+    assert_int_equal(h.completed, 2);
+    assert_int_equal(h.stored, 2);
+    json_object_put(t);
+    json_object_put(j);
+    h_fini(&h);
+}
+
+/* An enforcement change is read back after the PATCH: the result says the
+ * level before and after. */
+static void enforcement_confirmed(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "request_id", json_object_new_string(JOB));
+    json_object_object_add(e, "requested_at", json_object_new_int64(1700000000000));
+    json_object_object_add(e, "subscription_id", json_object_new_string(SUB));
+    json_object_object_add(e, "resource_group", json_object_new_string("rg1"));
+    json_object_object_add(e, "cluster", json_object_new_string("cluster1"));
+    json_object_object_add(e, "level", json_object_new_string("RealTime"));
+    h_deliver(&h, MDF_TOPIC_ENFORCE, 0, 1, MDF_REC_ENFORCEMENT_CHANGE, e);
+    h_answer_cluster(&h, expect_call(&h, AZ_GET_CLUSTER), "Audit", "rg1-managed");
+    h_call *set = expect_call(&h, AZ_SET_ENFORCEMENT);
+    assert_string_equal(set->arg, "RealTime");
+    h_answer_cluster(&h, set, "RealTime", "rg1-managed");
+    json_object *r = h_last_status(&h, "EnforcementResult");
+    assert_non_null(r);
+    assert_string_equal(mdf_jstr(r, "status"), "Succeeded");
+    json_object *en = json_object_object_get(r, "enforcement");
+    assert_string_equal(mdf_jstr(en, "previous_level"), "Audit");
+    assert_string_equal(mdf_jstr(en, "confirmed_level"), "RealTime");
+    assert_int_equal(h.stored, 1);
+    json_object_put(r);
+    json_object_put(e);
+    h_fini(&h);
+}
+
+/* The offset waits for the broker: nothing is stored before every record
+ * the job caused is acknowledged. */
+static void stored_only_after_acks(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    h.auto_ack = false;
+    json_object *j = scan_job(JOB, NULL, 0);
+    h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 1, MDF_REC_SCAN_JOB, j);
+    h_answer_cluster(&h, expect_call(&h, AZ_GET_CLUSTER), "Disabled", "rg1-managed");
+    assert_int_equal(h_count(&h, MDF_TOPIC_JOB_STATUS), 2);
+    assert_int_equal(h.completed, 0);
+    h_ack_all(&h);
+    assert_int_equal(h.completed, 1);
+    assert_int_equal(h.stored, 1);
+    json_object_put(j);
+    h_fini(&h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(disabled_is_refused),   cmocka_unit_test(node_filter),
+        cmocka_unit_test(duplicate_job_ids),     cmocka_unit_test(bad_input_dead_letters),
+        cmocka_unit_test(enforcement_confirmed), cmocka_unit_test(stored_only_after_acks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

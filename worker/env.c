@@ -1,0 +1,113 @@
+#include "env.h"
+
+#include <string.h>
+
+#include "clock.h"
+#include "err.h"
+
+/* ---- Azure bound to the ARM client and the blob download ---------------------- */
+
+static int az_get_cluster(void *ctx, const char *sub, const char *rg, const char *cluster,
+                          mdf_arm_cluster_cb cb, void *arg, char *err, size_t errsz)
+{
+    mdf_worker_env *e = ctx;
+    return mdf_arm_get_cluster(e->arm, sub, rg, cluster, cb, arg, err, errsz);
+}
+
+static int az_set_enforcement(void *ctx, const char *sub, const char *rg, const char *cluster,
+                              const char *level, mdf_arm_cluster_cb cb, void *arg, char *err,
+                              size_t errsz)
+{
+    mdf_worker_env *e = ctx;
+    return mdf_arm_set_enforcement(e->arm, sub, rg, cluster, level, cb, arg, err, errsz);
+}
+
+static int az_scan_runtime(void *ctx, const char *sub, const char *rg, const char *cluster,
+                           mdf_arm_op_cb cb, void *arg, char *err, size_t errsz)
+{
+    mdf_worker_env *e = ctx;
+    return mdf_arm_scan_runtime(e->arm, sub, rg, cluster, cb, arg, err, errsz);
+}
+
+static int az_list_bmms(void *ctx, const char *sub, const char *managed_rg, mdf_arm_bmms_cb cb,
+                        void *arg, char *err, size_t errsz)
+{
+    mdf_worker_env *e = ctx;
+    return mdf_arm_list_bmms(e->arm, sub, managed_rg, cb, arg, err, errsz);
+}
+
+static int az_run_data_extract(void *ctx, const char *sub, const char *managed_rg,
+                               const char *bmm, int limit_time_seconds, bool restricted,
+                               mdf_arm_op_cb cb, void *arg, char *err, size_t errsz)
+{
+    mdf_worker_env *e = ctx;
+    return mdf_arm_run_data_extract(e->arm, sub, managed_rg, bmm, limit_time_seconds, restricted,
+                                    cb, arg, err, errsz);
+}
+
+static int az_download(void *ctx, const char *url, mdf_blob_cb cb, void *arg, char *err,
+                       size_t errsz)
+{
+    mdf_worker_env *e = ctx;
+    return mdf_blob_get(e->http, &e->blob, url, cb, arg, err, errsz);
+}
+
+/* ---- setup ------------------------------------------------------------------------ */
+
+static int azure_new(mdf_worker_env *e, const mdf_config *c, char *err, size_t errsz)
+{
+    mdf_auth_method method;
+    mdf_auth_cfg acfg;
+    mdf_arm_cfg cfg;
+    bool loopback = mdf_config_get_bool(c, "http.allow_loopback");
+    if (mdf_auth_method_parse(mdf_config_get(c, "auth.method"), &method) != MDF_OK)
+        return mdf_seterr(err, errsz, "auth.method: unknown method");
+    if (mdf_auth_cfg_init(&acfg, method, err, errsz) != MDF_OK)
+        return MDF_ERR;
+    acfg.http = loopback ? MDF_HTTP_LOOPBACK : MDF_HTTPS_ONLY;
+    mdf_arm_cfg_default(&cfg);
+    mdf_strlcpy(cfg.endpoint, mdf_config_get(c, "arm.endpoint"), sizeof cfg.endpoint);
+    mdf_strlcpy(cfg.api_version, mdf_config_get(c, "arm.api_version"), sizeof cfg.api_version);
+    cfg.http = acfg.http;
+    cfg.reads.burst = (double)mdf_config_get_int(c, "arm.reads_burst");
+    cfg.reads.per_second = mdf_config_get_double(c, "arm.reads_per_second");
+    cfg.writes.burst = (double)mdf_config_get_int(c, "arm.writes_burst");
+    cfg.writes.per_second = mdf_config_get_double(c, "arm.writes_per_second");
+    cfg.retry.max_retries = (int)mdf_config_get_int(c, "arm.max_retries");
+    mdf_blob_cfg_default(&e->blob);
+    e->blob.http = acfg.http;
+    e->blob.max_bytes = (size_t)mdf_config_get_int(c, "blob.max_bytes");
+    int rc = MDF_ERR;
+    if (mdf_blob_cfg_set_hosts(&e->blob, mdf_config_get(c, "blob.allowed_hosts"), err, errsz) ==
+            MDF_OK &&
+        mdf_http_new(&e->http, err, errsz) == MDF_OK &&
+        mdf_auth_new(&e->auth, e->http, &acfg, err, errsz) == MDF_OK &&
+        mdf_arm_new(&e->arm, e->http, e->auth, &cfg, err, errsz) == MDF_OK)
+        rc = MDF_OK;
+    /* acfg holds the client secret; the provider keeps its own copy */
+    explicit_bzero(&acfg, sizeof acfg);
+    return rc;
+}
+
+int mdf_worker_env_init(mdf_worker_env *e, const mdf_config *cfg, char *err, size_t errsz)
+{
+    memset(e, 0, sizeof *e);
+    e->az = (mdf_az){az_get_cluster,      az_set_enforcement, az_scan_runtime, az_list_bmms,
+                     az_run_data_extract, az_download,        e};
+    e->role = (mdf_role_env){.cfg = cfg, .az = &e->az, .mono_ms = mdf_mono_ms};
+    if (mdf_codec_new(&e->codec, err, errsz) != MDF_OK || azure_new(e, cfg, err, errsz) != MDF_OK) {
+        mdf_worker_env_fini(e);
+        return MDF_ERR;
+    }
+    e->role.codec = e->codec;
+    return MDF_OK;
+}
+
+void mdf_worker_env_fini(mdf_worker_env *e)
+{
+    mdf_http_destroy(e->http);
+    mdf_arm_destroy(e->arm);
+    mdf_auth_destroy(e->auth);
+    mdf_codec_destroy(e->codec);
+    memset(e, 0, sizeof *e);
+}

@@ -1,0 +1,31 @@
+/* What the worker's roles are given (role.h), built from the
+ * configuration: the codec, the HTTP event loop, the Entra ID token
+ * provider, the ARM client, the blob settings, and Azure bound to them. */
+#ifndef MDF_WORKER_ENV_H
+#define MDF_WORKER_ENV_H
+
+#include "arm.h"
+#include "avro_codec.h"
+#include "blob.h"
+#include "config.h"
+#include "http_loop.h"
+#include "role.h"
+#include "token.h"
+
+typedef struct mdf_worker_env {
+    mdf_role_env role; /* points into the rest */
+    mdf_codec *codec;
+    mdf_http *http; /* the loop runs it */
+    mdf_auth *auth;
+    mdf_arm *arm;
+    mdf_blob_cfg blob;
+    mdf_az az;
+} mdf_worker_env;
+
+/* cfg is borrowed and must outlive the environment. */
+int mdf_worker_env_init(mdf_worker_env *env, const mdf_config *cfg, char *err, size_t errsz);
+/* Destroys the HTTP loop first: its timers and transfers point into the
+ * clients. Nothing may run it afterwards. */
+void mdf_worker_env_fini(mdf_worker_env *env);
+
+#endif
