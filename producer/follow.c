@@ -9,12 +9,14 @@
 #include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 
+#include "arm.h"
 #include "err.h"
 #include "eventid.h"
 #include "kafka_producer.h"
 #include "strmap.h"
 #include "clock.h"
 #include "kafka_consumer.h"
+#include "vec.h"
 
 #define SETUP_TIMEOUT_MS 15000 /* metadata and watermarks, all partitions */
 #define POLL_MS 200            /* how often SIGINT and the deadline are looked at */
@@ -33,8 +35,7 @@ typedef struct job {
     /* nodes with an outcome: a node reported twice (a task redone after a
      * worker died) counts once. Keys are owned by node_names. */
     mdf_strmap nodes;
-    char **node_names;
-    size_t n_node_names;
+    mdf_vec node_names; /* char *, one cluster's machines: MDF_ARM_MAX_MACHINES */
 } job;
 
 struct follow {
@@ -44,12 +45,10 @@ struct follow {
     char topic[256];
     int32_t partitions;
     bool started; /* some partition was consume_start()ed: stop them all */
-    job *jobs;
-    size_t n_jobs, cap_jobs;
-    mdf_strmap by_id; /* job id -> index in jobs (keys are jobs[i].id) */
+    mdf_vec jobs;     /* job; all of it allocated at once, so that it never moves */
+    mdf_strmap by_id; /* job id -> index in jobs (keys are the jobs' ids) */
     mdf_strmap seen;  /* event ids already shown (keys owned by seen_ids) */
-    char **seen_ids;
-    size_t n_seen;
+    mdf_vec seen_ids; /* char *, at most MAX_SEEN */
     size_t statuses; /* of our jobs, for the timeout message */
     char last_error[256];
     /* output */
@@ -134,7 +133,7 @@ cleanup:
     return rc;
 }
 
-int follow_new(follow **out, const mdf_config *c, char *err, size_t errsz)
+int follow_new(follow **out, const mdf_config *c, size_t max_jobs, char *err, size_t errsz)
 {
     int rc = MDF_ERR;
     char why[512];
@@ -147,6 +146,13 @@ int follow_new(follow **out, const mdf_config *c, char *err, size_t errsz)
     }
     mdf_strmap_init(&f->by_id);
     mdf_strmap_init(&f->seen);
+    mdf_vec_init(&f->seen_ids, sizeof(char *), MAX_SEEN);
+    mdf_vec_init(&f->jobs, sizeof(job), max_jobs);
+    /* by_id borrows the ids inside jobs: they must not move */
+    if (mdf_vec_reserve(&f->jobs, max_jobs) != 0) {
+        mdf_seterr(err, errsz, "out of memory");
+        goto cleanup;
+    }
     const char *topic = mdf_config_topic_id(c, MDF_TOPIC_JOB_STATUS);
     if (!topic || mdf_strlcpy(f->topic, topic, sizeof f->topic) != 0) {
         mdf_seterr(err, errsz, "no usable job.status topic name");
@@ -189,11 +195,17 @@ cleanup:
     return rc;
 }
 
+/* Frees the strings of a list of char *, and the list. */
+static void free_strs(mdf_vec *v)
+{
+    for (size_t i = 0; i < v->len; i++)
+        free(MDF_VEC_AT(v, char *, i));
+    mdf_vec_free(v);
+}
+
 static void job_free(job *j)
 {
-    for (size_t i = 0; i < j->n_node_names; i++)
-        free(j->node_names[i]);
-    free(j->node_names);
+    free_strs(&j->node_names);
     mdf_strmap_free(&j->nodes);
 }
 
@@ -209,12 +221,10 @@ void follow_free(follow *f)
         rd_kafka_topic_destroy(f->rkt);
     if (f->rk)
         rd_kafka_destroy(f->rk);
-    for (size_t i = 0; i < f->n_jobs; i++)
-        job_free(&f->jobs[i]);
-    free(f->jobs);
-    for (size_t i = 0; i < f->n_seen; i++)
-        free(f->seen_ids[i]);
-    free(f->seen_ids);
+    for (size_t i = 0; i < f->jobs.len; i++)
+        job_free(&MDF_VEC_AT(&f->jobs, job, i));
+    mdf_vec_free(&f->jobs);
+    free_strs(&f->seen_ids);
     mdf_strmap_free(&f->by_id);
     mdf_strmap_free(&f->seen);
     free(f);
@@ -222,28 +232,18 @@ void follow_free(follow *f)
 
 int follow_add_job(follow *f, const char *job_id, bool scan, char *err, size_t errsz)
 {
-    if (f->n_jobs == f->cap_jobs) {
-        /* by_id borrows the ids inside jobs[]: rebuild it after a move */
-        size_t cap = f->cap_jobs ? f->cap_jobs * 2 : 16;
-        job *grown = realloc(f->jobs, cap * sizeof *grown);
-        if (!grown)
-            return mdf_seterr(err, errsz, "out of memory");
-        f->jobs = grown;
-        f->cap_jobs = cap;
-        mdf_strmap_free(&f->by_id);
-        for (size_t i = 0; i < f->n_jobs; i++)
-            if (mdf_strmap_put(&f->by_id, f->jobs[i].id, strlen(f->jobs[i].id), i) != 0)
-                return mdf_seterr(err, errsz, "out of memory");
-    }
-    job *j = &f->jobs[f->n_jobs];
+    size_t at = f->jobs.len;
+    job *j = mdf_vec_add(&f->jobs); /* within the room reserved: it does not move */
+    if (!j)
+        return mdf_seterr(err, errsz, "more than the %zu jobs announced", f->jobs.max);
     memset(j, 0, sizeof *j);
     mdf_strlcpy(j->id, job_id, sizeof j->id);
     j->scan = scan;
     j->node_count = -1;
     mdf_strmap_init(&j->nodes);
-    if (mdf_strmap_put(&f->by_id, j->id, strlen(j->id), f->n_jobs) != 0)
+    mdf_vec_init(&j->node_names, sizeof(char *), MDF_ARM_MAX_MACHINES);
+    if (mdf_strmap_put(&f->by_id, j->id, strlen(j->id), at) != 0)
         return mdf_seterr(err, errsz, "out of memory");
-    f->n_jobs++;
     return MDF_OK;
 }
 
@@ -315,23 +315,26 @@ static const char *str_field(json_object *o, const char *k)
     return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
+/* Keeps a copy of s in list (char *) and as a key of set; nothing past
+ * the list's cap or when out of memory (s is then not recognised later). */
+static void keep_str(mdf_vec *list, const char *s, mdf_strmap *set)
+{
+    char *copy = strdup(s);
+    if (!copy || mdf_vec_push(list, &copy) != 0) {
+        free(copy);
+        return;
+    }
+    mdf_strmap_put(set, copy, strlen(copy), 0);
+}
+
 /* True the first time an event id is seen. */
 static bool first_sight(follow *f, const char *event_id)
 {
     size_t len = strlen(event_id), ignored;
     if (mdf_strmap_get(&f->seen, event_id, len, &ignored))
         return false;
-    if (f->n_seen >= MAX_SEEN)
-        return true; /* past the cap only node de-duplication is left */
-    char *copy = strdup(event_id);
-    char **grown = copy ? realloc(f->seen_ids, (f->n_seen + 1) * sizeof *grown) : NULL;
-    if (!grown) {
-        free(copy);
-        return true;
-    }
-    f->seen_ids = grown;
-    f->seen_ids[f->n_seen++] = copy;
-    mdf_strmap_put(&f->seen, copy, len, 0);
+    /* past the cap only node de-duplication is left */
+    keep_str(&f->seen_ids, event_id, &f->seen);
     return true;
 }
 
@@ -343,15 +346,8 @@ static bool count_node(follow *f, job *j, json_object *outcome)
     size_t ignored;
     if (!node || !result || mdf_strmap_get(&j->nodes, node, strlen(node), &ignored))
         return false;
-    char *copy = strdup(node);
-    char **grown = copy ? realloc(j->node_names, (j->n_node_names + 1) * sizeof *grown) : NULL;
-    if (grown) {
-        j->node_names = grown;
-        j->node_names[j->n_node_names++] = copy;
-        mdf_strmap_put(&j->nodes, copy, strlen(copy), 0);
-    } else {
-        free(copy);
-    }
+    /* past the cap (or out of memory) it is counted without being kept */
+    keep_str(&j->node_names, node, &j->nodes);
     j->nodes_done++;
     bool failed = strcmp(result, "Failed") == 0;
     if (failed)
@@ -408,7 +404,7 @@ static void handle(follow *f, mdf_codec *codec, const rd_kafka_message_t *m)
     const char *job_id = str_field(st, "job_id");
     if (!job_id || !mdf_strmap_get(&f->by_id, job_id, strlen(job_id), &idx))
         goto cleanup;
-    job *j = &f->jobs[idx];
+    job *j = &MDF_VEC_AT(&f->jobs, job, idx);
     const char *event_id = mdf_message_header(m, MDF_HDR_EVENT_ID, hdr, sizeof hdr);
     if (!event_id)
         event_id = str_field(st, "event_id");
@@ -436,9 +432,10 @@ static void handle(follow *f, mdf_codec *codec, const rd_kafka_message_t *m)
          * still means the job is over. */
         finish(f, j, st);
         /* the line shows a job still running, if any */
-        for (size_t i = 0; i < f->n_jobs; i++)
-            if (f->jobs[i].state == ST_RUNNING) {
-                show_progress(f, &f->jobs[i]);
+        const job *jobs = f->jobs.data;
+        for (size_t i = 0; i < f->jobs.len; i++)
+            if (jobs[i].state == ST_RUNNING) {
+                show_progress(f, &jobs[i]);
                 break;
             }
         goto cleanup;
@@ -451,11 +448,12 @@ cleanup:
 int follow_run(follow *f, mdf_codec *codec, int64_t timeout_ms, bool tty,
                volatile sig_atomic_t *stop)
 {
+    const job *jobs = f->jobs.data;
     f->tty = tty;
     int64_t start = mdf_time_now_ms();
-    size_t open_jobs = f->n_jobs;
-    if (f->n_jobs > 0)
-        show_progress(f, &f->jobs[0]);
+    size_t open_jobs = f->jobs.len;
+    if (f->jobs.len > 0)
+        show_progress(f, &jobs[0]);
     while (open_jobs > 0 && !*stop) {
         int64_t left = start + timeout_ms - mdf_time_now_ms();
         if (left <= 0)
@@ -470,8 +468,8 @@ int follow_run(follow *f, mdf_codec *codec, int64_t timeout_ms, bool tty,
             mdf_strlcpy(f->last_error, rd_kafka_message_errstr(m), sizeof f->last_error);
         rd_kafka_message_destroy(m);
         open_jobs = 0;
-        for (size_t i = 0; i < f->n_jobs; i++)
-            open_jobs += f->jobs[i].state == ST_RUNNING;
+        for (size_t i = 0; i < f->jobs.len; i++)
+            open_jobs += jobs[i].state == ST_RUNNING;
     }
     clear_progress(f);
     if (open_jobs > 0) {
@@ -483,18 +481,18 @@ int follow_run(follow *f, mdf_codec *codec, int64_t timeout_ms, bool tty,
             fprintf(stderr,
                     "mdefleet-producer: interrupted: %zu of %zu jobs not finished (they go on "
                     "without this command)\n",
-                    open_jobs, f->n_jobs);
+                    open_jobs, f->jobs.len);
             return FOLLOW_INTERRUPTED;
         }
         fprintf(stderr, "mdefleet-producer: timed out after %lld s: %zu of %zu jobs not finished%s\n",
-                (long long)(timeout_ms / 1000), open_jobs, f->n_jobs, hint);
+                (long long)(timeout_ms / 1000), open_jobs, f->jobs.len, hint);
         return FOLLOW_FAILED;
     }
     int rc = FOLLOW_OK;
-    for (size_t i = 0; i < f->n_jobs; i++) {
-        if (f->jobs[i].state == ST_FAILED || f->jobs[i].state == ST_TIMED_OUT)
+    for (size_t i = 0; i < f->jobs.len; i++) {
+        if (jobs[i].state == ST_FAILED || jobs[i].state == ST_TIMED_OUT)
             return FOLLOW_FAILED;
-        if (f->jobs[i].state == ST_PARTLY)
+        if (jobs[i].state == ST_PARTLY)
             rc = FOLLOW_PARTLY;
     }
     return rc;

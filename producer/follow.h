@@ -21,8 +21,9 @@ typedef struct follow follow;
 
 /* A consumer, without a consumer group, on every partition of the
  * job.status topic at its current end: created before anything is
- * published so that no status of ours can be missed. */
-int follow_new(follow **out, const mdf_config *c, char *err, size_t errsz);
+ * published so that no status of ours can be missed. Up to max_jobs jobs
+ * can be added. */
+int follow_new(follow **out, const mdf_config *c, size_t max_jobs, char *err, size_t errsz);
 void follow_free(follow *f);
 
 /* A job to wait for: a scan (ends with Terminal) or an enforcement change

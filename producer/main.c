@@ -20,6 +20,7 @@
 #include "request.h"
 #include "clock.h"
 #include "strconv.h"
+#include "vec.h"
 
 #define EXIT_USAGE 2
 #define MAX_LINE 65536        /* one --file request; a scan of 1024 nodes fits */
@@ -247,36 +248,29 @@ static int codec_setup(req_codec *rc, const mdf_config *c, char *err, size_t err
     return mdf_codec_new(&rc->codec, err, errsz);
 }
 
-typedef struct batch {
-    request *v;
-    size_t n, cap;
-} batch;
+/* The run's requests: an mdf_vec of request, at most MAX_REQUESTS. */
+typedef mdf_vec batch;
+
+#define REQ_AT(b, i) MDF_VEC_AT(b, request, i)
 
 static void batch_free(batch *b)
 {
-    for (size_t i = 0; i < b->n; i++)
-        req_free(&b->v[i]);
-    free(b->v);
+    for (size_t i = 0; i < b->len; i++)
+        req_free(&REQ_AT(b, i));
+    mdf_vec_free(b);
 }
 
-/* Room for one more request; NULL when out of memory or past the cap. */
-static request *batch_slot(batch *b, char *err, size_t errsz)
+/* Appends r, which it takes over (freed on failure). */
+static int batch_push(batch *b, request *r, char *err, size_t errsz)
 {
-    if (b->n == MAX_REQUESTS) {
-        mdf_seterr(err, errsz, "more than %d requests", MAX_REQUESTS);
-        return NULL;
-    }
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        request *grown = realloc(b->v, cap * sizeof *grown);
-        if (!grown) {
-            mdf_seterr(err, errsz, "out of memory");
-            return NULL;
-        }
-        b->v = grown;
-        b->cap = cap;
-    }
-    return &b->v[b->n];
+    int rc = MDF_OK;
+    if (b->len == MAX_REQUESTS)
+        rc = mdf_seterr(err, errsz, "more than %d requests", MAX_REQUESTS);
+    else if (mdf_vec_push(b, r) != 0)
+        rc = mdf_seterr(err, errsz, "out of memory");
+    if (rc != MDF_OK)
+        req_free(r);
+    return rc;
 }
 
 /* One line into line (without its end), at most MAX_LINE bytes. Returns 1
@@ -340,18 +334,18 @@ static int read_file(batch *b, const char *path, req_codec *rc, char *err, size_
             mdf_seterr(err, errsz, "%s:%zu: holds a NUL byte", shown, lineno);
             goto cleanup;
         }
-        request *r = batch_slot(b, why, sizeof why);
-        if (!r || req_from_json_line(r, line.data, line.len, rc, why, sizeof why) != MDF_OK) {
+        request r;
+        if (req_from_json_line(&r, line.data, line.len, rc, why, sizeof why) != MDF_OK ||
+            batch_push(b, &r, why, sizeof why) != MDF_OK) {
             mdf_seterr(err, errsz, "%s:%zu: %s", shown, lineno, why);
             goto cleanup;
         }
-        b->n++;
     }
     if (ferror(fp)) {
         mdf_seterr(err, errsz, "%s: read error", shown);
         goto cleanup;
     }
-    if (b->n == 0) {
+    if (b->len == 0) {
         mdf_seterr(err, errsz, "%s: no requests", shown);
         goto cleanup;
     }
@@ -380,11 +374,10 @@ static int build_requests(batch *b, const cli *o, req_codec *rc, char *err, size
         .limit_time_seconds = o->limit,
         .requested_by = o->value[O_BY],
     };
-    request *r = batch_slot(b, err, errsz);
-    if (!r || req_build(r, &in, REQ_NAMES_CLI, rc, err, errsz) != MDF_OK)
+    request r;
+    if (req_build(&r, &in, REQ_NAMES_CLI, rc, err, errsz) != MDF_OK)
         return MDF_ERR;
-    b->n++;
-    return MDF_OK;
+    return batch_push(b, &r, err, errsz);
 }
 
 static void on_delivered(void *opaque, rd_kafka_resp_err_t e)
@@ -419,8 +412,8 @@ static int publish(batch *b, const mdf_config *c)
         fprintf(stderr, "mdefleet-producer: %s\n", err);
         return 1;
     }
-    for (; sent < b->n && !interrupted; sent++) {
-        request *r = &b->v[sent];
+    for (; sent < b->len && !interrupted; sent++) {
+        request *r = &REQ_AT(b, sent);
         const mdf_header h[] = {{MDF_HDR_CONTENT_TYPE, MDF_CONTENT_AVRO},
                                 {MDF_HDR_EVENT_ID, r->job_id},
                                 {MDF_HDR_CORRELATION_ID, r->job_id}};
@@ -438,23 +431,23 @@ static int publish(batch *b, const mdf_config *c)
 
     size_t acked = 0;
     const request *first_failed = NULL;
-    for (size_t i = 0; i < b->n; i++) {
-        const request *r = &b->v[i];
+    for (size_t i = 0; i < b->len; i++) {
+        const request *r = &REQ_AT(b, i);
         if (r->reported && r->delivery_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             printf("%s\n", r->job_id);
             acked++;
         } else if (!first_failed && i < sent) {
-            first_failed = &b->v[i];
+            first_failed = r;
         }
     }
     fflush(stdout);
-    if (acked == b->n)
+    if (acked == b->len)
         return 0;
     if (interrupted) {
         fprintf(stderr,
                 "mdefleet-producer: interrupted: %zu of %zu requests not acknowledged by the "
                 "broker\n",
-                b->n - acked, b->n);
+                b->len - acked, b->len);
         return FOLLOW_INTERRUPTED;
     }
     char first[MDF_ERRSZ] = "";
@@ -467,7 +460,7 @@ static int publish(batch *b, const mdf_config *c)
                      ? " (is kafka.bootstrap.servers right and the broker up?)"
                      : "");
     fprintf(stderr, "mdefleet-producer: %zu of %zu requests not acknowledged by the broker: %s\n",
-            b->n - acked, b->n, first);
+            b->len - acked, b->len, first);
     return 1;
 }
 
@@ -477,8 +470,9 @@ static int run(const cli *o)
     int rc = EXIT_USAGE;
     mdf_config *c = NULL;
     req_codec codec = {0};
-    batch b = {0};
+    batch b;
     follow *f = NULL;
+    mdf_vec_init(&b, sizeof(request), MAX_REQUESTS);
 
     /* Everything is checked before anything goes out: a bad line 7 must
      * not leave lines 1-6 published. */
@@ -499,16 +493,18 @@ static int run(const cli *o)
     /* The status reader starts at the topic's end before the first request
      * leaves: a fast worker's first status cannot slip past it. */
     if (o->given[O_WAIT]) {
-        if (follow_new(&f, c, err, sizeof err) != MDF_OK) {
+        if (follow_new(&f, c, b.len, err, sizeof err) != MDF_OK) {
             fprintf(stderr, "mdefleet-producer: --wait: %s\n", err);
             goto cleanup;
         }
-        for (size_t i = 0; i < b.n; i++)
-            if (follow_add_job(f, b.v[i].job_id, b.v[i].rec == MDF_REC_SCAN_JOB, err,
-                               sizeof err) != MDF_OK) {
+        for (size_t i = 0; i < b.len; i++) {
+            const request *r = &REQ_AT(&b, i);
+            if (follow_add_job(f, r->job_id, r->rec == MDF_REC_SCAN_JOB, err, sizeof err) !=
+                MDF_OK) {
                 fprintf(stderr, "mdefleet-producer: %s\n", err);
                 goto cleanup;
             }
+        }
     }
     rc = publish(&b, c);
     if (rc != 0 || !f)

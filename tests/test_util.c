@@ -1,5 +1,5 @@
-/* Unit tests of the small shared helpers: bounded buffer, JSON writer,
- * time formatting and strict integer parsing. */
+/* Unit tests of the small shared helpers: bounded buffer, capped vector,
+ * JSON writer, time formatting and strict integer parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include "json_writer.h"
 #include "clock.h"
 #include "strconv.h"
+#include "vec.h"
 
 static void test_buf_cap(void **state)
 {
@@ -142,6 +143,37 @@ static void test_parse_int64(void **state)
     assert_int_equal(mdf_parse_int64(" 1", 2, &v), -1);
 }
 
+static void test_vec_cap(void **state)
+{
+    (void)state;
+    mdf_vec v;
+    /* a cap that is no power of two: past half of it, growth goes straight
+     * to it (not one element at a time), and never beyond */
+    mdf_vec_init(&v, sizeof(int), 100);
+    for (int i = 0; i < 65; i++)
+        assert_int_equal(mdf_vec_push(&v, &i), 0);
+    assert_true(v.cap == 100);
+    for (int i = 65; i < 100; i++)
+        assert_int_equal(mdf_vec_push(&v, &i), 0);
+    assert_true(v.cap == 100);
+    int extra = 100;
+    assert_int_equal(mdf_vec_push(&v, &extra), -1);
+    assert_null(mdf_vec_add(&v));
+    assert_true(v.len == 100);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(MDF_VEC_AT(&v, int, i), i);
+    mdf_vec_remove(&v, 0);
+    assert_int_equal(mdf_vec_insert(&v, 50, &extra), 0);
+    assert_int_equal(MDF_VEC_AT(&v, int, 0), 1);
+    assert_int_equal(MDF_VEC_AT(&v, int, 50), 100);
+    assert_int_equal(MDF_VEC_AT(&v, int, 51), 51);
+    size_t n;
+    int *taken = mdf_vec_take(&v, &n);
+    assert_true(n == 100 && v.len == 0 && v.data == NULL);
+    free(taken);
+    mdf_vec_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_time_format),
         cmocka_unit_test(test_time_parse),
         cmocka_unit_test(test_parse_int64),
+        cmocka_unit_test(test_vec_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

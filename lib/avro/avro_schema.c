@@ -93,16 +93,17 @@ static mdf_avro_node *find_named(const mdf_avro_schema *s, const char *ns,
                                  size_t nslen, const char *name)
 {
     size_t namelen = strlen(name);
-    for (size_t i = 0; i < s->nnodes; i++) {
-        const char *fn = s->nodes[i]->fullname;
+    mdf_avro_node *const *nodes = s->nodes.data;
+    for (size_t i = 0; i < s->nodes.len; i++) {
+        const char *fn = nodes[i]->fullname;
         if (!fn)
             continue;
         if (nslen == 0) {
             if (strcmp(fn, name) == 0)
-                return s->nodes[i];
+                return nodes[i];
         } else if (strlen(fn) == nslen + 1 + namelen && memcmp(fn, ns, nslen) == 0
                    && fn[nslen] == '.' && memcmp(fn + nslen + 1, name, namelen) == 0) {
-            return s->nodes[i];
+            return nodes[i];
         }
     }
     return NULL;
@@ -123,20 +124,13 @@ static mdf_avro_node *resolve_ref(const mdf_avro_schema *s, const char *ns,
 static int new_node(parse_ctx *ctx, mdf_avro_kind kind, mdf_avro_node **out)
 {
     mdf_avro_schema *s = ctx->s;
-    if (s->nnodes == s->capnodes) {
-        size_t cap = s->capnodes ? s->capnodes * 2 : 16;
-        mdf_avro_node **nodes = realloc(s->nodes, cap * sizeof *nodes);
-        if (!nodes)
-            return mdf_seterr(ctx->err, ctx->errsz, "out of memory");
-        s->nodes = nodes;
-        s->capnodes = cap;
-    }
     mdf_avro_node *n = calloc(1, sizeof *n);
-    if (!n)
+    if (!n || mdf_vec_push(&s->nodes, &n) != 0) {
+        free(n);
         return mdf_seterr(ctx->err, ctx->errsz, "out of memory");
+    }
     n->kind = kind;
-    n->id = s->nnodes;
-    s->nodes[s->nnodes++] = n;
+    n->id = s->nodes.len - 1;
     *out = n;
     return MDF_OK;
 }
@@ -415,15 +409,15 @@ void mdf_avro_schema_free(mdf_avro_schema *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->nnodes; i++) {
-        mdf_avro_node *n = s->nodes[i];
+    for (size_t i = 0; i < s->nodes.len; i++) {
+        mdf_avro_node *n = MDF_VEC_AT(&s->nodes, mdf_avro_node *, i);
         free(n->fullname);
         free(n->fields);
         free(n->symbols);
         free(n->branches);
         free(n);
     }
-    free(s->nodes);
+    mdf_vec_free(&s->nodes);
     json_object_put(s->json);
     free(s);
 }
@@ -476,6 +470,8 @@ int mdf_avro_schema_parse(const char *schema_json, size_t len,
     *out = NULL;
     if (!s)
         return mdf_seterr(err, errsz, "out of memory");
+    /* every node is a JSON value of the text: at least one byte of it */
+    mdf_vec_init(&s->nodes, sizeof(mdf_avro_node *), len);
     if (mdf_avro_json_parse(schema_json, len, &s->json, err, errsz) != MDF_OK) {
         char inner[MDF_ERRSZ];
         mdf_strlcpy(inner, err ? err : "", sizeof inner);
@@ -568,7 +564,7 @@ int mdf_avro_schema_canonical(const mdf_avro_schema *s, mdf_buf *out,
 {
     canon_ctx c;
     size_t start = out->len;
-    c.written = calloc(s->nnodes ? s->nnodes : 1, sizeof *c.written);
+    c.written = calloc(s->nodes.len ? s->nodes.len : 1, sizeof *c.written);
     if (!c.written)
         return mdf_seterr(err, errsz, "out of memory");
     mdf_jsonw_init(&c.w, out, NULL);

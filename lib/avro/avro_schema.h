@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "vec.h"
 
 /* The deepest JSON nesting a schema text may have; keeps the canonical
  * form within the JSON writer's depth. */
@@ -77,9 +78,7 @@ struct mdf_avro_node {
 typedef struct mdf_avro_schema {
     json_object *json;        /* owned: the parsed schema text */
     mdf_avro_node *root;      /* borrowed from nodes */
-    mdf_avro_node **nodes;    /* owned: every node, freed with the schema */
-    size_t nnodes;
-    size_t capnodes;
+    mdf_vec nodes;            /* mdf_avro_node *, owned: every node, freed with the schema */
 } mdf_avro_schema;
 
 /* Parses JSON text of len bytes (no NUL needed), at most

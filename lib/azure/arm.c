@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "clock.h"
 #include "err.h"
@@ -11,6 +12,7 @@
 #include "names.h"
 #include "resource_id.h"
 #include "token_bucket.h"
+#include "vec.h"
 
 #define USER_AGENT "User-Agent: mdefleet/0.1"
 /* time an extract may take beyond its own limit before we stop waiting */
@@ -29,6 +31,7 @@ struct bucket {
 };
 
 typedef struct op op;
+LIST_HEAD(op_list, op);
 
 struct mdf_arm {
     mdf_http *http;
@@ -37,7 +40,7 @@ struct mdf_arm {
     mdf_url_parts origin;
     struct bucket reads, writes;
     mdf_arm_stats stats;
-    op *ops; /* pending, for destroy */
+    struct op_list ops; /* pending, for destroy */
 };
 
 struct op {
@@ -56,15 +59,15 @@ struct op {
     mdf_arm_error e;
     mdf_cluster cluster;
     mdf_opstatus st;
-    mdf_bmm *bmms;
-    size_t n_bmms, cap_bmms;
+    mdf_vec bmms; /* mdf_bmm, at most cfg.max_machines */
     union {
         mdf_arm_cluster_cb cluster;
         mdf_arm_bmms_cb bmms;
         mdf_arm_op_cb op;
     } cb;
     void *arg;
-    op *next, *prev;
+    bool listed; /* on arm->ops */
+    LIST_ENTRY(op) link;
 };
 
 const char *mdf_arm_errcode_name(mdf_arm_errcode c)
@@ -90,7 +93,7 @@ void mdf_arm_cfg_default(mdf_arm_cfg *cfg)
     cfg->poll_max_ms = 60000;
     cfg->operation_deadline_ms = 60 * 60 * 1000;
     cfg->max_response = 4u << 20;
-    cfg->max_machines = 10000;
+    cfg->max_machines = MDF_ARM_MAX_MACHINES;
 }
 
 static void bucket_init(struct bucket *b, const mdf_bucket_cfg *c)
@@ -154,20 +157,16 @@ int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg
     a->origin = u;
     bucket_init(&a->reads, &cfg->reads);
     bucket_init(&a->writes, &cfg->writes);
+    LIST_INIT(&a->ops);
     *out = a;
     return MDF_OK;
 }
 
 static void op_unlink(op *o)
 {
-    mdf_arm *a = o->arm;
-    if (o->prev)
-        o->prev->next = o->next;
-    else if (a->ops == o)
-        a->ops = o->next;
-    if (o->next)
-        o->next->prev = o->prev;
-    o->next = o->prev = NULL;
+    if (o->listed)
+        LIST_REMOVE(o, link);
+    o->listed = false;
 }
 
 static void op_free(op *o)
@@ -175,7 +174,7 @@ static void op_free(op *o)
     op_unlink(o);
     free(o->body);
     free(o->token);
-    free(o->bmms);
+    mdf_vec_free(&o->bmms);
     free(o);
 }
 
@@ -183,8 +182,8 @@ void mdf_arm_destroy(mdf_arm *a)
 {
     if (!a)
         return;
-    while (a->ops)
-        op_free(a->ops);
+    while (!LIST_EMPTY(&a->ops))
+        op_free(LIST_FIRST(&a->ops));
     free(a);
 }
 
@@ -206,7 +205,7 @@ static void op_done(op *o)
         o->cb.cluster(o->arg, &o->e, ok ? &o->cluster : NULL);
         break;
     case K_LIST_BMMS:
-        o->cb.bmms(o->arg, &o->e, ok ? o->bmms : NULL, ok ? o->n_bmms : 0);
+        o->cb.bmms(o->arg, &o->e, ok ? o->bmms.data : NULL, ok ? o->bmms.len : 0);
         break;
     case K_SCAN_RUNTIME:
     case K_RUN_EXTRACT:
@@ -390,18 +389,7 @@ static int64_t poll_delay(const op *o, const mdf_http_resp *r)
 static int add_bmm(void *arg, const mdf_bmm *b)
 {
     op *o = arg;
-    if (o->n_bmms >= o->arm->cfg.max_machines)
-        return MDF_ERR;
-    if (o->n_bmms == o->cap_bmms) {
-        size_t cap = o->cap_bmms ? o->cap_bmms * 2 : 16;
-        mdf_bmm *p = realloc(o->bmms, cap * sizeof *p);
-        if (!p)
-            return MDF_ERR;
-        o->bmms = p;
-        o->cap_bmms = cap;
-    }
-    o->bmms[o->n_bmms++] = *b;
-    return MDF_OK;
+    return mdf_vec_push(&o->bmms, b) == 0 ? MDF_OK : MDF_ERR;
 }
 
 /* The operation's final status (an empty body means done) into o->st. */
@@ -587,10 +575,9 @@ static op *op_new(mdf_arm *a, kind k, const char *method, void *arg, char *err, 
     o->phase = k == K_LIST_BMMS ? P_PAGE : P_REQUEST;
     o->deadline_ms = a->cfg.operation_deadline_ms;
     o->deadline = mdf_mono_ms() + o->deadline_ms;
-    o->next = a->ops;
-    if (a->ops)
-        a->ops->prev = o;
-    a->ops = o;
+    mdf_vec_init(&o->bmms, sizeof(mdf_bmm), a->cfg.max_machines);
+    LIST_INSERT_HEAD(&a->ops, o, link);
+    o->listed = true;
     return o;
 }
 

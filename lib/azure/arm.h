@@ -58,8 +58,11 @@ typedef struct mdf_arm_cfg {
     int64_t poll_max_ms;       /* cap on one wait between polls */
     int64_t operation_deadline_ms; /* default for operations without their own */
     size_t max_response;
-    size_t max_machines;       /* cap on a machine list */
+    size_t max_machines;       /* cap on a machine list (MDF_ARM_MAX_MACHINES) */
 } mdf_arm_cfg;
+
+/* The default cap on a machine list: more than any cluster has. */
+#define MDF_ARM_MAX_MACHINES 10000
 
 /* Production defaults: management.azure.com, api-version 2026-07-01, ARM's
  * published budgets (reads 250 burst 25/s, writes 200 burst 10/s). */

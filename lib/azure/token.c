@@ -8,6 +8,7 @@
 #include "json_reader.h"
 #include "strconv.h"
 #include "clock.h"
+#include "vec.h"
 
 #define AUTH_MAX_RESPONSE (64 * 1024)
 
@@ -24,11 +25,16 @@ struct mdf_auth {
     int64_t refresh_mono;   /* when to fetch the next one */
     bool fetching;
     int attempt;
-    struct waiter *waiters;
-    size_t n_waiters, cap_waiters;
+    mdf_vec waiters; /* struct waiter */
     uint64_t fetches;
     char err[MDF_ERRSZ];    /* the last failure, for the waiters */
 };
+
+/* Waiters are pending requests, as the loop's timers are: the same cap. */
+static void init_waiters(mdf_vec *v)
+{
+    mdf_vec_init(v, sizeof(struct waiter), MDF_HTTP_MAX_TIMERS);
+}
 
 static void copy_env(char *dst, size_t dstsz, const char *name)
 {
@@ -109,6 +115,7 @@ int mdf_auth_new(mdf_auth **out, mdf_http *h, const mdf_auth_cfg *cfg, char *err
         return mdf_seterr(err, errsz, "out of memory");
     a->http = h;
     a->cfg = *cfg;
+    init_waiters(&a->waiters);
     *out = a;
     return MDF_OK;
 }
@@ -120,7 +127,7 @@ void mdf_auth_destroy(mdf_auth *a)
     /* wipe the secret and the token from memory before freeing */
     explicit_bzero(a->cfg.client_secret, sizeof a->cfg.client_secret);
     explicit_bzero(a->token, sizeof a->token);
-    free(a->waiters);
+    mdf_vec_free(&a->waiters);
     free(a);
 }
 
@@ -129,39 +136,25 @@ uint64_t mdf_auth_fetches(const mdf_auth *a)
     return a->fetches;
 }
 
-/* Percent-encodes for application/x-www-form-urlencoded. */
+/* Appends key=value, percent-encoded for application/x-www-form-urlencoded. */
 static int form_add(mdf_buf *b, const char *key, const char *val)
 {
-    static const char hex[] = "0123456789ABCDEF";
     if (b->len && mdf_buf_appendc(b, '&') != 0)
         return -1;
     if (mdf_buf_append(b, key, strlen(key)) != 0 || mdf_buf_appendc(b, '=') != 0)
         return -1;
-    for (const unsigned char *p = (const unsigned char *)val; *p; p++) {
-        int rc;
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            rc = mdf_buf_appendc(b, (char)*p);
-        } else {
-            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            rc = mdf_buf_append(b, e, 3);
-        }
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
+    return mdf_pct_encode(b, val);
 }
 
 static void deliver(mdf_auth *a, const char *token, const char *err)
 {
     /* callbacks may call mdf_auth_get again: work on a detached list */
-    struct waiter *w = a->waiters;
-    size_t n = a->n_waiters;
-    a->waiters = NULL;
-    a->n_waiters = a->cap_waiters = 0;
-    for (size_t i = 0; i < n; i++)
+    mdf_vec detached = a->waiters;
+    init_waiters(&a->waiters);
+    const struct waiter *w = detached.data;
+    for (size_t i = 0; i < detached.len; i++)
         w[i].cb(w[i].arg, token, err);
-    free(w);
+    mdf_vec_free(&detached);
 }
 
 static void fetch(mdf_auth *a);
@@ -365,19 +358,14 @@ static void serve_cached(void *arg)
 
 int mdf_auth_get(mdf_auth *a, mdf_auth_cb cb, void *arg)
 {
-    if (a->n_waiters == a->cap_waiters) {
-        size_t cap = a->cap_waiters ? a->cap_waiters * 2 : 16;
-        struct waiter *w = realloc(a->waiters, cap * sizeof *w);
-        if (!w)
-            return MDF_ERR;
-        a->waiters = w;
-        a->cap_waiters = cap;
-    }
-    a->waiters[a->n_waiters++] = (struct waiter){cb, arg};
+    struct waiter *w = mdf_vec_add(&a->waiters);
+    if (!w)
+        return MDF_ERR;
+    *w = (struct waiter){cb, arg};
     /* answer from the loop, never from inside this call */
-    if (a->n_waiters == 1 && !a->fetching &&
+    if (a->waiters.len == 1 && !a->fetching &&
         mdf_http_after(a->http, 0, serve_cached, a) != MDF_OK) {
-        a->n_waiters--; /* the caller learns of it now, not later */
+        a->waiters.len--; /* the caller learns of it now, not later */
         return MDF_ERR;
     }
     return MDF_OK;

@@ -16,6 +16,7 @@
 #include "names.h"
 #include "strconv.h"
 #include "url.h"
+#include "vec.h"
 
 #define KAFKA_PREFIX "kafka."
 #define KAFKA_PREFIX_LEN (sizeof KAFKA_PREFIX - 1)
@@ -116,8 +117,7 @@ typedef struct kafka_kv {
 struct mdf_config {
     char *values[N_KEYS]; /* owned; NULL: the default */
     char *topics[N_KEYS]; /* owned full topic names, for topic keys only */
-    kafka_kv *kafka;      /* owned, in the order first set */
-    size_t n_kafka;
+    mdf_vec kafka;        /* kafka_kv, owned, in the order first set */
 };
 
 static int find_key(const char *key)
@@ -366,6 +366,7 @@ int mdf_config_new(mdf_config **out, char *err, size_t errsz)
     mdf_config *c = calloc(1, sizeof *c);
     if (!c)
         return mdf_seterr(err, errsz, "out of memory");
+    mdf_vec_init(&c->kafka, sizeof(kafka_kv), KAFKA_MAX);
     for (size_t i = 0; i < N_KEYS; i++) {
         if (is_topic_key(i) && build_topic(c, i) != MDF_OK) {
             mdf_config_free(c);
@@ -384,12 +385,13 @@ void mdf_config_free(mdf_config *c)
         free(c->values[i]);
         free(c->topics[i]);
     }
-    for (size_t i = 0; i < c->n_kafka; i++) {
-        free(c->kafka[i].name);
-        free(c->kafka[i].value);
-        free(c->kafka[i].origin);
+    for (size_t i = 0; i < c->kafka.len; i++) {
+        kafka_kv *kv = &MDF_VEC_AT(&c->kafka, kafka_kv, i);
+        free(kv->name);
+        free(kv->value);
+        free(kv->origin);
     }
-    free(c->kafka);
+    mdf_vec_free(&c->kafka);
     free(c);
 }
 
@@ -418,32 +420,30 @@ static int set_kafka(mdf_config *c, const char *name, const char *value, const c
         goto cleanup;
     }
     /* set again: the new value replaces the old one in its place */
-    for (size_t i = 0; i < c->n_kafka; i++) {
-        if (strcmp(c->kafka[i].name, name) == 0) {
-            free(c->kafka[i].value);
-            free(c->kafka[i].origin);
-            c->kafka[i].value = v;
-            c->kafka[i].origin = o;
+    for (size_t i = 0; i < c->kafka.len; i++) {
+        kafka_kv *kv = &MDF_VEC_AT(&c->kafka, kafka_kv, i);
+        if (strcmp(kv->name, name) == 0) {
+            free(kv->value);
+            free(kv->origin);
+            kv->value = v;
+            kv->origin = o;
             v = o = NULL;
             rc = MDF_OK;
             goto cleanup;
         }
     }
-    if (c->n_kafka == KAFKA_MAX) {
+    if (c->kafka.len == KAFKA_MAX) {
         mdf_seterr(err, errsz, "%s: more than %d kafka.* settings", origin, KAFKA_MAX);
         goto cleanup;
     }
-    kafka_kv *grown = realloc(c->kafka, (c->n_kafka + 1) * sizeof *grown);
     char *n = strdup(name);
-    if (!grown || !n) {
-        if (grown)
-            c->kafka = grown;
+    kafka_kv *kv = n ? mdf_vec_add(&c->kafka) : NULL;
+    if (!kv) {
         free(n);
         mdf_seterr(err, errsz, "out of memory");
         goto cleanup;
     }
-    c->kafka = grown;
-    c->kafka[c->n_kafka++] = (kafka_kv){n, v, o};
+    *kv = (kafka_kv){n, v, o};
     v = o = NULL;
     rc = MDF_OK;
 cleanup:
@@ -611,9 +611,11 @@ int mdf_config_load_file(mdf_config *c, const char *path, char *err, size_t errs
 const char *mdf_config_get(const mdf_config *c, const char *key)
 {
     if (strncmp(key, KAFKA_PREFIX, KAFKA_PREFIX_LEN) == 0) {
-        for (size_t i = 0; i < c->n_kafka; i++)
-            if (strcmp(c->kafka[i].name, key + KAFKA_PREFIX_LEN) == 0)
-                return c->kafka[i].value;
+        for (size_t i = 0; i < c->kafka.len; i++) {
+            const kafka_kv *kv = &MDF_VEC_AT(&c->kafka, kafka_kv, i);
+            if (strcmp(kv->name, key + KAFKA_PREFIX_LEN) == 0)
+                return kv->value;
+        }
         return NULL;
     }
     int k = find_key(key);
@@ -731,8 +733,8 @@ int mdf_config_apply_kafka(const mdf_config *c, rd_kafka_conf_t *conf, char *err
                            size_t errsz)
 {
     char why[512];
-    for (size_t i = 0; i < c->n_kafka; i++) {
-        const kafka_kv *kv = &c->kafka[i];
+    for (size_t i = 0; i < c->kafka.len; i++) {
+        const kafka_kv *kv = &MDF_VEC_AT(&c->kafka, kafka_kv, i);
         if (rd_kafka_conf_set(conf, kv->name, kv->value, why, sizeof why) !=
             RD_KAFKA_CONF_OK) {
             /* keep it one line whatever librdkafka wrote */

@@ -31,8 +31,10 @@ int mdf_vec_reserve(mdf_vec *v, size_t extra)
     if (need <= v->cap)
         return 0;
     size_t cap = v->cap ? v->cap : FIRST_CAP;
+    /* doubling, and the last step straight to max: growing by `need` near
+     * the cap would reallocate on every add */
     while (cap < need)
-        cap = cap > v->max / 2 ? need : cap * 2;
+        cap = cap > v->max / 2 ? v->max : cap * 2;
     if (cap > v->max)
         cap = v->max;
     void *p = realloc(v->data, cap * v->elem);

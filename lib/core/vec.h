@@ -28,8 +28,9 @@ typedef struct mdf_vec {
 void mdf_vec_init(mdf_vec *v, size_t elem, size_t max);
 /* Frees the storage; the vector is empty, with the same elem and max. */
 void mdf_vec_free(mdf_vec *v);
-/* Room for `extra` more elements. Returns 0, or -1 past max or out of
- * memory (the vector is then unchanged). */
+/* Room for `extra` more elements: the next `extra` adds do not move the
+ * data. Returns 0, or -1 past max or out of memory (the vector is then
+ * unchanged). */
 int mdf_vec_reserve(mdf_vec *v, size_t extra);
 
 /* A new element at the end, uninitialized: the caller fills it at once.

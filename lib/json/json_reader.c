@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "strconv.h"
+#include "vec.h"
 
 #define NUM_MAX 400 /* longest number text accepted */
 
@@ -15,10 +16,8 @@ typedef struct parser {
     int depth, max_depth;
     mdf_arena *arena;
     /* children of the containers being built, popped on close */
-    mdf_jval *vals;
-    size_t nvals, capvals;
-    mdf_jmember *mems;
-    size_t nmems, capmems;
+    mdf_vec vals;     /* mdf_jval */
+    mdf_vec mems;     /* mdf_jmember */
     const char *what; /* first error: what went wrong ... */
     const char *at;   /* ... and where */
 } parser;
@@ -225,51 +224,41 @@ static bool literal(parser *ps, const char *word, size_t n)
 
 static bool push_val(parser *ps, const mdf_jval *v)
 {
-    if (ps->nvals == ps->capvals) {
-        size_t cap = ps->capvals ? ps->capvals * 2 : 256;
-        mdf_jval *p = realloc(ps->vals, cap * sizeof *p);
-        if (!p)
-            return fail(ps, "out of memory", ps->p);
-        ps->vals = p;
-        ps->capvals = cap;
-    }
-    ps->vals[ps->nvals++] = *v;
+    mdf_jval *slot = mdf_vec_add(&ps->vals);
+    if (!slot)
+        return fail(ps, "out of memory", ps->p);
+    *slot = *v;
     return true;
 }
 
 static bool push_mem(parser *ps, const mdf_jmember *m)
 {
-    if (ps->nmems == ps->capmems) {
-        size_t cap = ps->capmems ? ps->capmems * 2 : 256;
-        mdf_jmember *p = realloc(ps->mems, cap * sizeof *p);
-        if (!p)
-            return fail(ps, "out of memory", ps->p);
-        ps->mems = p;
-        ps->capmems = cap;
-    }
-    ps->mems[ps->nmems++] = *m;
+    mdf_jmember *slot = mdf_vec_add(&ps->mems);
+    if (!slot)
+        return fail(ps, "out of memory", ps->p);
+    *slot = *m;
     return true;
 }
 
 /* Moves the children pushed since `base` into the arena. */
-static void *pop_children(parser *ps, void *stack, size_t base, size_t *top, size_t size)
+static void *pop_children(parser *ps, mdf_vec *stack, size_t base)
 {
-    size_t n = *top - base;
+    size_t n = stack->len - base;
     if (n == 0)
         return NULL;
-    void *dst = mdf_arena_alloc(ps->arena, n * size);
+    void *dst = mdf_arena_alloc(ps->arena, n * stack->elem);
     if (!dst) {
         fail(ps, "out of memory", ps->p);
         return NULL;
     }
-    memcpy(dst, (char *)stack + base * size, n * size);
-    *top = base;
+    memcpy(dst, (char *)stack->data + base * stack->elem, n * stack->elem);
+    stack->len = base;
     return dst;
 }
 
 static bool parse_array(parser *ps, mdf_jval *v)
 {
-    size_t base = ps->nvals;
+    size_t base = ps->vals.len;
     ps->p++; /* [ */
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == ']') {
@@ -292,18 +281,18 @@ static bool parse_array(parser *ps, mdf_jval *v)
             skip_ws(ps);
         }
     }
-    size_t n = ps->nvals - base;
+    size_t n = ps->vals.len - base;
     if (n > UINT32_MAX)
         return fail(ps, "array too long", ps->p);
     v->type = MDF_J_ARRAY;
     v->len = (uint32_t)n;
-    v->u.items = pop_children(ps, ps->vals, base, &ps->nvals, sizeof(mdf_jval));
+    v->u.items = pop_children(ps, &ps->vals, base);
     return !ps->what;
 }
 
 static bool parse_object(parser *ps, mdf_jval *v)
 {
-    size_t base = ps->nmems;
+    size_t base = ps->mems.len;
     ps->p++; /* { */
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
@@ -338,12 +327,12 @@ static bool parse_object(parser *ps, mdf_jval *v)
             skip_ws(ps);
         }
     }
-    size_t n = ps->nmems - base;
+    size_t n = ps->mems.len - base;
     if (n > UINT32_MAX)
         return fail(ps, "object too long", ps->p);
     v->type = MDF_J_OBJECT;
     v->len = (uint32_t)n;
-    v->u.members = pop_children(ps, ps->mems, base, &ps->nmems, sizeof(mdf_jmember));
+    v->u.members = pop_children(ps, &ps->mems, base);
     return !ps->what;
 }
 
@@ -409,6 +398,9 @@ int mdf_jdoc_parse(char **input, size_t len, int max_depth, mdf_jdoc **out, char
     ps.end = ps.start + len;
     ps.max_depth = max_depth;
     ps.arena = &doc->arena;
+    /* each value and each member takes at least one byte of the input */
+    mdf_vec_init(&ps.vals, sizeof(mdf_jval), len);
+    mdf_vec_init(&ps.mems, sizeof(mdf_jmember), len);
     skip_ws(&ps);
     if (ps.p == ps.end) {
         mdf_seterr(err, errsz, "not JSON: empty input");
@@ -440,8 +432,8 @@ int mdf_jdoc_parse(char **input, size_t len, int max_depth, mdf_jdoc **out, char
     doc = NULL;
     rc = MDF_OK;
 cleanup:
-    free(ps.vals);
-    free(ps.mems);
+    mdf_vec_free(&ps.vals);
+    mdf_vec_free(&ps.mems);
     mdf_jdoc_free(doc);
     return rc;
 }

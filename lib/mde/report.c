@@ -16,6 +16,7 @@
 #include "strmap.h"
 #include "clock.h"
 #include "strconv.h"
+#include "vec.h"
 
 #define INTERN_MAX_LEN 64     /* longer strings are copied, not interned */
 #define INTERN_MAX_COUNT 65536
@@ -34,11 +35,12 @@ typedef struct ctx {
     mdf_report *r;
     bool oom;
     mdf_strmap interned; /* string -> index in istr */
-    const char **istr;
-    size_t n_istr, cap_istr;
-    size_t *scan_slots; /* open addressing over scans by (type, start) */
+    mdf_vec istr;        /* const char *: the interned strings */
+    size_t *scan_slots;  /* open addressing over scans by (type, start) */
     size_t scan_mask;
-    size_t cap_scans, cap_threats, cap_quarantine, cap_warnings;
+    /* built here, handed over to r's plain arrays at the end */
+    mdf_vec scans, threats, quarantine; /* mdf_scan, mdf_threat, mdf_threat */
+    mdf_vec warnings;                   /* const char * */
     mdf_strmap threat_ids, quarantine_ids;
 } ctx;
 
@@ -48,9 +50,8 @@ static void warn(ctx *c, const loc *l, const char *key, const char *fmt, ...) MD
 
 static void warn(ctx *c, const loc *l, const char *key, const char *fmt, ...)
 {
-    mdf_report *r = c->r;
-    if (r->n_warnings >= MDF_REPORT_MAX_WARNINGS) {
-        r->n_warnings_dropped++;
+    if (c->warnings.len >= MDF_REPORT_MAX_WARNINGS) {
+        c->r->n_warnings_dropped++;
         return;
     }
     char where[256] = "", msg[256];
@@ -75,22 +76,9 @@ static void warn(ctx *c, const loc *l, const char *key, const char *fmt, ...)
         return;
     if ((size_t)len >= sizeof line)
         len = (int)sizeof line - 1;
-    if (r->n_warnings == c->cap_warnings) {
-        size_t cap = c->cap_warnings ? c->cap_warnings * 2 : 8;
-        const char **w = realloc(r->warnings, cap * sizeof *w);
-        if (!w) {
-            c->oom = true;
-            return;
-        }
-        r->warnings = w;
-        c->cap_warnings = cap;
-    }
-    const char *copy = mdf_arena_strndup(&r->arena, line, (size_t)len);
-    if (!copy) {
+    const char *copy = mdf_arena_strndup(&c->r->arena, line, (size_t)len);
+    if (!copy || mdf_vec_push(&c->warnings, &copy) != 0)
         c->oom = true;
-        return;
-    }
-    r->warnings[r->n_warnings++] = copy;
 }
 
 static const char *type_name(const mdf_jval *v)
@@ -102,7 +90,7 @@ static const char *type_name(const mdf_jval *v)
 
 static const char *save_str(ctx *c, const char *s, size_t len)
 {
-    if (len > INTERN_MAX_LEN || c->n_istr >= INTERN_MAX_COUNT) {
+    if (len > INTERN_MAX_LEN || c->istr.len >= INTERN_MAX_COUNT) {
         const char *p = mdf_arena_strndup(&c->r->arena, s, len);
         if (!p)
             c->oom = true;
@@ -110,23 +98,13 @@ static const char *save_str(ctx *c, const char *s, size_t len)
     }
     size_t idx;
     if (mdf_strmap_get(&c->interned, s, len, &idx))
-        return c->istr[idx];
-    if (c->n_istr == c->cap_istr) {
-        size_t cap = c->cap_istr ? c->cap_istr * 2 : 64;
-        const char **p = realloc(c->istr, cap * sizeof *p);
-        if (!p) {
-            c->oom = true;
-            return NULL;
-        }
-        c->istr = p;
-        c->cap_istr = cap;
-    }
-    char *p = mdf_arena_strndup(&c->r->arena, s, len);
-    if (!p || mdf_strmap_put(&c->interned, p, len, c->n_istr) != 0) {
+        return MDF_VEC_AT(&c->istr, const char *, idx);
+    const char *p = mdf_arena_strndup(&c->r->arena, s, len);
+    if (!p || mdf_strmap_put(&c->interned, p, len, c->istr.len) != 0 ||
+        mdf_vec_push(&c->istr, &p) != 0) {
         c->oom = true;
         return NULL;
     }
-    c->istr[c->n_istr++] = p;
     return p;
 }
 
@@ -316,17 +294,14 @@ static uint64_t scan_hash(const char *type, int64_t start)
            ((uint64_t)start * 0xff51afd7ed558ccdULL);
 }
 
+/* Room for `extra` more scans, so that scan_slot cannot fail. */
 static int scans_reserve(ctx *c, size_t extra)
 {
-    mdf_report *r = c->r;
-    if (r->n_scans + extra <= c->cap_scans)
-        return 0;
-    size_t cap = r->n_scans + extra;
-    mdf_scan *s = realloc(r->scans, cap * sizeof *s);
-    if (!s)
+    if (mdf_vec_reserve(&c->scans, extra) != 0)
         return -1;
-    r->scans = s;
-    c->cap_scans = cap;
+    size_t cap = c->scans.cap;
+    if (c->scan_slots && c->scan_mask + 1 >= cap * 2)
+        return 0;
     /* rebuild the index at load <= 1/2 */
     size_t slots = 64;
     while (slots < cap * 2)
@@ -336,10 +311,11 @@ static int scans_reserve(ctx *c, size_t extra)
     if (!c->scan_slots)
         return -1;
     c->scan_mask = slots - 1;
-    for (size_t i = 0; i < r->n_scans; i++) {
-        if (r->scans[i].start_ms == MDF_TIME_NONE)
+    const mdf_scan *scans = c->scans.data;
+    for (size_t i = 0; i < c->scans.len; i++) {
+        if (scans[i].start_ms == MDF_TIME_NONE)
             continue;
-        size_t k = (size_t)scan_hash(r->scans[i].type, r->scans[i].start_ms) & c->scan_mask;
+        size_t k = (size_t)scan_hash(scans[i].type, scans[i].start_ms) & c->scan_mask;
         while (c->scan_slots[k])
             k = (k + 1) & c->scan_mask;
         c->scan_slots[k] = i + 1;
@@ -350,20 +326,20 @@ static int scans_reserve(ctx *c, size_t extra)
 /* Returns the scan with this type and start time, adding it if new. */
 static mdf_scan *scan_slot(ctx *c, const char *type, int64_t start, bool *is_new)
 {
-    mdf_report *r = c->r;
+    mdf_scan *scans = c->scans.data;
     size_t k = 0;
     if (start != MDF_TIME_NONE) {
         k = (size_t)scan_hash(type, start) & c->scan_mask;
         for (; c->scan_slots[k]; k = (k + 1) & c->scan_mask) {
-            mdf_scan *s = &r->scans[c->scan_slots[k] - 1];
+            mdf_scan *s = &scans[c->scan_slots[k] - 1];
             if (s->start_ms == start && s->type == type) {
                 *is_new = false;
                 return s;
             }
         }
-        c->scan_slots[k] = r->n_scans + 1;
+        c->scan_slots[k] = c->scans.len + 1;
     }
-    mdf_scan *s = &r->scans[r->n_scans++];
+    mdf_scan *s = mdf_vec_add(&c->scans); /* reserved: not NULL */
     s->type = type;
     s->state = NULL;
     s->start_ms = start;
@@ -488,7 +464,6 @@ static void read_history(ctx *c, const mdf_jval *entry, const loc *l, mdf_threat
 
 static void read_threat_entry(ctx *c, const mdf_jval *entry, const loc *l, bool quarantine)
 {
-    mdf_report *r = c->r;
     if (entry->type != MDF_J_OBJECT) {
         warn(c, l, NULL, "expected object, got %s", type_name(entry));
         return;
@@ -508,12 +483,10 @@ static void read_threat_entry(ctx *c, const mdf_jval *entry, const loc *l, bool 
 
     mdf_strmap *ids = quarantine ? &c->quarantine_ids : &c->threat_ids;
     size_t idx;
-    mdf_threat **list = quarantine ? &r->quarantine : &r->threats;
-    size_t *count = quarantine ? &r->n_quarantine : &r->n_threats;
-    size_t *cap = quarantine ? &c->cap_quarantine : &c->cap_threats;
+    mdf_vec *list = quarantine ? &c->quarantine : &c->threats;
     if (t.tracking_id && mdf_strmap_get(ids, t.tracking_id, strlen(t.tracking_id), &idx)) {
         /* the same threat seen in another scan: keep its latest status */
-        mdf_threat *old = &(*list)[idx];
+        mdf_threat *old = &MDF_VEC_AT(list, mdf_threat, idx);
         if (t.status_key != MDF_TIME_NONE &&
             (old->status_key == MDF_TIME_NONE || t.status_key > old->status_key)) {
             old->status = t.status;
@@ -523,21 +496,10 @@ static void read_threat_entry(ctx *c, const mdf_jval *entry, const loc *l, bool 
             old->detection_ms = t.detection_ms;
         return;
     }
-    if (*count == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        mdf_threat *p = realloc(*list, ncap * sizeof *p);
-        if (!p) {
-            c->oom = true;
-            return;
-        }
-        *list = p;
-        *cap = ncap;
-    }
-    if (t.tracking_id && mdf_strmap_put(ids, t.tracking_id, strlen(t.tracking_id), *count) != 0) {
+    if ((t.tracking_id &&
+         mdf_strmap_put(ids, t.tracking_id, strlen(t.tracking_id), list->len) != 0) ||
+        mdf_vec_push(list, &t) != 0)
         c->oom = true;
-        return;
-    }
-    (*list)[(*count)++] = t;
 }
 
 /* threatInformation.list / .quarantineList: {"threats":{"scans":[...]}},
@@ -668,13 +630,20 @@ static void read_rtp_stats(ctx *c, const mdf_jval *diag)
 
 /* ---- entry points ------------------------------------------------------------ */
 
-static int normalize(const mdf_jval *root, mdf_report *r, char *err, size_t errsz)
+/* doc_bytes: the JSON text's size, which bounds the lists */
+static int normalize(const mdf_jval *root, size_t doc_bytes, mdf_report *r, char *err, size_t errsz)
 {
     int rc = MDF_ERR;
     ctx c = {.r = r};
     mdf_strmap_init(&c.interned);
     mdf_strmap_init(&c.threat_ids);
     mdf_strmap_init(&c.quarantine_ids);
+    mdf_vec_init(&c.istr, sizeof(const char *), INTERN_MAX_COUNT);
+    /* every scan and threat is a JSON object of its own: "{}" at least */
+    mdf_vec_init(&c.scans, sizeof(mdf_scan), doc_bytes / 2);
+    mdf_vec_init(&c.threats, sizeof(mdf_threat), doc_bytes / 2);
+    mdf_vec_init(&c.quarantine, sizeof(mdf_threat), doc_bytes / 2);
+    mdf_vec_init(&c.warnings, sizeof(const char *), MDF_REPORT_MAX_WARNINGS);
     if (root->type != MDF_J_OBJECT) {
         mdf_seterr(err, errsz, "not an MDE report: the top level is %s, not an object",
                    type_name(root));
@@ -699,16 +668,21 @@ static int normalize(const mdf_jval *root, mdf_report *r, char *err, size_t errs
     const mdf_jval *diag = section(&c, root, NULL, "diagnosticInformation", MDF_J_OBJECT);
     if (diag)
         read_rtp_stats(&c, diag);
-    if (r->n_scans > 1)
-        qsort(r->scans, r->n_scans, sizeof *r->scans, cmp_scan);
+    if (c.scans.len > 1)
+        qsort(c.scans.data, c.scans.len, sizeof(mdf_scan), cmp_scan);
     rc = MDF_OK;
 cleanup:
     if (c.oom)
         rc = mdf_seterr(err, errsz, "out of memory while reading the report");
+    /* r owns the lists from here on, whatever the outcome */
+    r->scans = mdf_vec_take(&c.scans, &r->n_scans);
+    r->threats = mdf_vec_take(&c.threats, &r->n_threats);
+    r->quarantine = mdf_vec_take(&c.quarantine, &r->n_quarantine);
+    r->warnings = mdf_vec_take(&c.warnings, &r->n_warnings);
     mdf_strmap_free(&c.interned);
     mdf_strmap_free(&c.threat_ids);
     mdf_strmap_free(&c.quarantine_ids);
-    free(c.istr);
+    mdf_vec_free(&c.istr);
     free(c.scan_slots);
     return rc;
 }
@@ -771,7 +745,7 @@ static int parse_buf(mdf_buf *in, const mdf_report_limits *lim, mdf_report **out
         mdf_seterr(err, errsz, "out of memory");
         goto cleanup;
     }
-    rc = normalize(&doc->root, r, err, errsz);
+    rc = normalize(&doc->root, len, r, err, errsz);
     if (rc == MDF_OK) {
         *out = r;
         r = NULL;

@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include "err.h"
 #include "strconv.h"
 #include "url.h"
 #include "clock.h"
+#include "vec.h"
 
 struct xfer {
     CURL *easy;
@@ -17,7 +19,7 @@ struct xfer {
     mdf_http_cb cb;
     void *arg;
     mdf_http_resp resp;
-    struct xfer *next, *prev;
+    LIST_ENTRY(xfer) link;
 };
 
 struct timer {
@@ -29,10 +31,9 @@ struct timer {
 
 struct mdf_http {
     CURLM *multi;
-    struct xfer *xfers; /* in flight */
+    LIST_HEAD(, xfer) xfers; /* in flight */
     int n_xfers;
-    struct timer *heap; /* min-heap on (due, seq) */
-    size_t n_timers, cap_timers;
+    mdf_vec heap; /* struct timer, a min-heap on (due, seq) */
     uint64_t seq;
 };
 
@@ -53,18 +54,15 @@ int mdf_http_new(mdf_http **out, char *err, size_t errsz)
         free(h);
         return mdf_seterr(err, errsz, "libcurl multi handle failed");
     }
+    LIST_INIT(&h->xfers);
+    mdf_vec_init(&h->heap, sizeof(struct timer), MDF_HTTP_MAX_TIMERS);
     *out = h;
     return MDF_OK;
 }
 
 static void xfer_free(mdf_http *h, struct xfer *x)
 {
-    if (x->prev)
-        x->prev->next = x->next;
-    else
-        h->xfers = x->next;
-    if (x->next)
-        x->next->prev = x->prev;
+    LIST_REMOVE(x, link);
     h->n_xfers--;
     curl_multi_remove_handle(h->multi, x->easy);
     curl_easy_cleanup(x->easy);
@@ -77,10 +75,10 @@ void mdf_http_destroy(mdf_http *h)
 {
     if (!h)
         return;
-    while (h->xfers)
-        xfer_free(h, h->xfers);
+    while (!LIST_EMPTY(&h->xfers))
+        xfer_free(h, LIST_FIRST(&h->xfers));
     curl_multi_cleanup(h->multi);
-    free(h->heap);
+    mdf_vec_free(&h->heap);
     free(h);
 }
 
@@ -93,41 +91,38 @@ static bool timer_less(const struct timer *a, const struct timer *b)
 
 int mdf_http_after(mdf_http *h, int64_t delay_ms, mdf_timer_cb cb, void *arg)
 {
-    if (h->n_timers == h->cap_timers) {
-        size_t cap = h->cap_timers ? h->cap_timers * 2 : 64;
-        struct timer *p = realloc(h->heap, cap * sizeof *p);
-        if (!p)
-            return MDF_ERR;
-        h->heap = p;
-        h->cap_timers = cap;
-    }
+    /* one more slot at the end; the sift-up below fills the hole */
+    if (!mdf_vec_add(&h->heap))
+        return MDF_ERR;
+    struct timer *heap = h->heap.data;
     struct timer t = {mdf_mono_ms() + (delay_ms > 0 ? delay_ms : 0), h->seq++, cb, arg};
-    size_t i = h->n_timers++;
-    while (i > 0 && timer_less(&t, &h->heap[(i - 1) / 2])) {
-        h->heap[i] = h->heap[(i - 1) / 2];
+    size_t i = h->heap.len - 1;
+    while (i > 0 && timer_less(&t, &heap[(i - 1) / 2])) {
+        heap[i] = heap[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    h->heap[i] = t;
+    heap[i] = t;
     return MDF_OK;
 }
 
 static struct timer timer_pop(mdf_http *h)
 {
-    struct timer top = h->heap[0], last = h->heap[--h->n_timers];
-    size_t i = 0, n = h->n_timers;
+    struct timer *heap = h->heap.data;
+    struct timer top = heap[0], last = heap[--h->heap.len];
+    size_t i = 0, n = h->heap.len;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && timer_less(&h->heap[c + 1], &h->heap[c]))
+        if (c + 1 < n && timer_less(&heap[c + 1], &heap[c]))
             c++;
-        if (!timer_less(&h->heap[c], &last))
+        if (!timer_less(&heap[c], &last))
             break;
-        h->heap[i] = h->heap[c];
+        heap[i] = heap[c];
         i = c;
     }
     if (n > 0)
-        h->heap[i] = last;
+        heap[i] = last;
     return top;
 }
 
@@ -135,8 +130,8 @@ static void run_timers(mdf_http *h)
 {
     int64_t now = mdf_mono_ms();
     /* only those due now: a callback that re-arms for 0 ms runs next round */
-    size_t budget = h->n_timers;
-    while (budget-- > 0 && h->n_timers > 0 && h->heap[0].due <= now) {
+    size_t budget = h->heap.len;
+    while (budget-- > 0 && h->heap.len > 0 && MDF_VEC_AT(&h->heap, struct timer, 0).due <= now) {
         struct timer t = timer_pop(h);
         t.cb(t.arg);
     }
@@ -283,10 +278,7 @@ int mdf_http_start(mdf_http *h, const mdf_http_req *req, mdf_http_cb cb, void *a
     }
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
         goto oom;
-    x->next = h->xfers;
-    if (h->xfers)
-        h->xfers->prev = x;
-    h->xfers = x;
+    LIST_INSERT_HEAD(&h->xfers, x, link);
     h->n_xfers++;
     return MDF_OK;
 oom:
@@ -323,8 +315,8 @@ static void finish_done(mdf_http *h)
 int mdf_http_run(mdf_http *h, int timeout_ms, struct curl_waitfd *extra_fds, unsigned n_extra)
 {
     int running = 0, wait = timeout_ms;
-    if (h->n_timers > 0) {
-        int64_t until = h->heap[0].due - mdf_mono_ms();
+    if (h->heap.len > 0) {
+        int64_t until = MDF_VEC_AT(&h->heap, struct timer, 0).due - mdf_mono_ms();
         if (until < wait)
             wait = until > 0 ? (int)until : 0;
     }
@@ -337,7 +329,7 @@ int mdf_http_run(mdf_http *h, int timeout_ms, struct curl_waitfd *extra_fds, uns
 
 int mdf_http_pending(const mdf_http *h)
 {
-    return h->n_xfers + (int)h->n_timers;
+    return h->n_xfers + (int)h->heap.len;
 }
 
 void mdf_http_wakeup(mdf_http *h)

@@ -17,6 +17,10 @@
 
 typedef struct mdf_http mdf_http;
 
+/* The most timers one loop holds: its users arm about one per pending
+ * operation, and a million is far beyond any fleet's. */
+#define MDF_HTTP_MAX_TIMERS (1u << 20)
+
 typedef struct mdf_http_req {
     const char *method;          /* GET (default), POST, PATCH, ... */
     const char *url;
