@@ -44,7 +44,7 @@ static size_t scan_of_threat(const scan_view *scans, size_t n, const sim_threat 
     return fallback;
 }
 
-static void tracking_id(const sim_node *node, const sim_threat *t, char out[SIM_UUID_STRSZ])
+static void tracking_id(const sim_node *node, const sim_threat *t, char out[MDF_UUID_STRSZ])
 {
     char name[512];
     int n = snprintf(name, sizeof name, "%s\n%s\n%" PRId64, node->name, t->name, t->detected_ms);
@@ -54,7 +54,7 @@ static void tracking_id(const sim_node *node, const sim_threat *t, char out[SIM_
 /* {"threat":{...},"detection_time":ms,"history":[{"key","value"}...]} */
 static void write_threat(mdf_jsonw *w, const sim_node *node, const sim_threat *t)
 {
-    char id[SIM_UUID_STRSZ];
+    char id[MDF_UUID_STRSZ];
     tracking_id(node, t, id);
     mdf_jsonw_obj_begin(w);
     mdf_jsonw_key(w, "threat");
@@ -187,7 +187,7 @@ static int64_t minutes_ago(const sim_health *h, int64_t now_ms)
 static void write_health(mdf_jsonw *w, const sim_node *node, int64_t now_ms)
 {
     const sim_health *h = &node->health;
-    char edr[SIM_UUID_STRSZ], guid[SIM_UUID_STRSZ], edr_hex[41];
+    char edr[MDF_UUID_STRSZ], guid[MDF_UUID_STRSZ], edr_hex[41];
     char name[160];
     int n = snprintf(name, sizeof name, "edr\n%s", node->name);
     sim_uuid_named(name, (size_t)(n > 0 && (size_t)n < sizeof name ? n : 0), edr);

@@ -14,14 +14,13 @@
 #include "simhttp.h"
 #include "json_reader.h"
 #include "clock.h"
+#include "names.h"
 #include "strconv.h"
 
 #define PATH_MAX_BYTES 4096 /* ARM serves URLs of at least 4 KB */
 #define MAX_SEGS 12
 #define MAX_TOP 1000
 #define POLL_SIM_SECONDS 10.0 /* Retry-After of a running operation, before scaling */
-#define LIMIT_MIN 60
-#define LIMIT_MAX 14400
 
 typedef struct arm_path {
     sim_route route;  /* SIM_R_UNKNOWN when nothing matched */
@@ -65,7 +64,7 @@ static void parse_path(const char *method, char *copy, arm_path *p)
     if (n < 2 || n > MAX_SEGS || !sim_ieq(s[0], "subscriptions"))
         return;
     p->sub = s[1];
-    if (n == 8 && sim_ieq(s[2], "providers") && sim_ieq(s[3], "Microsoft.NetworkCloud") &&
+    if (n == 8 && sim_ieq(s[2], "providers") && sim_ieq(s[3], MDF_RP_NAMESPACE) &&
         sim_ieq(s[4], "locations") && sim_ieq(s[6], "operationStatuses")) {
         p->loc = s[5];
         p->op = s[7];
@@ -73,25 +72,25 @@ static void parse_path(const char *method, char *copy, arm_path *p)
         return;
     }
     if (n < 7 || !sim_ieq(s[2], "resourceGroups") || !sim_ieq(s[4], "providers") ||
-        !sim_ieq(s[5], "Microsoft.NetworkCloud"))
+        !sim_ieq(s[5], MDF_RP_NAMESPACE))
         return;
     p->rg = s[3];
     p->name = n > 7 ? s[7] : NULL;
-    if (sim_ieq(s[6], "clusters")) {
+    if (sim_ieq(s[6], MDF_RT_CLUSTERS)) {
         if (n == 8 && strcmp(method, "PATCH") == 0)
             p->route = SIM_R_CLUSTER_PATCH;
         else if (n == 8)
             want(p, method, "GET", SIM_R_CLUSTER_GET);
-        else if (n == 9 && sim_ieq(s[8], "scanRuntime"))
+        else if (n == 9 && sim_ieq(s[8], MDF_ACTION_SCAN_RUNTIME))
             want(p, method, "POST", SIM_R_CLUSTER_SCAN);
-    } else if (sim_ieq(s[6], "bareMetalMachines")) {
+    } else if (sim_ieq(s[6], MDF_RT_BMMS)) {
         if (n == 7)
             want(p, method, "GET", SIM_R_BMM_LIST);
         else if (n == 8)
             want(p, method, "GET", SIM_R_BMM_GET);
-        else if (n == 9 && sim_ieq(s[8], "runDataExtracts"))
+        else if (n == 9 && sim_ieq(s[8], MDF_ACTION_RUN_DATA_EXTRACTS))
             want(p, method, "POST", SIM_R_BMM_EXTRACT);
-        else if (n == 9 && sim_ieq(s[8], "runDataExtractsRestricted"))
+        else if (n == 9 && sim_ieq(s[8], MDF_ACTION_RUN_DATA_EXTRACTS_RESTRICTED))
             want(p, method, "POST", SIM_R_BMM_EXTRACT_RESTRICTED);
     }
 }
@@ -209,7 +208,7 @@ static void correlation_id(sim_req *r)
     if (ok)
         mdf_strlcpy(r->correlation_id, c, sizeof r->correlation_id);
     else
-        sim_uuid_random(r->correlation_id);
+        mdf_random_id(r->correlation_id);
 }
 
 /* ---- helpers of the routes ------------------------------------------------ */
@@ -242,9 +241,9 @@ static int find_cluster(arm_ctx *a, enum MHD_Result *ret)
                                   "Resource group '%.90s' could not be found.", a->p->rg);
     else
         *ret = sim_send_arm_error(a->r, 404, "ResourceNotFound",
-                                  "The Resource 'Microsoft.NetworkCloud/clusters/%.80s' under "
-                                  "resource group '%.90s' was not found. For more details please "
-                                  "go to https://aka.ms/ARMResourceNotFoundFix",
+                                  "The Resource '" MDF_RP_NAMESPACE "/" MDF_RT_CLUSTERS
+                                  "/%.80s' under resource group '%.90s' was not found. For more "
+                                  "details please go to https://aka.ms/ARMResourceNotFoundFix",
                                   a->p->name, a->p->rg);
     return -1;
 }
@@ -262,7 +261,7 @@ static int find_bmm(arm_ctx *a, int *ci, enum MHD_Result *ret)
                                   "Resource group '%.90s' could not be found.", a->p->rg);
     else
         *ret = sim_send_arm_error(a->r, 404, "ResourceNotFound",
-                                  "The Resource 'Microsoft.NetworkCloud/bareMetalMachines/%.80s' "
+                                  "The Resource '" MDF_RP_NAMESPACE "/" MDF_RT_BMMS "/%.80s' "
                                   "under resource group '%.90s' was not found. For more details "
                                   "please go to https://aka.ms/ARMResourceNotFoundFix",
                                   a->p->name, a->p->rg);
@@ -344,7 +343,7 @@ static const mdf_jval *typed(arm_ctx *a, const mdf_jval *obj, const char *key, c
 /* The operationStatuses URL of op, for Location and Azure-AsyncOperation. */
 static void op_url(arm_ctx *a, const sim_op *op, char *out, size_t outsz)
 {
-    char path[SIM_ID_SZ];
+    char path[MDF_RID_MAX];
     sim_op_path(a->st, op, path);
     snprintf(out, outsz, "%s%s?api-version=%s", a->r->base_url, path, a->apiv);
 }
@@ -362,7 +361,7 @@ static int64_t op_wait_ms(arm_ctx *a, const sim_op *op)
 /* 202 Accepted for a new operation: Location (and Azure-AsyncOperation). */
 static enum MHD_Result accepted(arm_ctx *a, const sim_op *op, bool async_header)
 {
-    char url[SIM_ID_SZ + 400];
+    char url[MDF_RID_MAX + 400];
     op_url(a, op, url, sizeof url);
     struct MHD_Response *resp = sim_resp_str("", NULL);
     if (resp) {
@@ -552,12 +551,11 @@ static enum MHD_Result bmm_list(arm_ctx *a)
     size_t end = (size_t)skip < total ? (size_t)skip : total;
     end = total - end > (size_t)top ? end + (size_t)top : total;
     if (end < total) {
-        char link[SIM_ID_SZ + 600];
-        snprintf(link, sizeof link,
-                 "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.NetworkCloud/"
-                 "bareMetalMachines?api-version=%s&$top=%" PRId64 "&$skipToken=%zu",
-                 a->r->base_url, sc->subscription, sc->clusters[ci].managed_resource_group,
-                 a->apiv, top, end);
+        char coll[MDF_RID_MAX], link[MDF_RID_MAX + 600];
+        mdf_rid_bmm(coll, sizeof coll, sc->subscription, sc->clusters[ci].managed_resource_group,
+                    NULL);
+        snprintf(link, sizeof link, "%s%s?api-version=%s&$top=%" PRId64 "&$skipToken=%zu",
+                 a->r->base_url, coll, a->apiv, top, end);
         mdf_jsonw_kstr(&w, "nextLink", link);
     }
     mdf_jsonw_key(&w, "value");
@@ -628,10 +626,10 @@ static int64_t extract_params(arm_ctx *a, const mdf_jval *root, enum MHD_Result 
                                           where, j);
                 return -1;
             }
-        if (!mdf_jstr_is(name, "mde-agent-information")) {
+        if (!mdf_jstr_is(name, MDF_EXTRACT_COMMAND)) {
             *ret = sim_send_arm_error(a->r, 400, "ValidationError",
                                       "The command '%.*s' is not supported by mdefleet-sim, which "
-                                      "simulates mde-agent-information only.",
+                                      "simulates " MDF_EXTRACT_COMMAND " only.",
                                       (int)(name->len > 60 ? 60 : name->len), name->s);
             return -1;
         }
@@ -642,15 +640,15 @@ static int64_t extract_params(arm_ctx *a, const mdf_jval *root, enum MHD_Result 
         return -1;
     if (!lim) {
         *ret = sim_send_arm_error(a->r, 400, "ValidationError",
-                                  "The limitTimeSeconds field is required (%d..%d).", LIMIT_MIN,
-                                  LIMIT_MAX);
+                                  "The limitTimeSeconds field is required (%d..%d).",
+                                  MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX);
         return -1;
     }
-    if (lim->u.i < LIMIT_MIN || lim->u.i > LIMIT_MAX) {
+    if (lim->u.i < MDF_EXTRACT_LIMIT_MIN || lim->u.i > MDF_EXTRACT_LIMIT_MAX) {
         *ret = sim_send_arm_error(a->r, 400, "ValidationError",
                                   "The value %" PRId64 " of limitTimeSeconds is outside the "
                                   "allowed range %d..%d.",
-                                  lim->u.i, LIMIT_MIN, LIMIT_MAX);
+                                  lim->u.i, MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX);
         return -1;
     }
     return lim->u.i;
@@ -716,7 +714,7 @@ static enum MHD_Result operation_get(arm_ctx *a)
     if (resp && running) {
         sim_resp_retry_after(resp, op_wait_ms(a, op));
         if (status == 202) {
-            char url[SIM_ID_SZ + 400];
+            char url[MDF_RID_MAX + 400];
             op_url(a, op, url, sizeof url);
             MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, url);
         }
@@ -767,8 +765,8 @@ void sim_arm_prepare(sim_req *r)
                                       : "x-ms-ratelimit-remaining-subscription-reads";
     correlation_id(r);
     sim_state_lock(st);
-    r->ratelimit_remaining = sim_bucket_remaining(is_write(r) ? &st->writes : &st->reads,
-                                                  sim_mono_ms());
+    r->ratelimit_remaining = mdf_tb_remaining(is_write(r) ? &st->writes : &st->reads,
+                                              mdf_mono_ms());
     sim_state_unlock(st);
 }
 
@@ -788,10 +786,9 @@ enum MHD_Result sim_arm_handle(sim_req *r)
     r->route = p.route;
 
     sim_state_lock(st);
-    arm_ctx a = {.r = r, .st = st, .p = &p, .now = sim_mono_ms()};
-    sim_bucket *bucket = write ? &st->writes : &st->reads;
-    int64_t wait_ms = 0;
-    r->ratelimit_remaining = sim_bucket_remaining(bucket, a.now);
+    arm_ctx a = {.r = r, .st = st, .p = &p, .now = mdf_mono_ms()};
+    mdf_token_bucket *bucket = write ? &st->writes : &st->reads;
+    r->ratelimit_remaining = mdf_tb_remaining(bucket, a.now);
     if (!authorized(r, st, a.now, &ret) || !(a.apiv = api_version(r, st->sc, &ret)))
         goto cleanup;
     if (!sim_ieq(p.sub, st->sc->subscription)) {
@@ -799,7 +796,8 @@ enum MHD_Result sim_arm_handle(sim_req *r)
                                  "The subscription '%.60s' could not be found.", p.sub);
         goto cleanup;
     }
-    if (!sim_bucket_take(bucket, a.now, &r->ratelimit_remaining, &wait_ms)) {
+    int64_t wait_ms = mdf_tb_take(bucket, a.now);
+    if (wait_ms > 0) {
         ret = sim_send_arm_error_retry(r, 429, wait_ms, "SubscriptionRequestsThrottled",
                                        "Number of '%s' requests for subscription '%s' exceeded. "
                                        "Please try again after '%" PRId64 "' seconds after "
@@ -809,6 +807,7 @@ enum MHD_Result sim_arm_handle(sim_req *r)
                                        (wait_ms + 999) / 1000);
         goto cleanup;
     }
+    r->ratelimit_remaining = mdf_tb_remaining(bucket, a.now); /* what the take left */
     ret = route(&a);
 cleanup:
     sim_state_unlock(st);

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "err.h"
 #include "clock.h"
+#include "err.h"
+#include "names.h"
+#include "strconv.h"
 
 bool sim_apiv_at_least(const char *apiv, const char *date)
 {
@@ -12,28 +14,22 @@ bool sim_apiv_at_least(const char *apiv, const char *date)
     return strncmp(apiv, date, 10) >= 0;
 }
 
-void sim_cluster_id(const sim_state *st, size_t ci, char out[SIM_ID_SZ])
+void sim_cluster_id(const sim_state *st, size_t ci, char out[MDF_RID_MAX])
 {
     const sim_cluster *c = &st->sc->clusters[ci];
-    snprintf(out, SIM_ID_SZ,
-             "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.NetworkCloud/clusters/%s",
-             st->sc->subscription, c->resource_group, c->name);
+    mdf_rid_cluster(out, MDF_RID_MAX, st->sc->subscription, c->resource_group, c->name);
 }
 
-void sim_bmm_id(const sim_state *st, size_t ci, size_t ni, char out[SIM_ID_SZ])
+void sim_bmm_id(const sim_state *st, size_t ci, size_t ni, char out[MDF_RID_MAX])
 {
     const sim_cluster *c = &st->sc->clusters[ci];
-    snprintf(out, SIM_ID_SZ,
-             "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.NetworkCloud/"
-             "bareMetalMachines/%s",
-             st->sc->subscription, c->managed_resource_group, c->nodes[ni].name);
+    mdf_rid_bmm(out, MDF_RID_MAX, st->sc->subscription, c->managed_resource_group,
+                c->nodes[ni].name);
 }
 
-void sim_op_path(const sim_state *st, const sim_op *op, char out[SIM_ID_SZ])
+void sim_op_path(const sim_state *st, const sim_op *op, char out[MDF_RID_MAX])
 {
-    snprintf(out, SIM_ID_SZ,
-             "/subscriptions/%s/providers/Microsoft.NetworkCloud/locations/%s/operationStatuses/%s",
-             st->sc->subscription, st->sc->location, op->id);
+    mdf_rid_operation(out, MDF_RID_MAX, st->sc->subscription, st->sc->location, op->id);
 }
 
 static void ktime(mdf_jsonw *w, const char *key, int64_t ms)
@@ -48,7 +44,7 @@ static void ktime(mdf_jsonw *w, const char *key, int64_t ms)
 static void resource_begin(mdf_jsonw *w, const sim_state *st, const char *cluster_rg,
                            const char *location_name, const char *id, const char *name)
 {
-    char el[SIM_ID_SZ];
+    char el[MDF_RID_MAX];
     snprintf(el, sizeof el,
              "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ExtendedLocation/"
              "customLocations/%s",
@@ -107,7 +103,7 @@ static void action_states(mdf_jsonw *w, const sim_state *st, size_t ci, int64_t 
                                    : "Request to scan runtime was successfully distributed to "
                                      "the cluster";
         mdf_jsonw_obj_begin(w);
-        mdf_jsonw_kstr(w, "actionType", SIM_SCAN_ACTION);
+        mdf_jsonw_kstr(w, "actionType", MDF_ACTION_TYPE_SCAN_RUNTIME);
         mdf_jsonw_kstr(w, "correlationId", op->correlation_id);
         if (s != SIM_OPST_RUNNING)
             ktime(w, "endTime", op->sim_end_ms);
@@ -135,12 +131,12 @@ void sim_json_cluster(mdf_jsonw *w, const sim_state *st, size_t ci, const char *
 {
     const sim_cluster *c = &st->sc->clusters[ci];
     const sim_cluster_rt *rt = &st->clusters[ci];
-    char id[SIM_ID_SZ], cm[SIM_ID_SZ], cl[SIM_ID_SZ];
+    char id[MDF_RID_MAX], cm[MDF_RID_MAX], cm_name[MDF_RID_MAX], cl[MDF_RID_MAX];
     sim_cluster_id(st, ci, id);
-    snprintf(cm, sizeof cm,
-             "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.NetworkCloud/"
-             "clusterManagers/%s-cm",
-             st->sc->subscription, c->resource_group, c->name);
+    /* its cluster manager "{cluster}-cm" is in the same group */
+    snprintf(cm_name, sizeof cm_name, "%s-cm", c->name);
+    mdf_rid(cm, sizeof cm, st->sc->subscription, c->resource_group, MDF_RT_CLUSTER_MANAGERS,
+            cm_name);
     /* a cluster sits in its cluster manager's custom location */
     snprintf(cl, sizeof cl, "%s-cm-cl", c->name);
     resource_begin(w, st, c->resource_group, cl, id, c->name);
@@ -163,7 +159,7 @@ void sim_json_cluster(mdf_jsonw *w, const sim_state *st, size_t ci, const char *
         mdf_jsonw_kstr(w, "definitionUpdateMode", rt->update_automatic ? "Automatic" : "None");
     mdf_jsonw_kstr(w, "enforcementLevel", sim_level_name(rt->level));
     mdf_jsonw_obj_end(w);
-    resource_end(w, st->sim0_ms, rt->modified_sim_ms, "Microsoft.NetworkCloud/clusters");
+    resource_end(w, st->sim0_ms, rt->modified_sim_ms, MDF_RP_NAMESPACE "/" MDF_RT_CLUSTERS);
 }
 
 static void runtime_protection_status(mdf_jsonw *w, const sim_state *st, size_t ci, size_t ni,
@@ -218,12 +214,11 @@ void sim_json_bmm(mdf_jsonw *w, const sim_state *st, size_t ci, size_t ni, const
 {
     const sim_cluster *c = &st->sc->clusters[ci];
     const sim_node *n = &c->nodes[ni];
-    char id[SIM_ID_SZ], cid[SIM_ID_SZ], rack[SIM_ID_SZ], cl[SIM_ID_SZ];
+    char id[MDF_RID_MAX], cid[MDF_RID_MAX], rack[MDF_RID_MAX], cl[MDF_RID_MAX];
     sim_bmm_id(st, ci, ni, id);
     sim_cluster_id(st, ci, cid);
-    snprintf(rack, sizeof rack,
-             "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.NetworkCloud/racks/%s",
-             st->sc->subscription, c->managed_resource_group, n->rack);
+    mdf_rid(rack, sizeof rack, st->sc->subscription, c->managed_resource_group, MDF_RT_RACKS,
+            n->rack);
     /* slot: position among the machines of the same rack, from 1 */
     int64_t slot = 1;
     for (size_t i = 0; i < ni; i++)
@@ -244,7 +239,7 @@ void sim_json_bmm(mdf_jsonw *w, const sim_state *st, size_t ci, size_t ni, const
     mdf_jsonw_kint(w, "rackSlot", slot);
     mdf_jsonw_kstr(w, "readyState", n->ready_state);
     runtime_protection_status(w, st, ci, ni, apiv, real_ms);
-    resource_end(w, st->sim0_ms, st->sim0_ms, "Microsoft.NetworkCloud/bareMetalMachines");
+    resource_end(w, st->sim0_ms, st->sim0_ms, MDF_RP_NAMESPACE "/" MDF_RT_BMMS);
 }
 
 int sim_result_url(const sim_op *op, const char *base_url, mdf_buf *out)
@@ -254,11 +249,11 @@ int sim_result_url(const sim_op *op, const char *base_url, mdf_buf *out)
         return MDF_ERR;
     int rc = mdf_buf_appendf(out, "%s/bmm-run-command-output/%s-action-bmmdataextcmd.tar.gz?se=",
                              base_url, op->blob_id);
-    rc |= sim_url_encode(out, se);
+    rc |= mdf_pct_encode(out, se);
     rc |= mdf_buf_appendf(out, "&sig=");
-    rc |= sim_url_encode(out, op->sig);
+    rc |= mdf_pct_encode(out, op->sig);
     rc |= mdf_buf_appendf(out, "&sp=r&spr=https&sr=b&st=");
-    rc |= sim_url_encode(out, st);
+    rc |= mdf_pct_encode(out, st);
     rc |= mdf_buf_appendf(out, "&sv=2019-12-12");
     return rc == 0 ? MDF_OK : MDF_ERR;
 }
@@ -268,7 +263,8 @@ int sim_result_url(const sim_op *op, const char *base_url, mdf_buf *out)
 static void output_head(const sim_state *st, const sim_op *op, const char *base_url, mdf_buf *out)
 {
     const sim_node *n = &st->sc->clusters[op->cluster].nodes[op->node];
-    mdf_buf_appendf(out, "====Action Command Output====\nExecuting mde-agent-information command\n");
+    mdf_buf_appendf(out, "====Action Command Output====\n"
+                         "Executing " MDF_EXTRACT_COMMAND " command\n");
     if (op->agent_down) {
         mdf_buf_appendf(out, "MDE agent is not running, skipping data extract\n");
         return;
@@ -295,7 +291,7 @@ static void output_head(const sim_state *st, const sim_op *op, const char *base_
 void sim_json_op(mdf_jsonw *w, const sim_state *st, const sim_op *op, const char *base_url,
                  int64_t real_ms)
 {
-    char path[SIM_ID_SZ], rid[SIM_ID_SZ];
+    char path[MDF_RID_MAX], rid[MDF_RID_MAX];
     sim_opst s = sim_op_status(op, real_ms);
     sim_op_path(st, op, path);
     if (op->kind == SIM_OP_EXTRACT)

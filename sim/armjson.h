@@ -10,20 +10,19 @@
 #include <stdint.h>
 
 #include "json_writer.h"
+#include "resource_id.h"
 #include "state.h"
-
-#define SIM_ID_SZ 512 /* resource ids: names are validated short */
-#define SIM_SCAN_ACTION "Microsoft.NetworkCloud/clusters/scanRuntime/action"
 
 /* True when api-version's date is on or after `date` (YYYY-MM-DD): fields
  * added in a version appear from it on (actionStates from 2025-09-01, the
  * newer runtimeProtectionStatus fields from 2026-01-01-preview). */
 bool sim_apiv_at_least(const char *apiv, const char *date);
 
-void sim_cluster_id(const sim_state *st, size_t ci, char out[SIM_ID_SZ]);
-void sim_bmm_id(const sim_state *st, size_t ci, size_t ni, char out[SIM_ID_SZ]);
-/* /subscriptions/{sub}/providers/Microsoft.NetworkCloud/locations/{loc}/operationStatuses/{id} */
-void sim_op_path(const sim_state *st, const sim_op *op, char out[SIM_ID_SZ]);
+/* Resource ids (the scenario's names are validated: they fit). */
+void sim_cluster_id(const sim_state *st, size_t ci, char out[MDF_RID_MAX]);
+void sim_bmm_id(const sim_state *st, size_t ci, size_t ni, char out[MDF_RID_MAX]);
+/* The operation's status path (mdf_rid_operation) */
+void sim_op_path(const sim_state *st, const sim_op *op, char out[MDF_RID_MAX]);
 
 void sim_json_cluster(mdf_jsonw *w, const sim_state *st, size_t ci, const char *apiv,
                       int64_t real_ms);

@@ -21,12 +21,12 @@ static enum MHD_Result aad_error(sim_req *r, unsigned status, const char *error,
 static enum MHD_Result aad_error(sim_req *r, unsigned status, const char *error, int code,
                                  const char *fmt, ...)
 {
-    char msg[768], desc[1200], ts[MDF_TIME_STRSZ], corr[SIM_UUID_STRSZ], uri[400];
+    char msg[768], desc[1200], ts[MDF_TIME_STRSZ], corr[MDF_UUID_STRSZ], uri[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    sim_uuid_random(corr);
+    mdf_random_id(corr);
     mdf_time_format_ms(mdf_time_now_ms(), ts);
     snprintf(desc, sizeof desc, "AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s",
              code, msg, r->request_id, corr, ts);
@@ -165,7 +165,7 @@ enum MHD_Result sim_auth_token(sim_req *r, const char *tenant)
     char tok[SIM_TOKEN_LEN + 1];
     int64_t sim_expiry;
     sim_state_lock(st);
-    int rc = sim_state_token_issue(st, arm, sim_mono_ms(), tok, &sim_expiry);
+    int rc = sim_state_token_issue(st, arm, mdf_mono_ms(), tok, &sim_expiry);
     sim_state_unlock(st);
     if (rc != MDF_OK)
         return aad_error(r, 500, "temporarily_unavailable", 50000,
@@ -231,14 +231,14 @@ enum MHD_Result sim_auth_imds(sim_req *r)
         return imds_error(r, 400, "Identity not found");
 
     char tok[SIM_TOKEN_LEN + 1];
-    int64_t sim_expiry, real_now = sim_mono_ms();
+    int64_t sim_expiry, real_now = mdf_mono_ms();
     sim_state_lock(st);
     int64_t sim_now = sim_state_sim_ms(st, real_now);
     int rc = sim_state_token_issue(st, is_arm_resource(resource), real_now, tok, &sim_expiry);
     sim_state_unlock(st);
     if (rc != MDF_OK)
         return imds_error(r, 500, "Failed to issue a token");
-    char client_id[SIM_UUID_STRSZ];
+    char client_id[MDF_UUID_STRSZ];
     sim_uuid_named("imds", 4, client_id);
 
     /* every value a string, as IMDS writes them */

@@ -82,7 +82,7 @@ static bool sas_valid(sim_req *r, const sim_state *st, const sim_op *op, enum MH
         *ret = auth_failed(r, "Signature did not match. String to sign used was r");
         return false;
     }
-    int64_t now = sim_state_sim_ms(st, sim_mono_ms());
+    int64_t now = sim_state_sim_ms(st, mdf_mono_ms());
     if (now < op->sas_start_ms || now > op->sas_expiry_ms) {
         char a[SIM_HTTPDATE_STRSZ], b[SIM_HTTPDATE_STRSZ], c[SIM_HTTPDATE_STRSZ], d[200];
         sim_format_http_date(op->sas_start_ms, a);
@@ -189,7 +189,7 @@ static ssize_t blob_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (n > chunk)
             n = chunk;
         int64_t due = b->start_ms + (int64_t)((pos + n) * 1000 / (uint64_t)b->rate);
-        for (int64_t now = sim_mono_ms(); now < due; now = sim_mono_ms()) {
+        for (int64_t now = mdf_mono_ms(); now < due; now = mdf_mono_ms()) {
             if (atomic_load(b->stopping))
                 return MHD_CONTENT_READER_END_WITH_ERROR;
             sleep_ms(due - now < PACE_SLICE_MS ? due - now : PACE_SLICE_MS);
@@ -235,7 +235,7 @@ static enum MHD_Result serve(sim_req *r, sim_state *st, sim_op *op)
     br->data = op->archive.data + from;
     br->len = size ? to - from + 1 : 0;
     br->rate = f->slow_download_bps;
-    br->start_ms = sim_mono_ms();
+    br->start_ms = mdf_mono_ms();
     br->stopping = &r->srv->stopping;
     bool is_get = sim_req_is(r, "GET");
     /* broken_download_after_bytes hits the first body only: a retry works */
@@ -266,20 +266,20 @@ enum MHD_Result sim_blob_get(sim_req *r, const char *blob_name)
 {
     enum MHD_Result ret = MHD_NO;
     sim_state *st = r->srv->state;
-    char id[SIM_UUID_STRSZ], err[MDF_ERRSZ];
+    char id[MDF_UUID_STRSZ], err[MDF_ERRSZ];
     size_t n = strlen(blob_name), slen = strlen(BLOB_SUFFIX);
     if (!sim_req_is(r, "GET") && !sim_req_is(r, "HEAD"))
         return storage_error(r, 405, "UnsupportedHttpVerb",
                              "The resource doesn't support specified Http Verb.", NULL);
-    if (n != SIM_UUID_STRSZ - 1 + slen || strcmp(blob_name + n - slen, BLOB_SUFFIX) != 0)
+    if (n != MDF_UUID_STRSZ - 1 + slen || strcmp(blob_name + n - slen, BLOB_SUFFIX) != 0)
         return not_found(r);
-    memcpy(id, blob_name, SIM_UUID_STRSZ - 1);
-    id[SIM_UUID_STRSZ - 1] = '\0';
+    memcpy(id, blob_name, MDF_UUID_STRSZ - 1);
+    id[MDF_UUID_STRSZ - 1] = '\0';
 
     sim_state_lock(st);
     sim_op *op = sim_state_blob_find(st, id);
     /* the blob is written when the command finishes */
-    if (!op || sim_op_status(op, sim_mono_ms()) != SIM_OPST_SUCCEEDED) {
+    if (!op || sim_op_status(op, mdf_mono_ms()) != SIM_OPST_SUCCEEDED) {
         ret = not_found(r);
         goto cleanup;
     }

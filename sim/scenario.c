@@ -10,6 +10,7 @@
 #include "err.h"
 #include "json_reader.h"
 #include "clock.h"
+#include "names.h"
 #include "strconv.h"
 #include "util.h"
 
@@ -32,59 +33,6 @@ int sim_level_parse(const char *s)
         if (strcmp(s, LEVEL_NAMES[i]) == 0)
             return i;
     return -1;
-}
-
-static bool is_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* First and last alphanumeric, inner bytes alphanumeric or in `inner`,
- * 2..maxlen bytes: the shape of both NetworkCloud name patterns. */
-static bool name_shape(const char *s, size_t maxlen, const char *inner)
-{
-    size_t n = strlen(s);
-    if (n < 2 || n > maxlen || !is_alnum(s[0]) || !is_alnum(s[n - 1]))
-        return false;
-    for (size_t i = 1; i + 1 < n; i++)
-        if (!is_alnum(s[i]) && !strchr(inner, s[i]))
-            return false;
-    return true;
-}
-
-bool sim_name_is_cluster(const char *s)
-{
-    return name_shape(s, 30, "-_");
-}
-
-bool sim_name_is_bmm(const char *s)
-{
-    return name_shape(s, 64, "");
-}
-
-bool sim_name_is_resource_group(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 90 || s[n - 1] == '.')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_alnum(s[i]) && !strchr("-_.()", s[i]))
-            return false;
-    return true;
-}
-
-static bool is_guid(const char *s)
-{
-    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-    if (strlen(s) != sizeof shape - 1)
-        return false;
-    for (size_t i = 0; shape[i]; i++) {
-        char c = s[i];
-        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        if (shape[i] == '-' ? c != '-' : !hex)
-            return false;
-    }
-    return true;
 }
 
 /* "2025-09-01" or "2025-07-01-preview" */
@@ -516,12 +464,12 @@ static int load_node(ld *l, const mdf_jval *o, const char *w, void *dst)
         get_enum(l, o, w, "cordon_status", cordon, "Uncordoned", &n->cordon_status) ||
         get_obj(l, o, w, "report", report_keys, false, &rep, rw))
         return MDF_ERR;
-    if (!sim_name_is_bmm(n->name))
+    if (!mdf_valid_bmm_name(n->name))
         return fail(l, w, "name",
                     "\"%.70s\" does not match ^([a-zA-Z0-9][a-zA-Z0-9]{0,62}[a-zA-Z0-9])$", n->name);
     /* Rack names follow the cluster pattern (racks are NetworkCloud resources
      * too); the specification's exact rack pattern was not checked. */
-    if (!sim_name_is_cluster(n->rack))
+    if (!mdf_valid_cluster_name(n->rack))
         return fail(l, w, "rack",
                     "\"%.70s\" does not match ^([a-zA-Z0-9][a-zA-Z0-9-_]{0,28}[a-zA-Z0-9])$",
                     n->rack);
@@ -558,15 +506,15 @@ static int load_cluster(ld *l, const mdf_jval *o, const char *w, void *dst)
         return MDF_ERR;
     c->enforcement_level = (sim_level)sim_level_parse(level);
     c->patch_sync = strcmp(pr, "sync") == 0;
-    if (!sim_name_is_resource_group(c->resource_group))
+    if (!mdf_valid_resource_group(c->resource_group))
         return fail(l, w, "resource_group", "\"%.90s\" is not a resource group name",
                     c->resource_group);
-    if (!sim_name_is_resource_group(c->managed_resource_group))
+    if (!mdf_valid_resource_group(c->managed_resource_group))
         return fail(l, w, "managed_resource_group", "\"%.90s\" is not a resource group name",
                     c->managed_resource_group);
     if (sim_ieq(c->resource_group, c->managed_resource_group))
         return fail(l, w, "managed_resource_group", "must differ from resource_group");
-    if (!sim_name_is_cluster(c->name))
+    if (!mdf_valid_cluster_name(c->name))
         return fail(l, w, "name",
                     "\"%.70s\" does not match ^([a-zA-Z0-9][a-zA-Z0-9-_]{0,28}[a-zA-Z0-9])$",
                     c->name);
@@ -613,7 +561,8 @@ static int load_auth(ld *l, const mdf_jval *root)
         get_int(l, o, w, "token_lifetime_seconds", false, 3600, 1, 86400 * 30,
                 &sc->token_lifetime_s))
         return MDF_ERR;
-    if (!is_guid(sc->tenant))
+    /* a tenant id is a GUID, as a subscription id is */
+    if (!mdf_valid_subscription(sc->tenant))
         return fail(l, w, "tenant", "\"%.60s\" is not a GUID", sc->tenant);
     if (sc->n_clients == 0 && !sc->managed_identity)
         return fail(l, w, NULL, "no way to get a token: give clients or managed_identity true");
@@ -682,7 +631,7 @@ static int load_top(ld *l, const mdf_jval *root)
         get_num(l, o, w, "scan_runtime_seconds", 60, 0, false, 1e7, false, &sc->scan_runtime_s) ||
         get_num(l, o, w, "extract_seconds", 90, 0, false, 1e7, false, &sc->extract_s))
         return MDF_ERR;
-    if (!is_guid(sc->subscription))
+    if (!mdf_valid_subscription(sc->subscription))
         return fail(l, "", "subscription", "\"%.60s\" is not a GUID", sc->subscription);
     if (!is_location(sc->location))
         return fail(l, "", "location", "\"%.60s\" is not a location name like \"eastus\"",

@@ -26,11 +26,6 @@ const char *sim_level_name(sim_level l);
 /* Exact (case-sensitive, as the API's enum) match; -1 when none. */
 int sim_level_parse(const char *s);
 
-/* Name patterns of the API (see reference/azure-networkcloud.md). */
-bool sim_name_is_cluster(const char *s);        /* ^[a-zA-Z0-9][a-zA-Z0-9-_]{0,28}[a-zA-Z0-9]$ */
-bool sim_name_is_bmm(const char *s);            /* ^[a-zA-Z0-9][a-zA-Z0-9]{0,62}[a-zA-Z0-9]$ */
-bool sim_name_is_resource_group(const char *s); /* ^[-\w._()]{1,90}$, not ending in '.' */
-
 typedef struct sim_scan {
     const char *type;  /* quick | full | custom */
     const char *state; /* succeeded | failed | cancelled */

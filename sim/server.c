@@ -131,7 +131,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    sim_uuid_random(r.request_id);
+    mdf_random_id(r.request_id);
     base_url(&r);
     if (cc->too_large) {
         char tenant[TENANT_MAX];

@@ -71,7 +71,7 @@ typedef struct sim_req {
     const char *body;
     size_t body_len;
     sim_route route;
-    char request_id[SIM_UUID_STRSZ];
+    char request_id[MDF_UUID_STRSZ];
     char base_url[300]; /* scheme + Host of this request, for links */
     /* Set by the ARM front door; sim_send adds them to every ARM answer. */
     bool arm;

@@ -26,10 +26,12 @@ int sim_state_new(sim_scenario *sc, sim_state **out, char *err, size_t errsz)
     pthread_mutex_init(&st->mu, NULL);
     mdf_strmap_init(&st->op_index);
     mdf_strmap_init(&st->blob_index);
-    st->real0_ms = sim_mono_ms();
+    mdf_vec_init(&st->ops, sizeof(sim_op *), SIM_MAX_OPS);
+    mdf_vec_init(&st->pending_patches, sizeof(sim_op *), SIM_MAX_OPS);
+    st->real0_ms = mdf_mono_ms();
     st->sim0_ms = mdf_time_now_ms();
-    sim_bucket_init(&st->reads, st->sc->reads.burst, st->sc->reads.per_second, st->real0_ms);
-    sim_bucket_init(&st->writes, st->sc->writes.burst, st->sc->writes.per_second, st->real0_ms);
+    mdf_tb_init(&st->reads, st->sc->reads.burst, st->sc->reads.per_second, st->real0_ms);
+    mdf_tb_init(&st->writes, st->sc->writes.burst, st->sc->writes.per_second, st->real0_ms);
     st->tokens = calloc(SIM_MAX_TOKENS, sizeof *st->tokens);
     st->clusters = calloc(st->sc->n_clusters, sizeof *st->clusters);
     if (!st->tokens || !st->clusters) {
@@ -62,12 +64,13 @@ void sim_state_free(sim_state *st)
 {
     if (!st)
         return;
-    for (size_t i = 0; i < st->n_ops; i++) {
-        mdf_buf_free(&st->ops[i]->archive);
-        free(st->ops[i]);
+    for (size_t i = 0; i < st->ops.len; i++) {
+        sim_op *op = MDF_VEC_AT(&st->ops, sim_op *, i);
+        mdf_buf_free(&op->archive);
+        free(op);
     }
-    free(st->ops);
-    free(st->pending_patches);
+    mdf_vec_free(&st->ops);
+    mdf_vec_free(&st->pending_patches);
     mdf_strmap_free(&st->op_index);
     mdf_strmap_free(&st->blob_index);
     if (st->clusters)
@@ -105,17 +108,18 @@ void sim_state_settle(sim_state *st, int64_t real_ms)
 {
     /* Apply finished PATCHes in the order they finished; the last one to
      * finish decides the level, as it would on the service. */
+    sim_op **pending = st->pending_patches.data;
     for (;;) {
         size_t best = SIZE_MAX;
-        for (size_t i = 0; i < st->n_pending; i++) {
-            const sim_op *op = st->pending_patches[i];
+        for (size_t i = 0; i < st->pending_patches.len; i++) {
+            const sim_op *op = pending[i];
             if (op->real_end_ms <= real_ms &&
-                (best == SIZE_MAX || op->real_end_ms < st->pending_patches[best]->real_end_ms))
+                (best == SIZE_MAX || op->real_end_ms < pending[best]->real_end_ms))
                 best = i;
         }
         if (best == SIZE_MAX)
             return;
-        sim_op *op = st->pending_patches[best];
+        sim_op *op = pending[best];
         sim_cluster_rt *rt = &st->clusters[op->cluster];
         if (op->new_level >= 0)
             rt->level = (sim_level)op->new_level;
@@ -123,7 +127,7 @@ void sim_state_settle(sim_state *st, int64_t real_ms)
             rt->update_automatic = op->new_update_mode == 1;
         rt->modified_sim_ms = op->sim_end_ms;
         op->applied = true;
-        st->pending_patches[best] = st->pending_patches[--st->n_pending];
+        pending[best] = pending[--st->pending_patches.len];
     }
 }
 
@@ -165,7 +169,7 @@ bool sim_state_rg_exists(const sim_state *st, const char *rg)
 int sim_state_token_issue(sim_state *st, bool arm, int64_t real_ms,
                           char out[SIM_TOKEN_LEN + 1], int64_t *sim_expiry_ms)
 {
-    if (sim_random_hex(SIM_TOKEN_LEN / 2, out) != MDF_OK)
+    if (mdf_random_hex(SIM_TOKEN_LEN / 2, out) != MDF_OK)
         return MDF_ERR;
     sim_token *t = &st->tokens[st->next_token];
     st->next_token = (st->next_token + 1) % SIM_MAX_TOKENS;
@@ -199,7 +203,7 @@ static int random_sig(char out[SIM_SIG_LEN + 1])
 {
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     unsigned char raw[33] = {0};
-    if (sim_random_bytes(raw, 32) != MDF_OK)
+    if (mdf_random_bytes(raw, 32) != MDF_OK)
         return MDF_ERR;
     size_t o = 0;
     for (size_t i = 0; i < 33; i += 3) {
@@ -221,16 +225,9 @@ static int random_sig(char out[SIM_SIG_LEN + 1])
 static int index_op(sim_state *st, sim_op *op, bool *kept)
 {
     *kept = false;
-    if (st->n_ops == st->cap_ops) {
-        size_t cap = st->cap_ops ? st->cap_ops * 2 : 64;
-        sim_op **p = realloc(st->ops, cap * sizeof *p);
-        if (!p)
-            return MDF_ERR;
-        st->ops = p;
-        st->cap_ops = cap;
-    }
-    size_t at = st->n_ops;
-    st->ops[st->n_ops++] = op;
+    size_t at = st->ops.len;
+    if (mdf_vec_push(&st->ops, &op) != 0)
+        return MDF_ERR;
     *kept = true;
     if (mdf_strmap_put(&st->op_index, op->id, strlen(op->id), at) != 0)
         return MDF_ERR;
@@ -271,7 +268,7 @@ sim_op *sim_state_op_new(sim_state *st, sim_op_kind kind, size_t cluster, size_t
                          size_t errsz)
 {
     sim_op *op = NULL, *ret = NULL;
-    if (st->n_ops >= SIM_MAX_OPS) {
+    if (st->ops.len >= SIM_MAX_OPS) {
         mdf_seterr(err, errsz, "the simulator keeps at most %d operations", SIM_MAX_OPS);
         goto cleanup;
     }
@@ -287,7 +284,7 @@ sim_op *sim_state_op_new(sim_state *st, sim_op_kind kind, size_t cluster, size_t
     op->new_update_mode = -1;
     op->limit_s = limit_s;
     mdf_buf_init(&op->archive, REPORT_MAX_BYTES);
-    sim_uuid_random(op->id);
+    mdf_random_id(op->id);
     if (kind == SIM_OP_EXTRACT)
         plan_extract(st, op, &sim_seconds);
     op->real_start_ms = real_ms;
@@ -296,7 +293,7 @@ sim_op *sim_state_op_new(sim_state *st, sim_op_kind kind, size_t cluster, size_t
     op->sim_end_ms = op->sim_start_ms + (int64_t)llround(sim_seconds * 1000.0);
     if (op->has_result) {
         const sim_faults *f = &st->sc->clusters[cluster].nodes[node].faults;
-        sim_uuid_random(op->blob_id);
+        mdf_random_id(op->blob_id);
         if (random_sig(op->sig) != MDF_OK) {
             mdf_seterr(err, errsz, "no random bytes for a SAS signature");
             goto cleanup;
@@ -336,12 +333,7 @@ void sim_state_scan_started(sim_state *st, sim_op *op)
 
 int sim_state_patch_pending(sim_state *st, sim_op *op)
 {
-    sim_op **p = realloc(st->pending_patches, (st->n_pending + 1) * sizeof *p);
-    if (!p)
-        return MDF_ERR;
-    st->pending_patches = p;
-    st->pending_patches[st->n_pending++] = op;
-    return MDF_OK;
+    return mdf_vec_push(&st->pending_patches, &op) == 0 ? MDF_OK : MDF_ERR;
 }
 
 sim_op *sim_state_op_find(const sim_state *st, const char *id)
@@ -349,7 +341,7 @@ sim_op *sim_state_op_find(const sim_state *st, const char *id)
     size_t i;
     if (!mdf_strmap_get(&st->op_index, id, strlen(id), &i))
         return NULL;
-    return st->ops[i];
+    return MDF_VEC_AT(&st->ops, sim_op *, i);
 }
 
 sim_op *sim_state_blob_find(const sim_state *st, const char *blob_id)
@@ -357,7 +349,7 @@ sim_op *sim_state_blob_find(const sim_state *st, const char *blob_id)
     size_t i;
     if (!mdf_strmap_get(&st->blob_index, blob_id, strlen(blob_id), &i))
         return NULL;
-    return st->ops[i];
+    return MDF_VEC_AT(&st->ops, sim_op *, i);
 }
 
 sim_opst sim_op_status(const sim_op *op, int64_t real_ms)

@@ -23,11 +23,12 @@
 #include <stdint.h>
 
 #include "agentinfo.h"
-#include "bucket.h"
 #include "buf.h"
 #include "scenario.h"
 #include "strmap.h"
+#include "token_bucket.h"
 #include "util.h"
+#include "vec.h"
 
 #define SIM_MAX_OPS 100000  /* operations kept; more are refused with 503 */
 #define SIM_MAX_TOKENS 4096 /* live bearer tokens; the oldest is forgotten first */
@@ -41,7 +42,7 @@ typedef enum { SIM_OPST_RUNNING, SIM_OPST_SUCCEEDED, SIM_OPST_FAILED } sim_opst;
 typedef enum { SIM_TOKEN_OK, SIM_TOKEN_EXPIRED, SIM_TOKEN_UNKNOWN, SIM_TOKEN_WRONG_AUDIENCE } sim_token_check;
 
 typedef struct sim_op {
-    char id[SIM_UUID_STRSZ];
+    char id[MDF_UUID_STRSZ];
     sim_op_kind kind;
     size_t cluster, node; /* scenario indices; node only for extracts */
     int64_t real_start_ms, real_end_ms;
@@ -63,7 +64,7 @@ typedef struct sim_op {
     int exit_code;
     bool agent_down, timed_out;
     bool has_result; /* a resultUrl and a blob */
-    char blob_id[SIM_UUID_STRSZ];
+    char blob_id[MDF_UUID_STRSZ];
     char sig[SIM_SIG_LEN + 1];
     int64_t sas_start_ms, sas_expiry_ms; /* simulated */
     unsigned downloads;                  /* bodies served so far */
@@ -96,12 +97,12 @@ typedef struct sim_state {
     sim_cluster_rt *clusters;
     sim_token *tokens; /* ring of SIM_MAX_TOKENS */
     size_t next_token;
-    sim_op **ops; /* each op malloc'd so index keys stay put */
-    size_t n_ops, cap_ops;
+    mdf_vec ops; /* sim_op *, at most SIM_MAX_OPS; each op malloc'd so index keys stay put */
     mdf_strmap op_index, blob_index;
-    sim_op **pending_patches;
-    size_t n_pending;
-    sim_bucket reads, writes;
+    mdf_vec pending_patches; /* sim_op * of ops (so at most SIM_MAX_OPS): PATCHes to apply */
+    /* Resource Manager's request budgets. They refill in real time, never
+     * scaled by time_scale, so that throttling tests behave like Azure. */
+    mdf_token_bucket reads, writes;
 } sim_state;
 
 /* Takes ownership of sc (also on failure). */

@@ -1,70 +1,19 @@
 #include "util.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
-#include <uuid/uuid.h>
 
-#include "err.h"
 #include "clock.h"
+#include "eventid.h"
 #include "strconv.h"
 
-int sim_random_bytes(void *buf, size_t n)
-{
-    unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t got = getrandom(p, n, 0);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            return MDF_ERR;
-        }
-        p += got;
-        n -= (size_t)got;
-    }
-    return MDF_OK;
-}
-
-void sim_uuid_random(char out[SIM_UUID_STRSZ])
-{
-    uuid_t u;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, out);
-}
-
-void sim_uuid_named(const char *name, size_t len, char out[SIM_UUID_STRSZ])
+void sim_uuid_named(const char *name, size_t len, char out[MDF_UUID_STRSZ])
 {
     /* The simulator's namespace; any fixed UUID works, this one is random. */
-    static const uuid_t ns = {0x6d, 0x64, 0x66, 0x73, 0x69, 0x6d, 0x4e, 0x15,
-                              0x9a, 0x0c, 0x3e, 0x51, 0x7b, 0x2d, 0x48, 0x90};
-    uuid_t u;
-    uuid_generate_sha1(u, ns, name, len);
-    uuid_unparse_lower(u, out);
-}
-
-int sim_random_hex(size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char raw[64];
-    if (n > sizeof raw || sim_random_bytes(raw, n) != MDF_OK) {
-        out[0] = '\0';
-        return MDF_ERR;
-    }
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
-    out[2 * n] = '\0';
-    return MDF_OK;
-}
-
-int64_t sim_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    static const unsigned char ns[16] = {0x6d, 0x64, 0x66, 0x73, 0x69, 0x6d, 0x4e, 0x15,
+                                         0x9a, 0x0c, 0x3e, 0x51, 0x7b, 0x2d, 0x48, 0x90};
+    mdf_uuid_named(ns, name, len, out);
 }
 
 int sim_format_iso_s(int64_t ms, char out[SIM_ISO_S_STRSZ])
@@ -114,49 +63,6 @@ bool sim_ieq(const char *a, const char *b)
     return *a == *b;
 }
 
-int sim_url_encode(mdf_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                     c == '-' || c == '.' || c == '_' || c == '~';
-        if (plain) {
-            if (mdf_buf_appendc(b, (char)c) != 0)
-                return -1;
-        } else {
-            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            if (mdf_buf_append(b, esc, 3) != 0)
-                return -1;
-        }
-    }
-    return 0;
-}
-
-/* Decodes in[0..len) (form rules) into out; -1 on a bad escape or overflow. */
-static int form_decode(const char *in, size_t len, char *out, size_t outsz)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            int hi = i + 2 < len ? mdf_hex_digit(in[i + 1]) : -1;
-            int lo = i + 2 < len ? mdf_hex_digit(in[i + 2]) : -1;
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return -1;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (o + 1 >= outsz)
-            return -1;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
 int sim_form_get(const char *body, size_t len, const char *key, char *out, size_t outsz)
 {
     size_t klen = strlen(key);
@@ -169,7 +75,7 @@ int sim_form_get(const char *body, size_t len, const char *key, char *out, size_
         const char *eq = memchr(pair, '=', plen);
         /* Keys of the token request are plain ASCII: compare them raw. */
         if (eq && (size_t)(eq - pair) == klen && memcmp(pair, key, klen) == 0)
-            return form_decode(eq + 1, plen - klen - 1, out, outsz) == 0 ? 1 : -1;
+            return mdf_pct_decode(eq + 1, plen - klen - 1, 1, out, outsz) == 0 ? 1 : -1;
         if (!amp)
             break;
         pos = end + 1;

@@ -1,6 +1,6 @@
-/* Small helpers the simulator's modules share: randomness, UUIDs, time
- * formats that Azure uses besides RFC 3339, URL coding and form bodies.
- * Nothing here touches the simulated state. */
+/* Small helpers the simulator's modules share on top of lib/core's: UUIDs
+ * in the simulator's namespace, time formats that Azure uses besides
+ * RFC 3339, form bodies. Nothing here touches the simulated state. */
 #ifndef SIM_UTIL_H
 #define SIM_UTIL_H
 
@@ -8,25 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
 #include "json_writer.h"
+#include "random.h" /* MDF_UUID_STRSZ */
 
-#define SIM_UUID_STRSZ 37   /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
 #define SIM_ISO_S_STRSZ 21  /* "2023-10-13T17:42:53Z" + NUL */
 #define SIM_HTTPDATE_STRSZ 30 /* "Fri, 13 Oct 2023 13:42:53 GMT" + NUL */
 
-/* Fills buf with n bytes from the kernel's CSPRNG. Returns MDF_OK/MDF_ERR. */
-int sim_random_bytes(void *buf, size_t n);
-/* A random (version 4) UUID; all zeros only if the kernel gives no bytes. */
-void sim_uuid_random(char out[SIM_UUID_STRSZ]);
 /* A name-based (version 5) UUID in the simulator's own namespace: the same
  * name always gives the same id. */
-void sim_uuid_named(const char *name, size_t len, char out[SIM_UUID_STRSZ]);
-/* n random bytes as 2n lowercase hex digits + NUL (out has 2n+1 bytes). */
-int sim_random_hex(size_t n, char *out);
-
-/* Monotonic milliseconds (durations), immune to wall-clock steps. */
-int64_t sim_mono_ms(void);
+void sim_uuid_named(const char *name, size_t len, char out[MDF_UUID_STRSZ]);
 
 /* Epoch ms as "2023-10-13T17:42:53Z" (SAS start/expiry). Returns 0 or -1. */
 int sim_format_iso_s(int64_t ms, char out[SIM_ISO_S_STRSZ]);
@@ -35,10 +25,6 @@ int sim_format_http_date(int64_t ms, char out[SIM_HTTPDATE_STRSZ]);
 
 /* ASCII case-insensitive equality (ARM paths and names are case-insensitive). */
 bool sim_ieq(const char *a, const char *b);
-
-/* Appends s to b with everything but RFC 3986 unreserved bytes as %XX, the
- * way a query value must be written. Returns 0 or -1 (buffer cap). */
-int sim_url_encode(mdf_buf *b, const char *s);
 
 /* Finds `key` in an application/x-www-form-urlencoded body and decodes its
  * value ('+' is a space) into out. Returns 1 when found, 0 when absent, -1
