@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan test test-unit test-asan demo bench clean
+.PHONY: all deps build build-asan test test-repeat demo bench clean
 
 all: build
 
@@ -28,6 +28,14 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 test: build build-asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|asan'
+
+# The integration tests N times, stopping at the first failure (flakes
+# show here, not in CI): `make test-repeat N=10 STRESS=2` keeps both cores
+# busy with stress-ng meanwhile.
+N ?= 10
+STRESS ?= 0
+test-repeat: build
+	./scripts/test_repeat.sh $(BUILD) $(N) $(STRESS)
 
 demo: build
 	./scripts/demo.sh $(BUILD)

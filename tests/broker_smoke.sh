@@ -11,23 +11,11 @@ tmp=$(mktemp -d)
 pid=
 . "$(dirname "$0")/lib.sh"
 
-# stop_broker SIGNAL: signals the broker, waits at most 10 s (a watchdog
-# kills it after), sets broker_rc. Only this shell can wait for it, so not
-# in $(...). A broker that already ended is only collected, not signalled.
+# stop_broker SIGNAL: at most 10 s (stop_pid, lib.sh); sets broker_rc.
 stop_broker() {
-    local dog=
     [ -n "$pid" ] || return 0
-    if jobs -pr | grep -qx "$pid"; then
-        kill "-$1" "$pid" 2>/dev/null
-        (sleep 10 && kill -KILL "$pid") >/dev/null 2>&1 &
-        dog=$!
-    fi
-    wait "$pid" 2>/dev/null
-    broker_rc=$?
-    if [ -n "$dog" ]; then
-        kill "$dog" 2>/dev/null
-        wait "$dog" 2>/dev/null
-    fi
+    stop_pid "$pid" "$1" 10
+    broker_rc=$stopped_rc
     pid=
 }
 
@@ -37,23 +25,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fatal() {
-    echo "FATAL: $*" >&2
-    [ -s "$tmp/err" ] && sed 's/^/broker: /' "$tmp/err" >&2
-    exit 1
-}
-
 # start_broker [ARGS...]: starts it on $bsfile, sets pid and bs. The file
 # appears (by rename, so whole) once the broker accepts connections.
 start_broker() {
     "$broker" --bootstrap-file "$bsfile" --topics "$topics" "$@" >"$tmp/out" 2>"$tmp/err" &
     pid=$!
-    for _ in $(seq 1 300); do
-        [ -s "$bsfile" ] && break
-        kill -0 "$pid" 2>/dev/null || fatal "broker $* exited before writing $bsfile"
-        sleep 0.1
-    done
-    [ -s "$bsfile" ] || fatal "broker $*: no bootstrap file within 30 s"
+    wait_file "$bsfile" 30 "the bootstrap file of broker $*" "$pid" "$tmp/err"
     bs=$(cat "$bsfile")
 }
 
@@ -63,10 +40,7 @@ start_broker
 check "bootstrap file holds three 127.0.0.1 brokers" \
     grep -Eqx '127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+' "$bsfile"
 check "no temporary file left" test ! -e "$bsfile.tmp"
-for _ in $(seq 1 50); do
-    [ -s "$tmp/out" ] && break
-    sleep 0.1
-done
+wait_file "$tmp/out" 5 "the broker's stdout line"
 check "stdout prints the same list" test "$(head -n 1 "$tmp/out")" = "$bs"
 
 # every topic of the list, with its partitions

@@ -5,6 +5,7 @@ with python3-kafka (an independent Kafka client).
 
 usage: fleet_test.py BUILD_BIN_DIR SOURCE_DIR
 """
+import ctypes
 import json
 import os
 import signal
@@ -37,16 +38,38 @@ def check(name, cond, detail=""):
         print(f"FAIL: {name} {detail}", file=sys.stderr)
 
 
-def wait_file(path, timeout):
+class Timeout(Exception):
+    """A wait ran out; the message names what it waited for."""
+
+
+def wait_until(cond, timeout, what, step=0.2):
+    """Polls cond() until it is true; raises Timeout naming what it waited for."""
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.time() >= deadline:
+            raise Timeout(f"waited {timeout} s for {what}")
+        time.sleep(step)
+
+
+def wait_file(path, timeout):
+    def first_line():
         if os.path.exists(path) and os.path.getsize(path) > 0:
             with open(path) as f:
-                line = f.readline().strip()
-            if line:
-                return line
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing in {path} after {timeout} s")
+                return f.readline().strip()
+        return None
+    return wait_until(first_line, timeout, f"a line in {path}", 0.1)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent():
+    """In each child: SIGKILL when this test dies, however it dies (prctl
+    PR_SET_PDEATHSIG), so that no broker, simulator or worker outlives it."""
+    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 class Stack:
@@ -83,9 +106,8 @@ class Stack:
         """Until the n workers share every partition with no rebalance under
         way: a request published during the group's first rebalances could be
         taken twice (at least once), which the exact counts below would see."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            total, settled = 0, 0
+        def settled():
+            total, done = 0, 0
             for i in range(n):
                 last = None
                 with open(os.path.join(self.dir, f"worker{i}.err"), errors="replace") as f:
@@ -93,17 +115,16 @@ class Stack:
                         if " partitions" in line and ("assigned " in line or "revoked " in line):
                             last = line
                 if last and "assigned " in last:
-                    settled += 1
+                    done += 1
                     total += int(last.split("assigned ")[1].split()[0])
-            if settled == n and total == partitions:
-                return
-            time.sleep(0.2)
-        raise RuntimeError("the workers' group did not settle")
+            return done == n and total == partitions
+        wait_until(settled, timeout, f"the {n} workers' group to settle on {partitions} partitions")
 
     def spawn(self, name, argv, stdout=None):
         out = open(stdout or os.path.join(self.dir, name + ".log"), "w")
         err = open(os.path.join(self.dir, name + ".err"), "w")
-        p = subprocess.Popen(argv, stdout=out, stderr=err, env=getattr(self, "env", None))
+        p = subprocess.Popen(argv, stdout=out, stderr=err, env=getattr(self, "env", None),
+                             preexec_fn=_die_with_parent)
         self.procs.append(p)
         return p
 
@@ -137,19 +158,23 @@ class Stack:
         """Every record of mde.<topic>: (headers dict, value bytes)."""
         c = KafkaConsumer(bootstrap_servers=self.brokers, enable_auto_commit=False,
                           consumer_timeout_ms=3000)
-        parts = [TopicPartition("mde." + topic, p)
-                 for p in (c.partitions_for_topic("mde." + topic) or [])]
-        c.assign(parts)
-        c.seek_to_beginning(*parts)
-        end = c.end_offsets(parts)
-        out = []
-        deadline = time.time() + 30
-        while time.time() < deadline and any(c.position(p) < end[p] for p in parts):
-            for recs in c.poll(timeout_ms=500).values():
-                for m in recs:
-                    out.append(({k: v.decode() for k, v in m.headers}, m.value))
-        c.close()
-        return out
+        try:
+            parts = [TopicPartition("mde." + topic, p)
+                     for p in (c.partitions_for_topic("mde." + topic) or [])]
+            c.assign(parts)
+            c.seek_to_beginning(*parts)
+            end = c.end_offsets(parts)
+            out = []
+            deadline = time.time() + 30
+            while any(c.position(p) < end[p] for p in parts):
+                if time.time() >= deadline:
+                    raise Timeout(f"waited 30 s to read mde.{topic} to its end")
+                for recs in c.poll(timeout_ms=500).values():
+                    for m in recs:
+                        out.append(({k: v.decode() for k, v in m.headers}, m.value))
+            return out
+        finally:
+            c.close()
 
 
 def jsons(records, job):
@@ -173,7 +198,6 @@ def demo_test():
         check("scan --wait exit 3 (partly succeeded)", r.returncode == 3, r.stdout + r.stderr)
         job = r.stdout.split()[0] if r.stdout else ""
         check("job id printed", len(job) == 36 and uuid.UUID(job).version == 4, r.stdout)
-        time.sleep(1)  # result records were acknowledged before the outcomes; be generous
 
         ok_nodes = [n for n in nodes if n not in failing]
         # the simulator adds the scan that scanRuntime ran to each reachable node's report
@@ -182,6 +206,11 @@ def demo_test():
         open_threats = sum(1 for n in ok_nodes for t in n.get("report", {}).get("threats", [])
                            if t["status"][-1] not in REMEDIATED)
 
+        # the terminal status came through; the result records it followed
+        # were acknowledged, and may still be on their way to a reader
+        wait_until(lambda: len(jsons(st.read("node.reports"), job)) >= len(nodes)
+                   and len(jsons(st.read("scan.results"), job)) >= exp_scans, 30,
+                   "the job's node reports and scan results")
         reports = jsons(st.read("node.reports"), job)
         scans = jsons(st.read("scan.results"), job)
         threats = jsons(st.read("threats"), job)
@@ -244,12 +273,8 @@ def demo_test():
                "resource_group": RG, "cluster": CLUSTER, "nodes": ["rack1compute01"]}
         subprocess.run(["kcat", "-P", "-b", st.brokers, "-t", "mde.scan.jobs", "-k", "kcat"],
                        input=json.dumps(rec).encode(), timeout=30, check=True)
-        deadline = time.time() + 120
-        done = False
-        while time.time() < deadline and not done:
-            done = status_kinds(st, job2).get("Terminal") == 1
-            time.sleep(1)
-        check("kcat JSON job reaches its terminal status", done)
+        wait_until(lambda: status_kinds(st, job2).get("Terminal") == 1, 120,
+                   "the terminal status of the job published with kcat", 1)
         dlq = st.read("dlq")
         check("malformed record in the DLQ", len(dlq) == 1, len(dlq))
         if dlq:
@@ -299,15 +324,13 @@ def kill_test():
                          "--cluster", CLUSTER])
         check("scan published", r.returncode == 0, r.stderr)
         job = r.stdout.split()[0]
-        deadline = time.time() + 120
-        while time.time() < deadline and status_kinds(st, job).get("NodeOutcome", 0) < 2:
-            time.sleep(0.5)
+        wait_until(lambda: status_kinds(st, job).get("NodeOutcome", 0) >= 2, 120,
+                   "2 node outcomes before the SIGKILL", 0.5)
         victim = st.workers[0]
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
-        deadline = time.time() + 240
-        while time.time() < deadline and status_kinds(st, job).get("Terminal", 0) < 1:
-            time.sleep(1)
+        wait_until(lambda: status_kinds(st, job).get("Terminal", 0) >= 1, 240,
+                   "the terminal status after the SIGKILL", 1)
         outcome_ids, terminal_ids, terminal_statuses = {}, set(), set()
         for h, v in st.read("job.status"):
             if h.get("correlation-id") != job:
@@ -358,10 +381,13 @@ def rebalance_test():
                              "--cluster", CLUSTER])
             check("rebalance: scan published", r.returncode == 0, r.stderr)
             jobs.append(r.stdout.split()[0] if r.stdout else "")
-        time.sleep(2)
+        # the second worker joins while the jobs run
+        wait_until(lambda: status_kinds(st, jobs[0]).get("NodeOutcome", 0) >= 1, 120,
+                   "the first node outcome of the first job", 0.5)
         st.workers.append(st.spawn("worker1", [f"{BIN}/mdefleet-worker", "--config", st.conf,
                                                "--set", "kafka.session.timeout.ms=6000"]))
-        # past the 60 s job timeout, so that a second, late terminal status would show
+        # past the 60 s job timeout, so that a second, late terminal status
+        # would show: a window to watch, not a wait for something to happen
         time.sleep(max(0, start + 75 - time.time()))
         terminals = {}
         for h, v in st.read("job.status"):
@@ -380,10 +406,20 @@ def rebalance_test():
         os.unlink(path)
 
 
+def _on_sigterm(sig, frame):
+    # ctest's timeout: unwind, so that every Stack is stopped by its PIDs
+    raise SystemExit(f"fleet_test: stopped by signal {sig}")
+
+
 CODEC_TOOL = os.path.join(BIN, "codec_tool")
 if __name__ == "__main__":
-    demo_test()
-    kill_test()
-    rebalance_test()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        demo_test()
+        kill_test()
+        rebalance_test()
+    except Timeout as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        failures.append(str(e))
     print(f"{passes} passed, {len(failures)} failed")
     sys.exit(1 if failures else 0)

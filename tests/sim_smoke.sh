@@ -12,25 +12,13 @@ tmp=$(mktemp -d)
 pids=()
 . "$(dirname "$0")/lib.sh"
 
-# stop_sim PID [SIGNAL]: SIGTERM (or SIGNAL), then waits at most 5 s (a
-# watchdog kills it after); sets sim_rc to its exit status. Not in $(...):
-# only this shell can wait for it. A job that already ended is not signalled
-# (its PID may belong to someone else by now), only collected.
+# stop_sim PID [SIGNAL]: SIGTERM (or SIGNAL), at most 5 s (stop_pid,
+# lib.sh); sets sim_rc to its exit status and forgets the PID, so the trap
+# never signals one that may be reused.
 stop_sim() {
-    local pid=$1 dog=
-    if jobs -pr | grep -qx "$pid"; then
-        kill "-${2:-TERM}" "$pid" 2>/dev/null
-        (sleep 5 && kill -KILL "$pid") >/dev/null 2>&1 &
-        dog=$!
-    fi
-    wait "$pid" 2>/dev/null
-    sim_rc=$?
-    if [ -n "$dog" ]; then
-        kill "$dog" 2>/dev/null
-        wait "$dog" 2>/dev/null
-    fi
-    # reaped: forget it, so the trap never signals a PID that may be reused
-    local p keep=()
+    local pid=$1 p keep=()
+    stop_pid "$pid" "${2:-TERM}" 5
+    sim_rc=$stopped_rc
     for p in "${pids[@]}"; do
         [ "$p" = "$pid" ] || keep+=("$p")
     done
@@ -47,21 +35,12 @@ cleanup() {
 trap cleanup EXIT
 
 start_sim() { # start_sim NAME SCENARIO: sets url and last_pid (URL read within 10 s)
-    local out=$tmp/$1.out i
+    local out=$tmp/$1.out
     "$sim" --scenario "$2" --port 0 --bind 127.0.0.1 >"$out" 2>"$tmp/$1.err" &
     last_pid=$!
     pids+=("$last_pid")
-    url=
-    for i in $(seq 1 100); do
-        if [ "$(wc -l <"$out")" -ge 1 ]; then
-            url=$(head -n 1 "$out")
-            return 0
-        fi
-        kill -0 "$last_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "FATAL: $1 printed no URL: $(cat "$tmp/$1.err")" >&2
-    exit 1
+    wait_file "$out" 10 "the $1 simulator's URL" "$last_pid" "$tmp/$1.err"
+    url=$(head -n 1 "$out")
 }
 
 # req METHOD URL [CURL ARGS...]: sets status; body in $tmp/body, headers in $tmp/h
