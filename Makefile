@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan test test-repeat demo bench clean
+.PHONY: all deps build build-asan test test-repeat format format-check checksrc demo bench clean
 
 all: build
 
@@ -24,8 +24,9 @@ build: deps $(BUILD)/CMakeCache.txt
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# All tests in the normal tree, then the unit tests again under ASan+UBSan.
-test: build build-asan
+# The source checks, all tests in the normal tree, then the unit tests
+# again under ASan+UBSan.
+test: build build-asan format-check checksrc
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|asan'
 
@@ -36,6 +37,17 @@ N ?= 10
 STRESS ?= 0
 test-repeat: build
 	./scripts/test_repeat.sh $(BUILD) $(N) $(STRESS)
+
+# The C style (.clang-format) and the banned calls and includes
+# (scripts/checksrc.py); both run in `make test`.
+format:
+	./scripts/format.sh fix
+
+format-check: deps
+	./scripts/format.sh check
+
+checksrc:
+	python3 scripts/checksrc.py
 
 demo: build
 	./scripts/demo.sh $(BUILD)

@@ -22,8 +22,7 @@ int main(int argc, char **argv)
     json_object *root = json_object_from_file(argv[1]);
     if (root == NULL) {
         const char *err = json_util_get_last_err();
-        fprintf(stderr, "bench-jsonc-parse: %s: %s\n", argv[1],
-                err != NULL ? err : "parse failed");
+        fprintf(stderr, "bench-jsonc-parse: %s: %s\n", argv[1], err != NULL ? err : "parse failed");
         return 1;
     }
 

@@ -21,8 +21,8 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "buf.h"
-#include "err.h"
 #include "clock.h"
+#include "err.h"
 #include "strconv.h"
 
 #ifndef MDF_TOPICS_FILE
@@ -31,7 +31,7 @@
 
 #define PROG "mdefleet-broker"
 #define TOPICS_FILE_MAX (64 * 1024)
-#define MAX_TOPICS 64 /* one thread each while creating them */
+#define MAX_TOPICS 64      /* one thread each while creating them */
 #define TOPIC_NAME_MAX 249 /* Kafka's limit */
 #define CONNECT_TIMEOUT_MS 10000
 
@@ -70,8 +70,7 @@ static bool topic_char_ok(char ch)
 
 /* One line of config/topics: "name partitions ..." (more columns are
  * documentation). Returns 1 for a topic, 0 for a blank or comment line. */
-static int parse_topic_line(char *line, const char *prefix, topic_spec *t, char *err,
-                            size_t errsz)
+static int parse_topic_line(char *line, const char *prefix, topic_spec *t, char *err, size_t errsz)
 {
     const char *seps = " \t\r";
     char *p = line + strspn(line, seps);
@@ -91,15 +90,15 @@ static int parse_topic_line(char *line, const char *prefix, topic_spec *t, char 
                           name);
     int w = snprintf(t->name, sizeof t->name, "%s%.*s", prefix, (int)nlen, name);
     if (w < 0 || (size_t)w >= sizeof t->name)
-        return mdf_seterr(err, errsz, "%s%.*s: longer than %d characters", prefix, (int)nlen,
-                          name, TOPIC_NAME_MAX);
+        return mdf_seterr(err, errsz, "%s%.*s: longer than %d characters", prefix, (int)nlen, name,
+                          TOPIC_NAME_MAX);
     t->partitions = (int)parts;
     return 1;
 }
 
 /* Reads the topic list; *out is malloc'ed (caller frees), *n its length. */
-static int read_topics(const char *path, const char *prefix, topic_spec **out, size_t *n,
-                       char *err, size_t errsz)
+static int read_topics(const char *path, const char *prefix, topic_spec **out, size_t *n, char *err,
+                       size_t errsz)
 {
     int rc = MDF_ERR;
     mdf_buf b;
@@ -166,8 +165,8 @@ static void *create_topic_thread(void *arg)
  * one, and then serves it only after its 1 s poll timeout: one topic after
  * the other took 4 s or more for 9 topics. Queued together, they are
  * served together. */
-static int create_topics(rd_kafka_mock_cluster_t *mc, const topic_spec *topics, size_t n,
-                         char *err, size_t errsz)
+static int create_topics(rd_kafka_mock_cluster_t *mc, const topic_spec *topics, size_t n, char *err,
+                         size_t errsz)
 {
     int rc = MDF_ERR;
     pthread_t *th = calloc(n, sizeof *th);

@@ -10,12 +10,12 @@
 #include <librdkafka/rdkafka.h>
 
 #include "arm.h"
+#include "clock.h"
 #include "err.h"
 #include "eventid.h"
+#include "kafka_consumer.h"
 #include "kafka_producer.h"
 #include "strmap.h"
-#include "clock.h"
-#include "kafka_consumer.h"
 #include "vec.h"
 
 #define SETUP_TIMEOUT_MS 15000 /* metadata and watermarks, all partitions */
@@ -44,12 +44,12 @@ struct follow {
     rd_kafka_queue_t *queue;
     char topic[256];
     int32_t partitions;
-    bool started; /* some partition was consume_start()ed: stop them all */
+    bool started;     /* some partition was consume_start()ed: stop them all */
     mdf_vec jobs;     /* job; all of it allocated at once, so that it never moves */
     mdf_strmap by_id; /* job id -> index in jobs (keys are the jobs' ids) */
     mdf_strmap seen;  /* event ids already shown (keys owned by seen_ids) */
     mdf_vec seen_ids; /* char *, at most MAX_SEEN */
-    size_t statuses; /* of our jobs, for the timeout message */
+    size_t statuses;  /* of our jobs, for the timeout message */
     char last_error[256];
     /* output */
     bool tty;
@@ -116,8 +116,7 @@ static int start_at_end(follow *f, char *err, size_t errsz)
         const rd_kafka_topic_partition_t *tp = &l->elems[i];
         if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR || tp->offset < 0) {
             mdf_seterr(err, errsz, "cannot read the end of %s [%d]: %s", f->topic,
-                       (int)tp->partition,
-                       tp->err ? rd_kafka_err2str(tp->err) : "no offset");
+                       (int)tp->partition, tp->err ? rd_kafka_err2str(tp->err) : "no offset");
             goto cleanup;
         }
         if (rd_kafka_consume_start_queue(f->rkt, tp->partition, tp->offset, f->queue) != 0) {
@@ -380,8 +379,8 @@ static void finish(follow *f, job *j, json_object *st)
     static const char *const words[] = {"running", "succeeded", "partly succeeded", "failed",
                                         "timed out"};
     json_object *outcomes = field(st, "outcomes");
-    size_t n = json_object_is_type(outcomes, json_type_array) ? json_object_array_length(outcomes)
-                                                              : 0;
+    size_t n =
+        json_object_is_type(outcomes, json_type_array) ? json_object_array_length(outcomes) : 0;
     /* outcomes the node statuses did not bring (produced elsewhere first) */
     for (size_t i = 0; i < n; i++)
         count_node(f, j, json_object_array_get_idx(outcomes, i));
@@ -459,7 +458,8 @@ int follow_run(follow *f, mdf_codec *codec, int64_t timeout_ms, bool tty,
         if (left <= 0)
             break;
         rd_kafka_poll(f->rk, 0); /* logs and errors */
-        rd_kafka_message_t *m = rd_kafka_consume_queue(f->queue, left < POLL_MS ? (int)left : POLL_MS);
+        rd_kafka_message_t *m =
+            rd_kafka_consume_queue(f->queue, left < POLL_MS ? (int)left : POLL_MS);
         if (!m)
             continue;
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -484,7 +484,8 @@ int follow_run(follow *f, mdf_codec *codec, int64_t timeout_ms, bool tty,
                     open_jobs, f->jobs.len);
             return FOLLOW_INTERRUPTED;
         }
-        fprintf(stderr, "mdefleet-producer: timed out after %lld s: %zu of %zu jobs not finished%s\n",
+        fprintf(stderr,
+                "mdefleet-producer: timed out after %lld s: %zu of %zu jobs not finished%s\n",
                 (long long)(timeout_ms / 1000), open_jobs, f->jobs.len, hint);
         return FOLLOW_FAILED;
     }

@@ -13,8 +13,8 @@
 
 /* Exit statuses of a wait (main's usage error is 2). */
 #define FOLLOW_OK 0
-#define FOLLOW_FAILED 1   /* a job failed or timed out, or the wait did */
-#define FOLLOW_PARTLY 3   /* some job partly succeeded, none failed */
+#define FOLLOW_FAILED 1 /* a job failed or timed out, or the wait did */
+#define FOLLOW_PARTLY 3 /* some job partly succeeded, none failed */
 #define FOLLOW_INTERRUPTED 130
 
 typedef struct follow follow;

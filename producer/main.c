@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "avro_codec.h"
+#include "clock.h"
 #include "config.h"
 #include "config_load.h"
 #include "err.h"
@@ -18,13 +19,12 @@
 #include "kafka_producer.h"
 #include "names.h"
 #include "request.h"
-#include "clock.h"
 #include "strconv.h"
 #include "vec.h"
 
 #define EXIT_USAGE 2
-#define MAX_LINE 65536        /* one --file request; a scan of 1024 nodes fits */
-#define MAX_REQUESTS 100000   /* per run */
+#define MAX_LINE 65536      /* one --file request; a scan of 1024 nodes fits */
+#define MAX_REQUESTS 100000 /* per run */
 #define DEFAULT_WAIT_S 3600
 #define MAX_WAIT_S 604800
 /* librdkafka gives a record 300 s by default before it fails it; a person
@@ -72,8 +72,20 @@ static void usage(FILE *fp)
 }
 
 typedef enum {
-    O_CONFIG, O_SET, O_FILE, O_WAIT, O_TIMEOUT, O_HELP,
-    O_SUB, O_RG, O_CLUSTER, O_LEVEL, O_MRG, O_NODE, O_LIMIT, O_BY,
+    O_CONFIG,
+    O_SET,
+    O_FILE,
+    O_WAIT,
+    O_TIMEOUT,
+    O_HELP,
+    O_SUB,
+    O_RG,
+    O_CLUSTER,
+    O_LEVEL,
+    O_MRG,
+    O_NODE,
+    O_LIMIT,
+    O_BY,
     O__COUNT
 } opt_id;
 
@@ -126,8 +138,8 @@ static int parse_int_arg(const char *opt, const char *v, int64_t lo, int64_t hi,
                          char *err, size_t errsz)
 {
     if (mdf_parse_int64(v, strlen(v), out) != 0 || *out < lo || *out > hi)
-        return mdf_seterr(err, errsz, "--%s \"%.40s\" is not a whole number in %lld..%lld", opt,
-                          v, (long long)lo, (long long)hi);
+        return mdf_seterr(err, errsz, "--%s \"%.40s\" is not a whole number in %lld..%lld", opt, v,
+                          (long long)lo, (long long)hi);
     return MDF_OK;
 }
 
@@ -142,8 +154,7 @@ static int parse_option(cli *o, int argc, char **argv, int *i, char *err, size_t
         if (strlen(options[k].name) == nlen && strncmp(options[k].name, name, nlen) == 0)
             d = &options[k];
     if (!d)
-        return mdf_seterr(err, errsz, "unknown option --%.*s", (int)(nlen > 60 ? 60 : nlen),
-                          name);
+        return mdf_seterr(err, errsz, "unknown option --%.*s", (int)(nlen > 60 ? 60 : nlen), name);
     const char *v = NULL;
     if (d->arg) {
         if (eq)
@@ -167,7 +178,8 @@ static int parse_option(cli *o, int argc, char **argv, int *i, char *err, size_t
     if (d->id == O_TIMEOUT)
         return parse_int_arg(d->name, v, 1, MAX_WAIT_S, &o->timeout_s, err, errsz);
     if (d->id == O_LIMIT)
-        return parse_int_arg(d->name, v, MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX, &o->limit, err, errsz);
+        return parse_int_arg(d->name, v, MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX, &o->limit,
+                             err, errsz);
     return MDF_OK;
 }
 
@@ -417,8 +429,8 @@ static int publish(batch *b, const mdf_config *c)
         const mdf_header h[] = {{MDF_HDR_CONTENT_TYPE, MDF_CONTENT_AVRO},
                                 {MDF_HDR_EVENT_ID, r->job_id},
                                 {MDF_HDR_CORRELATION_ID, r->job_id}};
-        const char *topic = mdf_config_topic_id(
-            c, r->rec == MDF_REC_SCAN_JOB ? MDF_TOPIC_SCAN_JOBS : MDF_TOPIC_ENFORCE);
+        const char *topic = mdf_config_topic_id(c, r->rec == MDF_REC_SCAN_JOB ? MDF_TOPIC_SCAN_JOBS
+                                                                              : MDF_TOPIC_ENFORCE);
         if (mdf_producer_send(p, topic, r->key, strlen(r->key), r->value.data, r->value.len, h,
                               sizeof h / sizeof *h, on_delivered, r, err, sizeof err) != MDF_OK)
             break;

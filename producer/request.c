@@ -8,8 +8,8 @@
 #include <json-c/json.h>
 
 #include "arm_decode.h"
-#include "err.h"
 #include "clock.h"
+#include "err.h"
 #include "names.h"
 #include "resource_id.h"
 
@@ -52,9 +52,8 @@ static const char *shown(const char *s, char buf[SHOWN_MAX + 4])
 
 /* A required name, checked with valid(); what a good one looks like goes
  * into the message, so the user can fix it without the API docs. */
-static int check_name(const char *v, bool required, bool (*valid)(const char *),
-                      const char *field, const char *what, req_names names, char *err,
-                      size_t errsz)
+static int check_name(const char *v, bool required, bool (*valid)(const char *), const char *field,
+                      const char *what, req_names names, char *err, size_t errsz)
 {
     char sb[SHOWN_MAX + 4];
     if (!v) {
@@ -72,12 +71,11 @@ static int check_input(const req_input *in, req_names names, char *err, size_t e
 {
     char sb[SHOWN_MAX + 4];
     if (check_name(in->subscription, true, mdf_valid_subscription, "subscription",
-                   MDF_RULE_SUBSCRIPTION, names, err,
-                   errsz) != MDF_OK ||
+                   MDF_RULE_SUBSCRIPTION, names, err, errsz) != MDF_OK ||
         check_name(in->resource_group, true, mdf_valid_resource_group, "resource_group",
                    MDF_RULE_RESOURCE_GROUP, names, err, errsz) != MDF_OK ||
-        check_name(in->cluster, true, mdf_valid_cluster_name, "cluster", MDF_RULE_CLUSTER,
-                   names, err, errsz) != MDF_OK)
+        check_name(in->cluster, true, mdf_valid_cluster_name, "cluster", MDF_RULE_CLUSTER, names,
+                   err, errsz) != MDF_OK)
         return MDF_ERR;
     if (in->scan) {
         if (in->level)
@@ -92,17 +90,16 @@ static int check_input(const req_input *in, req_names names, char *err, size_t e
             if (check_name(in->nodes[i], true, mdf_valid_bmm_name, "nodes", MDF_RULE_BMM, names,
                            err, errsz) != MDF_OK)
                 return MDF_ERR;
-        if (in->has_limit &&
-            (in->limit_time_seconds < MDF_EXTRACT_LIMIT_MIN || in->limit_time_seconds > MDF_EXTRACT_LIMIT_MAX))
+        if (in->has_limit && (in->limit_time_seconds < MDF_EXTRACT_LIMIT_MIN ||
+                              in->limit_time_seconds > MDF_EXTRACT_LIMIT_MAX))
             return mdf_seterr(err, errsz, "%s %lld is out of range (%d..%d)",
-                              fname(names, "limit_time_seconds"),
-                              (long long)in->limit_time_seconds, MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX);
+                              fname(names, "limit_time_seconds"), (long long)in->limit_time_seconds,
+                              MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX);
     } else {
         if (!in->level)
             return mdf_seterr(err, errsz, "missing %s", fname(names, "level"));
         if (!mdf_valid_enforcement_level(in->level))
-            return mdf_seterr(err, errsz,
-                              "%s \"%s\" is not an enforcement level: " MDF_RULE_LEVEL,
+            return mdf_seterr(err, errsz, "%s \"%s\" is not an enforcement level: " MDF_RULE_LEVEL,
                               fname(names, "level"), shown(in->level, sb));
         const char *not_here = in->managed_resource_group ? "managed_resource_group"
                                : in->n_nodes > 0          ? "nodes"
@@ -128,8 +125,7 @@ static int add_str(json_object *o, const char *k, const char *v)
     return json_object_object_add(o, k, s) == 0 ? MDF_OK : MDF_ERR;
 }
 
-static int build_record(const req_input *in, const char *job_id, const char *by,
-                        json_object **out)
+static int build_record(const req_input *in, const char *job_id, const char *by, json_object **out)
 {
     int rc = MDF_ERR;
     json_object *o = json_object_new_object();
@@ -153,8 +149,8 @@ static int build_record(const req_input *in, const char *job_id, const char *by,
     if (add_str(o, "managed_resource_group", in->managed_resource_group) != MDF_OK)
         goto cleanup;
     /* Left out, the schema's default (600) applies: one source of truth. */
-    if (in->has_limit &&
-        json_object_object_add(o, "limit_time_seconds", json_object_new_int64(in->limit_time_seconds)))
+    if (in->has_limit && json_object_object_add(o, "limit_time_seconds",
+                                                json_object_new_int64(in->limit_time_seconds)))
         goto cleanup;
     nodes = json_object_new_array();
     if (!nodes)
@@ -285,16 +281,15 @@ int req_from_json_line(request *out, const char *line, size_t len, req_codec *rc
         goto cleanup;
     }
     const char *type = NULL;
-    json_object_object_foreach(o, k, v)
-    {
-        const char **slot = strcmp(k, "type") == 0                   ? &type
-                            : strcmp(k, "subscription") == 0          ? &in.subscription
-                            : strcmp(k, "resource_group") == 0        ? &in.resource_group
-                            : strcmp(k, "cluster") == 0               ? &in.cluster
-                            : strcmp(k, "level") == 0                 ? &in.level
+    json_object_object_foreach(o, k, v) {
+        const char **slot = strcmp(k, "type") == 0                     ? &type
+                            : strcmp(k, "subscription") == 0           ? &in.subscription
+                            : strcmp(k, "resource_group") == 0         ? &in.resource_group
+                            : strcmp(k, "cluster") == 0                ? &in.cluster
+                            : strcmp(k, "level") == 0                  ? &in.level
                             : strcmp(k, "managed_resource_group") == 0 ? &in.managed_resource_group
-                            : strcmp(k, "requested_by") == 0          ? &in.requested_by
-                                                                      : NULL;
+                            : strcmp(k, "requested_by") == 0           ? &in.requested_by
+                                                                       : NULL;
         if (slot) {
             if (json_str(v, k, slot, err, errsz) != MDF_OK)
                 goto cleanup;
@@ -337,8 +332,7 @@ int req_from_json_line(request *out, const char *line, size_t len, req_codec *rc
     }
     if (strcmp(type, "scan") != 0 && strcmp(type, "enforce") != 0) {
         char sb[SHOWN_MAX + 4];
-        mdf_seterr(err, errsz, "type \"%s\" is neither \"enforce\" nor \"scan\"",
-                   shown(type, sb));
+        mdf_seterr(err, errsz, "type \"%s\" is neither \"enforce\" nor \"scan\"", shown(type, sb));
         goto cleanup;
     }
     in.scan = strcmp(type, "scan") == 0;

@@ -10,11 +10,11 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "buf.h"
 #include "avro_codec.h"
+#include "buf.h"
 #include "eventid.h"
 
-#define REQ_MAX_NODES 1024      /* more than any Nexus cluster has */
+#define REQ_MAX_NODES 1024 /* more than any Nexus cluster has */
 #define REQ_MAX_REQUESTED_BY 256
 
 /* One request as given, with borrowed strings; NULL for what was not

@@ -35,8 +35,7 @@ static int by_start(const void *a, const void *b)
 
 /* The scan a threat belongs to: the one running when it was detected, else
  * the latest scenario scan (so threats never move onto simulated scans). */
-static size_t scan_of_threat(const scan_view *scans, size_t n, const sim_threat *t,
-                             size_t fallback)
+static size_t scan_of_threat(const scan_view *scans, size_t n, const sim_threat *t, size_t fallback)
 {
     for (size_t i = 0; i < n; i++)
         if (scans[i].start_ms <= t->detected_ms && t->detected_ms <= scans[i].end_ms)
@@ -104,8 +103,8 @@ static void write_scan_list(mdf_jsonw *w, const scan_view *scans, size_t n)
 }
 
 /* mdatp threat list + quarantine list: snake_case, real numbers */
-static void write_threat_info(mdf_jsonw *w, const sim_node *node, const scan_view *scans,
-                              size_t n, const size_t *owner)
+static void write_threat_info(mdf_jsonw *w, const sim_node *node, const scan_view *scans, size_t n,
+                              const size_t *owner)
 {
     mdf_jsonw_key(w, "threatInformation");
     mdf_jsonw_obj_begin(w);
@@ -314,7 +313,7 @@ int sim_agentinfo_json(const sim_node *node, const sim_extra_scan *extra, size_t
     int64_t copy_files = DEFAULT_QUICK_FILES, latest = INT64_MIN;
     for (size_t i = 0; i < node->n_scans; i++) {
         const sim_scan *s = &node->scans[i];
-        scans[i] = (scan_view){s->type, s->state, s->start_ms, s->start_ms + s->duration_ms,
+        scans[i] = (scan_view){s->type,  s->state, s->start_ms, s->start_ms + s->duration_ms,
                                s->files, true};
         if (s->start_ms >= latest) {
             latest = s->start_ms;
@@ -322,8 +321,8 @@ int sim_agentinfo_json(const sim_node *node, const sim_extra_scan *extra, size_t
         }
     }
     for (size_t i = 0; i < n_extra; i++)
-        scans[node->n_scans + i] = (scan_view){"quick", "succeeded", extra[i].start_ms,
-                                               extra[i].end_ms, copy_files, false};
+        scans[node->n_scans + i] = (scan_view){"quick",         "succeeded", extra[i].start_ms,
+                                               extra[i].end_ms, copy_files,  false};
     qsort(scans, n, sizeof *scans, by_start);
     /* the latest scenario scan, found again after sorting */
     size_t fallback = 0;
@@ -383,8 +382,8 @@ static int add_entry(struct archive *a, struct archive_entry *e, const char *pat
     return archive_write_finish_entry(a) == ARCHIVE_OK ? MDF_OK : MDF_ERR;
 }
 
-int sim_agentinfo_archive(const char *json, size_t len, int64_t mtime_ms, mdf_buf *out,
-                          char *err, size_t errsz)
+int sim_agentinfo_archive(const char *json, size_t len, int64_t mtime_ms, mdf_buf *out, char *err,
+                          size_t errsz)
 {
     int rc = MDF_ERR;
     struct archive *a = archive_write_new();

@@ -26,8 +26,8 @@ int sim_agentinfo_json(const sim_node *node, const sim_extra_scan *extra, size_t
 
 /* Packs json[0..len) as SIM_AGENTINFO_PATH (with its folders) into a tar.gz
  * dated mtime_ms, appended to out. */
-int sim_agentinfo_archive(const char *json, size_t len, int64_t mtime_ms, mdf_buf *out,
-                          char *err, size_t errsz);
+int sim_agentinfo_archive(const char *json, size_t len, int64_t mtime_ms, mdf_buf *out, char *err,
+                          size_t errsz);
 
 /* Cuts a tar.gz short, so that gzip and tar readers fail on it the way they
  * do on a damaged upload (the corrupt_archive fault). */

@@ -10,11 +10,11 @@
 #include <strings.h>
 
 #include "armjson.h"
-#include "err.h"
-#include "simhttp.h"
-#include "json_reader.h"
 #include "clock.h"
+#include "err.h"
+#include "json_reader.h"
 #include "names.h"
+#include "simhttp.h"
 #include "strconv.h"
 
 #define PATH_MAX_BYTES 4096 /* ARM serves URLs of at least 4 KB */
@@ -23,8 +23,8 @@
 #define POLL_SIM_SECONDS 10.0 /* Retry-After of a running operation, before scaling */
 
 typedef struct arm_path {
-    sim_route route;  /* SIM_R_UNKNOWN when nothing matched */
-    bool bad_method;  /* the path matched, the method did not */
+    sim_route route; /* SIM_R_UNKNOWN when nothing matched */
+    bool bad_method; /* the path matched, the method did not */
     const char *sub, *rg, *name, *loc, *op;
 } arm_path;
 
@@ -186,8 +186,8 @@ static const char *api_version(sim_req *r, const sim_scenario *sc, enum MHD_Resu
     char list[512] = "";
     size_t used = 0;
     for (size_t i = 0; i < sc->n_api_versions && used < sizeof list; i++) {
-        int n = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-                         sc->api_versions[i]);
+        int n =
+            snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", sc->api_versions[i]);
         used += n > 0 ? (size_t)n : 0;
     }
     *ret = sim_send_arm_error(r, 400, "InvalidApiVersionParameter",
@@ -377,8 +377,8 @@ static sim_op *new_op(arm_ctx *a, sim_op_kind kind, size_t ci, size_t ni, double
                       int64_t limit_s, enum MHD_Result *ret)
 {
     char err[MDF_ERRSZ];
-    sim_op *op = sim_state_op_new(a->st, kind, ci, ni, sim_seconds, limit_s, a->now, err,
-                                  sizeof err);
+    sim_op *op =
+        sim_state_op_new(a->st, kind, ci, ni, sim_seconds, limit_s, a->now, err, sizeof err);
     if (!op)
         *ret = sim_send_arm_error_retry(a->r, 503, 1000, "ServiceUnavailable",
                                         "mdefleet-sim cannot start the operation: %s.", err);
@@ -413,10 +413,10 @@ static enum MHD_Result cluster_patch(arm_ctx *a)
         goto cleanup;
     const mdf_jval *root = doc ? &doc->root : NULL;
     const mdf_jval *props = typed(a, root, "properties", "properties", MDF_J_OBJECT, &ok, &ret);
-    const mdf_jval *rpc = ok ? typed(a, props, "runtimeProtectionConfiguration",
-                                     "properties.runtimeProtectionConfiguration", MDF_J_OBJECT,
-                                     &ok, &ret)
-                             : NULL;
+    const mdf_jval *rpc =
+        ok ? typed(a, props, "runtimeProtectionConfiguration",
+                   "properties.runtimeProtectionConfiguration", MDF_J_OBJECT, &ok, &ret)
+           : NULL;
     const mdf_jval *lv = ok ? typed(a, rpc, "enforcementLevel",
                                     "properties.runtimeProtectionConfiguration.enforcementLevel",
                                     MDF_J_STRING, &ok, &ret)
@@ -435,11 +435,12 @@ static enum MHD_Result cluster_patch(arm_ctx *a)
             memcpy(s, lv->s, lv->len);
         level = sim_level_parse(s);
         if (level < 0) {
-            ret = sim_send_arm_error(a->r, 400, "ValidationError",
-                                     "The value '%.40s' of properties.runtimeProtectionConfiguration"
-                                     ".enforcementLevel is not one of Audit, Disabled, OnDemand, "
-                                     "Passive, RealTime.",
-                                     s);
+            ret =
+                sim_send_arm_error(a->r, 400, "ValidationError",
+                                   "The value '%.40s' of properties.runtimeProtectionConfiguration"
+                                   ".enforcementLevel is not one of Audit, Disabled, OnDemand, "
+                                   "Passive, RealTime.",
+                                   s);
             goto cleanup;
         }
     }
@@ -487,8 +488,8 @@ static enum MHD_Result cluster_scan(arm_ctx *a)
     int ci = find_cluster(a, &ret);
     if (ci < 0 || read_body(a, true, &doc, &ret) != MDF_OK)
         goto cleanup;
-    const mdf_jval *act = typed(a, doc ? &doc->root : NULL, "scanActivity", "scanActivity",
-                                MDF_J_STRING, &ok, &ret);
+    const mdf_jval *act =
+        typed(a, doc ? &doc->root : NULL, "scanActivity", "scanActivity", MDF_J_STRING, &ok, &ret);
     if (!ok)
         goto cleanup;
     if (act && !mdf_jstr_is(act, "Scan") && !mdf_jstr_is(act, "Skip")) {
@@ -634,8 +635,8 @@ static int64_t extract_params(arm_ctx *a, const mdf_jval *root, enum MHD_Result 
             return -1;
         }
     }
-    const mdf_jval *lim = typed(a, root, "limitTimeSeconds", "limitTimeSeconds", MDF_J_INT, &ok,
-                                ret);
+    const mdf_jval *lim =
+        typed(a, root, "limitTimeSeconds", "limitTimeSeconds", MDF_J_INT, &ok, ret);
     if (!ok)
         return -1;
     if (!lim) {
@@ -765,8 +766,8 @@ void sim_arm_prepare(sim_req *r)
                                       : "x-ms-ratelimit-remaining-subscription-reads";
     correlation_id(r);
     sim_state_lock(st);
-    r->ratelimit_remaining = mdf_tb_remaining(is_write(r) ? &st->writes : &st->reads,
-                                              mdf_mono_ms());
+    r->ratelimit_remaining =
+        mdf_tb_remaining(is_write(r) ? &st->writes : &st->reads, mdf_mono_ms());
     sim_state_unlock(st);
 }
 

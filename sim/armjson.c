@@ -91,10 +91,10 @@ static void action_states(mdf_jsonw *w, const sim_state *st, size_t ci, int64_t 
     mdf_jsonw_arr_begin(w);
     if (op) {
         sim_opst s = sim_op_status(op, real_ms);
-        const char *status = s == SIM_OPST_RUNNING ? "InProgress"
+        const char *status = s == SIM_OPST_RUNNING  ? "InProgress"
                              : s == SIM_OPST_FAILED ? "Failed"
                                                     : "Completed";
-        const char *msg = s == SIM_OPST_RUNNING ? "Scan runtime action is in progress"
+        const char *msg = s == SIM_OPST_RUNNING  ? "Scan runtime action is in progress"
                           : s == SIM_OPST_FAILED ? op->error_message
                                                  : "Action completed successfully";
         const char *step_msg =
@@ -247,8 +247,8 @@ int sim_result_url(const sim_op *op, const char *base_url, mdf_buf *out)
     char st[SIM_ISO_S_STRSZ], se[SIM_ISO_S_STRSZ];
     if (sim_format_iso_s(op->sas_start_ms, st) != 0 || sim_format_iso_s(op->sas_expiry_ms, se) != 0)
         return MDF_ERR;
-    int rc = mdf_buf_appendf(out, "%s/bmm-run-command-output/%s-action-bmmdataextcmd.tar.gz?se=",
-                             base_url, op->blob_id);
+    int rc = mdf_buf_appendf(
+        out, "%s/bmm-run-command-output/%s-action-bmmdataextcmd.tar.gz?se=", base_url, op->blob_id);
     rc |= mdf_pct_encode(out, se);
     rc |= mdf_buf_appendf(out, "&sig=");
     rc |= mdf_pct_encode(out, op->sig);
@@ -308,9 +308,10 @@ void sim_json_op(mdf_jsonw *w, const sim_state *st, const sim_op *op, const char
     mdf_jsonw_kstr(w, "id", path);
     mdf_jsonw_kstr(w, "name", op->id);
     mdf_jsonw_kstr(w, "resourceId", rid);
-    mdf_jsonw_kstr(w, "status", s == SIM_OPST_RUNNING  ? "InProgress"
-                                : s == SIM_OPST_FAILED ? "Failed"
-                                                       : "Succeeded");
+    mdf_jsonw_kstr(w, "status",
+                   s == SIM_OPST_RUNNING  ? "InProgress"
+                   : s == SIM_OPST_FAILED ? "Failed"
+                                          : "Succeeded");
     ktime(w, "startTime", op->sim_start_ms);
     if (s != SIM_OPST_RUNNING)
         ktime(w, "endTime", op->sim_end_ms);

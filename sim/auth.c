@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "err.h"
-#include "simhttp.h"
-#include "json_writer.h"
 #include "clock.h"
+#include "err.h"
+#include "json_writer.h"
+#include "simhttp.h"
 
 #define FORM_VALUE_MAX 8192 /* a federated assertion (a JWT) fits */
 #define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -28,8 +28,9 @@ static enum MHD_Result aad_error(sim_req *r, unsigned status, const char *error,
     va_end(ap);
     mdf_random_id(corr);
     mdf_time_format_ms(mdf_time_now_ms(), ts);
-    snprintf(desc, sizeof desc, "AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s",
-             code, msg, r->request_id, corr, ts);
+    snprintf(desc, sizeof desc,
+             "AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", code, msg,
+             r->request_id, corr, ts);
     snprintf(uri, sizeof uri, "%s/error?code=%d", r->base_url, code);
     mdf_buf b;
     mdf_jsonw w;
@@ -88,8 +89,8 @@ enum MHD_Result sim_auth_token(sim_req *r, const char *tenant)
     enum MHD_Result ret = MHD_NO;
     sim_state *st = r->srv->state;
     const sim_scenario *sc = st->sc; /* read-only after load: no lock needed */
-    char grant[64], client_id[256], scope[512], secret[FORM_VALUE_MAX],
-        assertion[FORM_VALUE_MAX], atype[256];
+    char grant[64], client_id[256], scope[512], secret[FORM_VALUE_MAX], assertion[FORM_VALUE_MAX],
+        atype[256];
     int g, c, s, sec, as, at;
 
     if (!sim_ieq(tenant, sc->tenant))

@@ -10,9 +10,9 @@
 #include <time.h>
 
 #include "armjson.h"
+#include "clock.h"
 #include "err.h"
 #include "simhttp.h"
-#include "clock.h"
 #include "strconv.h"
 
 #define BLOB_SUFFIX "-action-bmmdataextcmd.tar.gz"
@@ -223,8 +223,8 @@ static enum MHD_Result serve(sim_req *r, sim_state *st, sim_op *op)
         char cr[48];
         snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
         struct MHD_Response *resp = storage_error_resp(
-            r, "InvalidRange", "The range specified is invalid for the current size of the resource.",
-            NULL);
+            r, "InvalidRange",
+            "The range specified is invalid for the current size of the resource.", NULL);
         if (resp)
             MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
         return sim_send(r, 416, resp);

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "json_reader.h"
-#include "clock.h"
 #include "names.h"
 #include "strconv.h"
 #include "util.h"
@@ -19,8 +19,8 @@
 #define SCENARIO_MAX_DEPTH 32
 #define WHERESZ 160
 
-static const char *const LEVEL_NAMES[SIM_LEVEL_COUNT] = {"Audit", "Disabled", "OnDemand",
-                                                         "Passive", "RealTime"};
+static const char *const LEVEL_NAMES[SIM_LEVEL_COUNT] = {"Audit", "Disabled", "OnDemand", "Passive",
+                                                         "RealTime"};
 
 const char *sim_level_name(sim_level l)
 {
@@ -95,8 +95,7 @@ static int fail(ld *l, const char *where, const char *key, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     const char *dot = where[0] && key && key[0] ? "." : "";
-    return mdf_seterr(l->err, l->errsz, "%s: %s%s%s: %s", l->file, where, dot, key ? key : "",
-                      msg);
+    return mdf_seterr(l->err, l->errsz, "%s: %s%s%s: %s", l->file, where, dot, key ? key : "", msg);
 }
 
 static void sub(char out[WHERESZ], const char *where, const char *key, size_t idx)
@@ -128,8 +127,8 @@ static int check_keys(ld *l, const mdf_jval *obj, const char *where, const char 
             continue;
         n_unknown++;
         if (used < sizeof unknown) {
-            int w = snprintf(unknown + used, sizeof unknown - used, "%s\"%.*s\"",
-                             used ? ", " : "", (int)(m->klen > 40 ? 40 : m->klen), m->key);
+            int w = snprintf(unknown + used, sizeof unknown - used, "%s\"%.*s\"", used ? ", " : "",
+                             (int)(m->klen > 40 ? 40 : m->klen), m->key);
             used += w > 0 ? (size_t)w : 0;
         }
     }
@@ -241,8 +240,7 @@ static int get_num(ld *l, const mdf_jval *obj, const char *where, const char *ke
     }
     *out = v->type == MDF_J_INT ? (double)v->u.i : v->u.d;
     if (*out < min || (min_excl && *out == min) || *out > max)
-        return fail(l, where, key, "%g is outside %s%g..%g]", *out, min_excl ? "(" : "[", min,
-                    max);
+        return fail(l, where, key, "%g is outside %s%g..%g]", *out, min_excl ? "(" : "[", min, max);
     return MDF_OK;
 }
 
@@ -257,9 +255,8 @@ static int get_bool(ld *l, const mdf_jval *obj, const char *where, const char *k
 }
 
 /* An array of strings; when absent, *out is dflt (n_dflt items). */
-static int get_strs(ld *l, const mdf_jval *obj, const char *where, const char *key,
-                    bool nonempty, const char *const *dflt, size_t n_dflt, const char ***out,
-                    size_t *n)
+static int get_strs(ld *l, const mdf_jval *obj, const char *where, const char *key, bool nonempty,
+                    const char *const *dflt, size_t n_dflt, const char ***out, size_t *n)
 {
     const mdf_jval *v;
     if (member(l, obj, where, key, MDF_J_ARRAY, false, false, &v) != MDF_OK)
@@ -319,8 +316,7 @@ static int get_objs(ld *l, const mdf_jval *obj, const char *where, const char *k
 
 /* An optional object member: *v NULL when absent; unknown keys refused. */
 static int get_obj(ld *l, const mdf_jval *obj, const char *where, const char *key,
-                   const char *const *allowed, bool required, const mdf_jval **v,
-                   char w[WHERESZ])
+                   const char *const *allowed, bool required, const mdf_jval **v, char w[WHERESZ])
 {
     if (member(l, obj, where, key, MDF_J_OBJECT, required, false, v) != MDF_OK)
         return MDF_ERR;
@@ -338,7 +334,8 @@ static int load_scan(ld *l, const mdf_jval *o, const char *w, void *dst)
     static const char *const types[] = {"quick", "full", "custom", NULL};
     static const char *const states[] = {"succeeded", "failed", "cancelled", NULL};
     sim_scan *s = dst;
-    if (check_keys(l, o, w, keys) != MDF_OK || get_enum(l, o, w, "type", types, "quick", &s->type) ||
+    if (check_keys(l, o, w, keys) != MDF_OK ||
+        get_enum(l, o, w, "type", types, "quick", &s->type) ||
         get_time(l, o, w, "start", true, 0, &s->start_ms) ||
         get_int(l, o, w, "duration_ms", true, 0, 0, INT64_C(31536000000), &s->duration_ms) ||
         get_int(l, o, w, "files", false, 0, 0, INT64_MAX, &s->files) ||
@@ -370,9 +367,16 @@ static int load_threat(ld *l, const mdf_jval *o, const char *w, void *dst)
 
 static int load_health(ld *l, const mdf_jval *report, const char *where, sim_health *h)
 {
-    static const char *const keys[] = {"healthy", "licensed", "app_version", "engine_version",
-                                       "definitions_version", "definitions_updated",
-                                       "real_time_protection", "passive_mode", "issues", NULL};
+    static const char *const keys[] = {"healthy",
+                                       "licensed",
+                                       "app_version",
+                                       "engine_version",
+                                       "definitions_version",
+                                       "definitions_updated",
+                                       "real_time_protection",
+                                       "passive_mode",
+                                       "issues",
+                                       NULL};
     const mdf_jval *o;
     char w[WHERESZ];
     if (get_obj(l, report, where, "health", keys, false, &o, w) != MDF_OK)
@@ -399,10 +403,16 @@ static int load_health(ld *l, const mdf_jval *report, const char *where, sim_hea
 
 static int load_faults(ld *l, const mdf_jval *node, const char *where, sim_faults *f)
 {
-    static const char *const keys[] = {"agent_not_running", "exit_code", "operation_failed",
-                                       "http_5xx", "slow_download_bytes_per_second",
-                                       "broken_download_after_bytes", "corrupt_archive",
-                                       "expired_sas", "extract_seconds", NULL};
+    static const char *const keys[] = {"agent_not_running",
+                                       "exit_code",
+                                       "operation_failed",
+                                       "http_5xx",
+                                       "slow_download_bytes_per_second",
+                                       "broken_download_after_bytes",
+                                       "corrupt_archive",
+                                       "expired_sas",
+                                       "extract_seconds",
+                                       NULL};
     const mdf_jval *o, *v;
     char w[WHERESZ];
     f->exit_code = -1;
@@ -442,15 +452,14 @@ static int load_faults(ld *l, const mdf_jval *node, const char *where, sim_fault
 
 static int load_node(ld *l, const mdf_jval *o, const char *w, void *dst)
 {
-    static const char *const keys[] = {"name", "rack", "roles", "power_state", "ready_state",
-                                       "detailed_status", "cordon_status", "report", "faults",
-                                       NULL};
+    static const char *const keys[] = {
+        "name",          "rack",   "roles",  "power_state", "ready_state", "detailed_status",
+        "cordon_status", "report", "faults", NULL};
     static const char *const report_keys[] = {"scans", "threats", "health", NULL};
     static const char *const power[] = {"On", "Off", NULL};
     static const char *const ready[] = {"True", "False", NULL};
-    static const char *const detailed[] = {"Preparing",   "Error",        "Available",
-                                           "Provisioning", "Provisioned", "Deprovisioning",
-                                           NULL};
+    static const char *const detailed[] = {
+        "Preparing", "Error", "Available", "Provisioning", "Provisioned", "Deprovisioning", NULL};
     static const char *const cordon[] = {"Cordoned", "Uncordoned", NULL};
     sim_node *n = dst;
     const mdf_jval *rep;
@@ -466,7 +475,8 @@ static int load_node(ld *l, const mdf_jval *o, const char *w, void *dst)
         return MDF_ERR;
     if (!mdf_valid_bmm_name(n->name))
         return fail(l, w, "name",
-                    "\"%.70s\" does not match ^([a-zA-Z0-9][a-zA-Z0-9]{0,62}[a-zA-Z0-9])$", n->name);
+                    "\"%.70s\" does not match ^([a-zA-Z0-9][a-zA-Z0-9]{0,62}[a-zA-Z0-9])$",
+                    n->name);
     /* Rack names follow the cluster pattern (racks are NetworkCloud resources
      * too); the specification's exact rack pattern was not checked. */
     if (!mdf_valid_cluster_name(n->rack))
@@ -490,10 +500,11 @@ static int load_node(ld *l, const mdf_jval *o, const char *w, void *dst)
 
 static int load_cluster(ld *l, const mdf_jval *o, const char *w, void *dst)
 {
-    static const char *const keys[] = {"resource_group", "name", "enforcement_level",
-                                       "managed_resource_group", "patch_response", "nodes", NULL};
-    static const char *const levels[] = {"Audit", "Disabled", "OnDemand", "Passive", "RealTime",
-                                         NULL};
+    static const char *const keys[] = {
+        "resource_group", "name", "enforcement_level", "managed_resource_group", "patch_response",
+        "nodes",          NULL};
+    static const char *const levels[] = {"Audit",   "Disabled", "OnDemand",
+                                         "Passive", "RealTime", NULL};
     static const char *const patch[] = {"async", "sync", NULL};
     sim_cluster *c = dst;
     const char *level, *pr;
@@ -546,15 +557,16 @@ static int load_client(ld *l, const mdf_jval *o, const char *w, void *dst)
 
 static int load_auth(ld *l, const mdf_jval *root)
 {
-    static const char *const keys[] = {"tenant", "clients", "federated_tokens", "managed_identity",
-                                       "token_lifetime_seconds", NULL};
+    static const char *const keys[] = {
+        "tenant", "clients", "federated_tokens", "managed_identity", "token_lifetime_seconds",
+        NULL};
     sim_scenario *sc = l->sc;
     const mdf_jval *o;
     char w[WHERESZ];
     if (get_obj(l, root, "", "auth", keys, true, &o, w) != MDF_OK ||
         get_str(l, o, w, "tenant", true, NULL, &sc->tenant) ||
-        get_objs(l, o, w, "clients", false, sizeof(sim_client), load_client,
-                 (void **)&sc->clients, &sc->n_clients) ||
+        get_objs(l, o, w, "clients", false, sizeof(sim_client), load_client, (void **)&sc->clients,
+                 &sc->n_clients) ||
         get_strs(l, o, w, "federated_tokens", false, NULL, 0, &sc->federated_tokens,
                  &sc->n_federated_tokens) ||
         get_bool(l, o, w, "managed_identity", false, &sc->managed_identity) ||
@@ -574,8 +586,8 @@ static int load_auth(ld *l, const mdf_jval *root)
     return MDF_OK;
 }
 
-static int load_budget(ld *l, const mdf_jval *o, const char *where, const char *key,
-                       double burst, double rate, sim_budget *b)
+static int load_budget(ld *l, const mdf_jval *o, const char *where, const char *key, double burst,
+                       double rate, sim_budget *b)
 {
     static const char *const keys[] = {"burst", "per_second", NULL};
     const mdf_jval *v;
@@ -596,9 +608,9 @@ static int load_budget(ld *l, const mdf_jval *o, const char *where, const char *
 
 static int load_top(ld *l, const mdf_jval *root)
 {
-    static const char *const keys[] = {"time_scale", "subscription", "location", "api_versions",
-                                       "auth", "budgets", "page_size", "sas_ttl_seconds",
-                                       "durations", "clusters", NULL};
+    static const char *const keys[] = {"time_scale", "subscription", "location",  "api_versions",
+                                       "auth",       "budgets",      "page_size", "sas_ttl_seconds",
+                                       "durations",  "clusters",     NULL};
     static const char *const budget_keys[] = {"reads", "writes", NULL};
     static const char *const duration_keys[] = {"patch_seconds", "scan_runtime_seconds",
                                                 "extract_seconds", NULL};
@@ -655,8 +667,8 @@ static int load_top(ld *l, const mdf_jval *root)
             char cw[WHERESZ];
             sub(cw, "", "clusters", i);
             if (j < i && sim_ieq(c->resource_group, d->resource_group) && sim_ieq(c->name, d->name))
-                return fail(l, cw, "name", "\"%s\" is already clusters[%zu] in that group",
-                            c->name, j);
+                return fail(l, cw, "name", "\"%s\" is already clusters[%zu] in that group", c->name,
+                            j);
             if (j < i && sim_ieq(c->managed_resource_group, d->managed_resource_group))
                 return fail(l, cw, "managed_resource_group", "\"%s\" is already clusters[%zu]'s",
                             c->managed_resource_group, j);

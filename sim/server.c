@@ -104,9 +104,8 @@ static void base_url(sim_req *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     sim_server *srv = cls;
     conn_ctx *cc = *con_cls;
@@ -119,8 +118,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         mdf_buf_init(&cc->body, SIM_MAX_BODY);
         *con_cls = cc;
         /* a declared oversized body is refused before it is read */
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         int64_t n;
         if (!cl || mdf_parse_int64(cl, strlen(cl), &n) != 0 || n <= SIM_MAX_BODY)
             return MHD_YES;
@@ -189,15 +188,16 @@ int sim_server_start(sim_server *srv, sim_state *st, const char *bind_addr, unsi
         sa = (struct sockaddr *)&v4;
     }
     sim_stats_init(&srv->stats);
-    srv->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, srv,
-                                   MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED,
-                                   on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-                                   (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                                   (size_t)(64 * 1024), MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
     if (!srv->daemon) {
         sim_stats_destroy(&srv->stats);
-        return mdf_seterr(err, errsz, "cannot listen on %s port %u (in use, or not an address "
-                          "of this host?)", bind_addr, port);
+        return mdf_seterr(err, errsz,
+                          "cannot listen on %s port %u (in use, or not an address "
+                          "of this host?)",
+                          bind_addr, port);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     unsigned bound = info ? info->port : port;

@@ -10,10 +10,18 @@
 #include "json_writer.h"
 
 static const char *const ROUTE_NAMES[SIM_R_COUNT] = {
-    "token",      "imds",     "cluster.get",        "cluster.patch",
-    "cluster.scanRuntime",    "bmm.list",           "bmm.get",
-    "bmm.runDataExtracts",    "bmm.runDataExtractsRestricted",
-    "operation.get",          "blob.get",           "admin",
+    "token",
+    "imds",
+    "cluster.get",
+    "cluster.patch",
+    "cluster.scanRuntime",
+    "bmm.list",
+    "bmm.get",
+    "bmm.runDataExtracts",
+    "bmm.runDataExtractsRestricted",
+    "operation.get",
+    "blob.get",
+    "admin",
     "unknown",
 };
 
@@ -191,8 +199,8 @@ struct MHD_Response *sim_resp_arm_error(const char *code, const char *fmt, ...)
     return resp;
 }
 
-enum MHD_Result sim_send_arm_error(sim_req *r, unsigned status, const char *code,
-                                   const char *fmt, ...)
+enum MHD_Result sim_send_arm_error(sim_req *r, unsigned status, const char *code, const char *fmt,
+                                   ...)
 {
     va_list ap;
     va_start(ap, fmt);

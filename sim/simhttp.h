@@ -59,7 +59,7 @@ void sim_stats_json(sim_stats *s, mdf_buf *out);
 typedef struct sim_server {
     struct MHD_Daemon *daemon;
     atomic_bool stopping; /* set before the daemon stops: paced downloads give up */
-    sim_state *state; /* borrowed */
+    sim_state *state;     /* borrowed */
     sim_stats stats;
     char base_url[128]; /* what it printed: http://127.0.0.1:41234 */
 } sim_server;
@@ -98,12 +98,11 @@ enum MHD_Result sim_send(sim_req *r, unsigned status, struct MHD_Response *resp)
  * NULL when out of memory. */
 struct MHD_Response *sim_resp_arm_error(const char *code, const char *fmt, ...) MDF_PRINTF(2, 3);
 /* The ARM error object {"error":{"code","message"}}. */
-enum MHD_Result sim_send_arm_error(sim_req *r, unsigned status, const char *code,
-                                   const char *fmt, ...) MDF_PRINTF(4, 5);
+enum MHD_Result sim_send_arm_error(sim_req *r, unsigned status, const char *code, const char *fmt,
+                                   ...) MDF_PRINTF(4, 5);
 /* The same, with Retry-After headers (429, 503). */
 enum MHD_Result sim_send_arm_error_retry(sim_req *r, unsigned status, int64_t wait_ms,
-                                         const char *code, const char *fmt, ...)
-    MDF_PRINTF(5, 6);
+                                         const char *code, const char *fmt, ...) MDF_PRINTF(5, 6);
 /* A JSON body built in `body` (taken). */
 enum MHD_Result sim_send_json(sim_req *r, unsigned status, mdf_buf *body);
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
 #include "clock.h"
+#include "err.h"
 
 /* A report with thousands of threats is still far below these. */
 #define REPORT_MAX_BYTES (64u * 1024 * 1024)
@@ -166,8 +166,8 @@ bool sim_state_rg_exists(const sim_state *st, const char *rg)
     return false;
 }
 
-int sim_state_token_issue(sim_state *st, bool arm, int64_t real_ms,
-                          char out[SIM_TOKEN_LEN + 1], int64_t *sim_expiry_ms)
+int sim_state_token_issue(sim_state *st, bool arm, int64_t real_ms, char out[SIM_TOKEN_LEN + 1],
+                          int64_t *sim_expiry_ms)
 {
     if (mdf_random_hex(SIM_TOKEN_LEN / 2, out) != MDF_OK)
         return MDF_ERR;

@@ -33,13 +33,18 @@
 #define SIM_MAX_OPS 100000  /* operations kept; more are refused with 503 */
 #define SIM_MAX_TOKENS 4096 /* live bearer tokens; the oldest is forgotten first */
 #define SIM_TOKEN_LEN 64
-#define SIM_SIG_LEN 44      /* base64 of 32 bytes */
-#define SIM_KEEP_SCANS 7    /* simulated scans kept per cluster: mdatp lists 7 */
+#define SIM_SIG_LEN 44   /* base64 of 32 bytes */
+#define SIM_KEEP_SCANS 7 /* simulated scans kept per cluster: mdatp lists 7 */
 #define SIM_CORRID_SZ 72
 
 typedef enum { SIM_OP_PATCH, SIM_OP_SCAN, SIM_OP_EXTRACT } sim_op_kind;
 typedef enum { SIM_OPST_RUNNING, SIM_OPST_SUCCEEDED, SIM_OPST_FAILED } sim_opst;
-typedef enum { SIM_TOKEN_OK, SIM_TOKEN_EXPIRED, SIM_TOKEN_UNKNOWN, SIM_TOKEN_WRONG_AUDIENCE } sim_token_check;
+typedef enum {
+    SIM_TOKEN_OK,
+    SIM_TOKEN_EXPIRED,
+    SIM_TOKEN_UNKNOWN,
+    SIM_TOKEN_WRONG_AUDIENCE
+} sim_token_check;
 
 typedef struct sim_op {
     char id[MDF_UUID_STRSZ];
@@ -77,7 +82,7 @@ typedef struct sim_cluster_rt {
     sim_level level;
     bool update_automatic; /* definitionUpdateMode */
     int64_t modified_sim_ms;
-    sim_op *last_scan; /* shown in actionStates */
+    sim_op *last_scan;             /* shown in actionStates */
     sim_op *scans[SIM_KEEP_SCANS]; /* the latest scanRuntime ops that scan, oldest first */
     size_t n_scans;
     int64_t *fivexx_left; /* per node: 503s still to answer (faults.http_5xx) */
@@ -126,8 +131,8 @@ int sim_state_node(const sim_state *st, size_t cluster, const char *name);
 bool sim_state_rg_exists(const sim_state *st, const char *rg);
 
 /* Issues a bearer token; *sim_expiry_ms is its expiry on the simulated clock. */
-int sim_state_token_issue(sim_state *st, bool arm, int64_t real_ms,
-                          char out[SIM_TOKEN_LEN + 1], int64_t *sim_expiry_ms);
+int sim_state_token_issue(sim_state *st, bool arm, int64_t real_ms, char out[SIM_TOKEN_LEN + 1],
+                          int64_t *sim_expiry_ms);
 /* *sim_expiry_ms: when a known token expires(d), on the simulated clock. */
 sim_token_check sim_state_token_check(const sim_state *st, const char *value, int64_t real_ms,
                                       int64_t *sim_expiry_ms);

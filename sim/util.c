@@ -45,8 +45,9 @@ int sim_format_http_date(int64_t ms, char out[SIM_HTTPDATE_STRSZ])
     }
     /* the modulos bound every field for the compiler; the values already fit */
     snprintf(out, SIM_HTTPDATE_STRSZ, "%s, %02u %s %04u %02u:%02u:%02u GMT", days[tm.tm_wday % 7],
-             (unsigned)tm.tm_mday % 100u, months[tm.tm_mon % 12], (unsigned)(tm.tm_year + 1900) % 10000u,
-             (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+             (unsigned)tm.tm_mday % 100u, months[tm.tm_mon % 12],
+             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)tm.tm_hour % 100u,
+             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
     return 0;
 }
 

@@ -11,7 +11,7 @@
 #include "json_writer.h"
 #include "random.h" /* MDF_UUID_STRSZ */
 
-#define SIM_ISO_S_STRSZ 21  /* "2023-10-13T17:42:53Z" + NUL */
+#define SIM_ISO_S_STRSZ 21    /* "2023-10-13T17:42:53Z" + NUL */
 #define SIM_HTTPDATE_STRSZ 30 /* "Fri, 13 Oct 2023 13:42:53 GMT" + NUL */
 
 /* A name-based (version 5) UUID in the simulator's own namespace: the same

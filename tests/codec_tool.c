@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avro_codec.h"
 #include "avro_schema.h"
 #include "buf.h"
-#include "avro_codec.h"
 #include "err.h"
 #include "strconv.h"
 
@@ -54,16 +54,17 @@ static int cmd_encode(mdf_codec *c, mdf_rec_type t, int argc, char **argv, char 
         f = MDF_FRAMING_CONFLUENT;
     else
         return usage();
-    if (argc == 5 && (mdf_parse_int64(argv[4], strlen(argv[4]), &id) != 0 || id < 0 || id > UINT32_MAX))
+    if (argc == 5 &&
+        (mdf_parse_int64(argv[4], strlen(argv[4]), &id) != 0 || id < 0 || id > UINT32_MAX))
         return usage();
     int rc = MDF_ERR;
     json_object *rec = NULL;
     mdf_buf in, out;
     mdf_buf_init(&in, MDF_CODEC_MAX_RECORD + 1);
     mdf_buf_init(&out, MDF_CODEC_MAX_RECORD);
-    if (read_stdin(&in, err, errsz) != MDF_OK
-        || mdf_avro_json_parse(in.data ? in.data : "", in.len, &rec, err, errsz) != MDF_OK
-        || mdf_codec_encode(c, t, rec, f, (uint32_t)id, &out, err, errsz) != MDF_OK)
+    if (read_stdin(&in, err, errsz) != MDF_OK ||
+        mdf_avro_json_parse(in.data ? in.data : "", in.len, &rec, err, errsz) != MDF_OK ||
+        mdf_codec_encode(c, t, rec, f, (uint32_t)id, &out, err, errsz) != MDF_OK)
         goto cleanup;
     if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
         mdf_seterr(err, errsz, "cannot write stdout");
@@ -84,10 +85,11 @@ static int cmd_decode(mdf_codec *c, mdf_rec_type t, char *err, size_t errsz)
     uint32_t id = 0;
     mdf_buf in;
     mdf_buf_init(&in, MDF_CODEC_MAX_RECORD + 1);
-    if (read_stdin(&in, err, errsz) != MDF_OK
-        || mdf_codec_decode(c, t, in.data ? in.data : "", in.len, &rec, &id, err, errsz) != MDF_OK)
+    if (read_stdin(&in, err, errsz) != MDF_OK ||
+        mdf_codec_decode(c, t, in.data ? in.data : "", in.len, &rec, &id, err, errsz) != MDF_OK)
         goto cleanup;
-    printf("%s\n", json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    printf("%s\n", json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
     fprintf(stderr, "schema_id %" PRIu32 "\n", id);
     rc = fflush(stdout) == 0 ? MDF_OK : mdf_seterr(err, errsz, "cannot write stdout");
 cleanup:

@@ -17,8 +17,8 @@
 /* ---- the recording port --------------------------------------------------- */
 
 static int h_send(void *ctx, mdf_request *r, mdf_topic t, const char *key, size_t key_len,
-                  const void *value, size_t value_len, const mdf_header *headers,
-                  size_t n_headers, char *err, size_t errsz)
+                  const void *value, size_t value_len, const mdf_header *headers, size_t n_headers,
+                  char *err, size_t errsz)
 {
     harness *h = ctx;
     if (h->n_records == H_MAX_RECORDS)
@@ -36,7 +36,7 @@ static int h_send(void *ctx, mdf_request *r, mdf_topic t, const char *key, size_
     for (size_t i = 0; i < n_headers; i++) {
         char *dst = !strcmp(headers[i].name, MDF_HDR_CONTENT_TYPE) ? rec->content_type
                     : !strcmp(headers[i].name, MDF_HDR_EVENT_ID)   ? rec->event_id
-                                                                    : rec->correlation;
+                                                                   : rec->correlation;
         snprintf(dst, sizeof rec->event_id, "%s", headers[i].value);
     }
     if (h->auto_ack) {
@@ -125,9 +125,9 @@ static int az_list_bmms(void *ctx, const char *sub, const char *managed_rg, mdf_
     return MDF_OK;
 }
 
-static int az_run_data_extract(void *ctx, const char *sub, const char *managed_rg,
-                               const char *bmm, int limit, bool restricted, mdf_arm_op_cb cb,
-                               void *arg, char *err, size_t errsz)
+static int az_run_data_extract(void *ctx, const char *sub, const char *managed_rg, const char *bmm,
+                               int limit, bool restricted, mdf_arm_op_cb cb, void *arg, char *err,
+                               size_t errsz)
 {
     (void)err, (void)errsz;
     h_call *c = new_call(ctx, AZ_RUN_DATA_EXTRACT, sub, managed_rg, bmm, arg);
@@ -223,16 +223,15 @@ void h_answer_error(harness *h, h_call *c, mdf_arm_errcode code, const char *mes
     }
 }
 
-void h_answer_download(harness *h, h_call *c, mdf_blob_errcode code, const void *data,
-                       size_t len)
+void h_answer_download(harness *h, h_call *c, mdf_blob_errcode code, const void *data, size_t len)
 {
     (void)h;
     mdf_buf b;
     mdf_buf_init(&b, 1u << 26);
     if (data)
         assert_int_equal(mdf_buf_append(&b, data, len), 0);
-    mdf_blob_result res = {.code = code, .http_status = code == MDF_BLOB_OK ? 200 : 403,
-                           .data = &b};
+    mdf_blob_result res = {
+        .code = code, .http_status = code == MDF_BLOB_OK ? 200 : 403, .data = &b};
     snprintf(res.message, sizeof res.message, "https://acct.blob.core.windows.net/c/x.tar.gz: %s",
              mdf_blob_errcode_name(code));
     c->answered = true;
@@ -275,10 +274,15 @@ void h_init(harness *h, const mdf_role *role, const char *const *settings)
     h->env.codec = h->codec;
     for (int t = 0; t < MDF_TOPIC__COUNT; t++)
         h->env.topics[t] = mdf_config_topic_id(h->cfg, (mdf_topic)t);
-    h->az = (mdf_az){az_get_cluster,      az_set_enforcement, az_scan_runtime, az_list_bmms,
-                     az_run_data_extract, az_download,        h};
-    h->role_env = (mdf_role_env){.cfg = h->cfg, .codec = h->codec, .az = &h->az,
-                                 .mono_ms = h_clock};
+    h->az = (mdf_az){az_get_cluster,
+                     az_set_enforcement,
+                     az_scan_runtime,
+                     az_list_bmms,
+                     az_run_data_extract,
+                     az_download,
+                     h};
+    h->role_env =
+        (mdf_role_env){.cfg = h->cfg, .codec = h->codec, .az = &h->az, .mono_ms = h_clock};
     h->role = role;
     if (role->init(&h->role_env, &h->self, err, sizeof err) != MDF_OK)
         fail_msg("%s", err);
@@ -312,8 +316,8 @@ mdf_request *h_deliver_raw(harness *h, mdf_topic t, int32_t partition, int64_t o
     return r;
 }
 
-mdf_request *h_deliver(harness *h, mdf_topic t, int32_t partition, int64_t offset,
-                       mdf_rec_type rt, json_object *rec)
+mdf_request *h_deliver(harness *h, mdf_topic t, int32_t partition, int64_t offset, mdf_rec_type rt,
+                       json_object *rec)
 {
     char err[MDF_ERRSZ];
     mdf_buf b;
@@ -348,8 +352,7 @@ json_object *h_decode(harness *h, const h_record *r, mdf_rec_type rt)
     char err[MDF_ERRSZ];
     json_object *o = NULL;
     assert_non_null(r);
-    if (mdf_codec_decode(h->codec, rt, r->value, r->value_len, &o, NULL, err, sizeof err) !=
-        MDF_OK)
+    if (mdf_codec_decode(h->codec, rt, r->value, r->value_len, &o, NULL, err, sizeof err) != MDF_OK)
         fail_msg("record does not decode: %s", err);
     return o;
 }

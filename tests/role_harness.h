@@ -59,7 +59,7 @@ typedef struct harness {
     mdf_req_env env;
     mdf_az az;
     mdf_role_env role_env;
-    int64_t now; /* the clock, ms */
+    int64_t now;   /* the clock, ms */
     bool auto_ack; /* deliver each record at once */
     h_record records[H_MAX_RECORDS];
     size_t n_records;
@@ -78,8 +78,8 @@ void h_fini(harness *h);
 
 /* A request for the Avro encoding of rec (not consumed) as type rt, on
  * topic t at partition/offset, handed to the role. */
-mdf_request *h_deliver(harness *h, mdf_topic t, int32_t partition, int64_t offset,
-                       mdf_rec_type rt, json_object *rec);
+mdf_request *h_deliver(harness *h, mdf_topic t, int32_t partition, int64_t offset, mdf_rec_type rt,
+                       json_object *rec);
 /* The same with raw bytes as the value. */
 mdf_request *h_deliver_raw(harness *h, mdf_topic t, int32_t partition, int64_t offset,
                            const void *value, size_t len);
@@ -103,8 +103,7 @@ size_t h_calls_of(const harness *h, h_call_kind k);
 void h_answer_cluster(harness *h, h_call *c, const char *level, const char *managed_rg);
 void h_answer_bmms(harness *h, h_call *c, const char *const *names, size_t n);
 void h_answer_op(harness *h, h_call *c, const mdf_arm_error *e, const mdf_opstatus *st);
-void h_answer_download(harness *h, h_call *c, mdf_blob_errcode code, const void *data,
-                       size_t len);
+void h_answer_download(harness *h, h_call *c, mdf_blob_errcode code, const void *data, size_t len);
 void h_answer_error(harness *h, h_call *c, mdf_arm_errcode code, const char *message);
 
 /* A whole file's bytes (caller frees), for canned reports. */

@@ -16,8 +16,8 @@
 #include "err.h"
 #include "http_loop.h"
 #include "json_reader.h"
-#include "url.h"
 #include "names.h"
+#include "url.h"
 
 static mdf_jdoc *load(const char *name)
 {
@@ -95,8 +95,7 @@ static void test_cluster_patch(void **state)
     response_header(doc, "202", "Azure-AsyncOperation", hdr, sizeof hdr);
     mdf_url_parts op, arm;
     assert_int_equal(mdf_url_parse(hdr, &op, err, sizeof err), MDF_OK);
-    assert_int_equal(mdf_url_parse("https://management.azure.com", &arm, err, sizeof err),
-                     MDF_OK);
+    assert_int_equal(mdf_url_parse("https://management.azure.com", &arm, err, sizeof err), MDF_OK);
     assert_true(mdf_url_same_origin(&op, &arm));
     mdf_jdoc_free(doc);
 }
@@ -156,8 +155,7 @@ static void test_bmm(void **state)
 
     doc = load("2026-01-01-preview_BareMetalMachines_Get.json");
     mdf_bmm one;
-    assert_int_equal(mdf_arm_decode_bmm(response_body(doc, "200"), &one, err, sizeof err),
-                     MDF_OK);
+    assert_int_equal(mdf_arm_decode_bmm(response_body(doc, "200"), &one, err, sizeof err), MDF_OK);
     assert_string_equal(one.name, "bareMetalMachineName");
     assert_string_equal(one.cordon_status, "Uncordoned");
     mdf_jdoc_free(doc);
@@ -174,7 +172,9 @@ static void test_opstatus(void **state)
                   "\"percentComplete\":100,\"properties\":{\"exitCode\":\"0\",\"outputHead\":"
                   "\"====Action Command Output====\\nMDE agent is running, proceeding with data "
                   "extract\\nScript execution result can be found in storage account:\\n "
-                  "https://acct.blob.core.windows.net/c/x.tar.gz?se=2024&sig=SECRET\\n\",\"resultUrl\":\"https://acct.blob.core.windows.net/c/x.tar.gz?se="
+                  "https://acct.blob.core.windows.net/c/"
+                  "x.tar.gz?se=2024&sig=SECRET\\n\",\"resultUrl\":\"https://"
+                  "acct.blob.core.windows.net/c/x.tar.gz?se="
                   "2024&sig=SECRET\"}}";
     char *copy = strdup(text), err[MDF_ERRSZ];
     mdf_jdoc *doc = NULL;
@@ -248,8 +248,7 @@ static void test_urls(void **state)
     assert_false(mdf_url_scheme_ok(&u, MDF_HTTPS_ONLY));
     assert_int_equal(mdf_url_parse("http://10.0.0.1/", &u, err, sizeof err), MDF_OK);
     assert_false(mdf_url_scheme_ok(&u, MDF_HTTP_LOOPBACK));
-    assert_int_equal(mdf_url_parse("http://169.254.169.254/metadata", &u, err, sizeof err),
-                     MDF_OK);
+    assert_int_equal(mdf_url_parse("http://169.254.169.254/metadata", &u, err, sizeof err), MDF_OK);
     assert_false(mdf_url_scheme_ok(&u, MDF_HTTP_LOOPBACK));
     assert_true(mdf_url_scheme_ok(&u, MDF_HTTP_IMDS));
     assert_int_equal(mdf_url_parse("https://acct.blob.core.windows.net/c/b", &u, err, sizeof err),
@@ -273,7 +272,8 @@ static void test_urls(void **state)
     assert_string_equal(out, "https://h.example/p");
     char text[256] = "result in:\n https://a.blob.core.windows.net/c/x?se=1&sig=S\nand http://h/p";
     mdf_text_redact_urls(text, sizeof text);
-    assert_string_equal(text, "result in:\n https://a.blob.core.windows.net/c/x?<redacted>\nand http://h/p");
+    assert_string_equal(
+        text, "result in:\n https://a.blob.core.windows.net/c/x?<redacted>\nand http://h/p");
 }
 
 int main(void)

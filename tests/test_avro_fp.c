@@ -50,12 +50,15 @@ static const struct fp_case cases[] = {
      "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}", -4824392279771201922},
     {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\", \"aliases\":[\"foo\",\"bar\"]}",
      "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}", -4824392279771201922},
-    {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\", \"doc\":\"foo\", \"aliases\":[\"foo\",\"bar\"]}",
+    {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\", \"doc\":\"foo\", "
+     "\"aliases\":[\"foo\",\"bar\"]}",
      "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}", -4824392279771201922},
-    {"{\"fields\":[{\"type\":{\"type\":\"boolean\"}, \"name\":\"f1\"}], \"type\":\"record\", \"name\":\"foo\"}",
+    {"{\"fields\":[{\"type\":{\"type\":\"boolean\"}, \"name\":\"f1\"}], \"type\":\"record\", "
+     "\"name\":\"foo\"}",
      "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[{\"name\":\"f1\",\"type\":\"boolean\"}]}",
      7843277075252814651},
-    {"{ \"fields\":[{\"type\":\"boolean\", \"aliases\":[], \"name\":\"f1\", \"default\":\"true\"},\n"
+    {"{ \"fields\":[{\"type\":\"boolean\", \"aliases\":[], \"name\":\"f1\", "
+     "\"default\":\"true\"},\n"
      "            {\"order\":\"descending\",\"name\":\"f2\",\"doc\":\"Hello\",\"type\":\"int\"}],\n"
      "  \"type\":\"record\", \"name\":\"foo\"\n}\n",
      "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[{\"name\":\"f1\",\"type\":\"boolean\"},"
@@ -63,19 +66,24 @@ static const struct fp_case cases[] = {
      -4860222112080293046},
     {"{\"type\":\"enum\", \"name\":\"foo\", \"symbols\":[\"A1\"]}",
      "{\"name\":\"foo\",\"type\":\"enum\",\"symbols\":[\"A1\"]}", -6342190197741309591},
-    {"{\"namespace\":\"x.y.z\", \"type\":\"enum\", \"name\":\"foo\", \"doc\":\"foo bar\", \"symbols\":[\"A1\", \"A2\"]}",
-     "{\"name\":\"x.y.z.foo\",\"type\":\"enum\",\"symbols\":[\"A1\",\"A2\"]}", -4448647247586288245},
+    {"{\"namespace\":\"x.y.z\", \"type\":\"enum\", \"name\":\"foo\", \"doc\":\"foo bar\", "
+     "\"symbols\":[\"A1\", \"A2\"]}",
+     "{\"name\":\"x.y.z.foo\",\"type\":\"enum\",\"symbols\":[\"A1\",\"A2\"]}",
+     -4448647247586288245},
     {"{\"name\":\"foo\",\"type\":\"fixed\",\"size\":15}",
      "{\"name\":\"foo\",\"type\":\"fixed\",\"size\":15}", 1756455273707447556},
-    {"{\"namespace\":\"x.y.z\", \"type\":\"fixed\", \"name\":\"foo\", \"doc\":\"foo bar\", \"size\":32}",
+    {"{\"namespace\":\"x.y.z\", \"type\":\"fixed\", \"name\":\"foo\", \"doc\":\"foo bar\", "
+     "\"size\":32}",
      "{\"name\":\"x.y.z.foo\",\"type\":\"fixed\",\"size\":32}", -3064184465700546786},
     {"{ \"items\":{\"type\":\"null\"}, \"type\":\"array\"}",
      "{\"type\":\"array\",\"items\":\"null\"}", -589620603366471059},
-    {"{ \"values\":\"string\", \"type\":\"map\"}",
-     "{\"type\":\"map\",\"values\":\"string\"}", -8732877298790414990},
+    {"{ \"values\":\"string\", \"type\":\"map\"}", "{\"type\":\"map\",\"values\":\"string\"}",
+     -8732877298790414990},
     {"  {\"name\":\"PigValue\",\"type\":\"record\",\n"
-     "   \"fields\":[{\"name\":\"value\", \"type\":[\"null\", \"int\", \"long\", \"PigValue\"]}]}\n",
-     "{\"name\":\"PigValue\",\"type\":\"record\",\"fields\":[{\"name\":\"value\",\"type\":[\"null\",\"int\",\"long\",\"PigValue\"]}]}",
+     "   \"fields\":[{\"name\":\"value\", \"type\":[\"null\", \"int\", \"long\", "
+     "\"PigValue\"]}]}\n",
+     "{\"name\":\"PigValue\",\"type\":\"record\",\"fields\":[{\"name\":\"value\",\"type\":["
+     "\"null\",\"int\",\"long\",\"PigValue\"]}]}",
      -1759257747318642341},
 };
 
@@ -91,7 +99,8 @@ static void test_reference_cases(void **state)
             fail_msg("case %zu: %s", i, err);
         assert_string_equal(out.data, c->canonical);
         uint64_t fp = 0;
-        assert_int_equal(mdf_avro_fingerprint(c->input, strlen(c->input), &fp, err, sizeof err), MDF_OK);
+        assert_int_equal(mdf_avro_fingerprint(c->input, strlen(c->input), &fp, err, sizeof err),
+                         MDF_OK);
         if (fp != (uint64_t)c->fp)
             fail_msg("case %zu: fingerprint %llx, want %llx", i, (unsigned long long)fp,
                      (unsigned long long)(uint64_t)c->fp);
@@ -114,13 +123,15 @@ static void test_namespaces_and_refs(void **state)
     (void)state;
     const char *in =
         "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"n\",\"doc\":\"d\",\"fields\":["
-        "{\"name\":\"a\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"X\"],\"default\":\"X\"}},"
+        "{\"name\":\"a\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"X\"],"
+        "\"default\":\"X\"}},"
         "{\"name\":\"b\",\"type\":\"E\"},"
         "{\"name\":\"c\",\"type\":{\"type\":\"record\",\"name\":\"o.S\",\"fields\":["
         "{\"name\":\"d\",\"type\":\"n.E\"},"
         "{\"name\":\"e\",\"type\":{\"type\":\"fixed\",\"name\":\"F\",\"size\":2}}]}},"
         "{\"name\":\"f\",\"type\":{\"type\":\"o.F\"}},"
-        "{\"name\":\"g\",\"type\":{\"type\":\"map\",\"values\":{\"type\":\"string\",\"logicalType\":\"uuid\"}}},"
+        "{\"name\":\"g\",\"type\":{\"type\":\"map\",\"values\":{\"type\":\"string\","
+        "\"logicalType\":\"uuid\"}}},"
         "{\"name\":\"h\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}}]}";
     const char *want =
         "{\"name\":\"n.R\",\"type\":\"record\",\"fields\":["
@@ -190,20 +201,24 @@ static void test_refusals(void **state)
         {"{\"type\":\"record\",\"name\":\"R\"}", "needs a \"fields\" array"},
         {"{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\"}]}", "has no type"},
         {"{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},"
-         "{\"name\":\"a\",\"type\":\"int\"}]}", "defined twice"},
+         "{\"name\":\"a\",\"type\":\"int\"}]}",
+         "defined twice"},
         {"{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"Q\"}]}",
          "field \"a\": unknown type \"Q\""},
         {"{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":"
-         "{\"type\":\"record\",\"name\":\"R\",\"fields\":[]}}]}", "\"R\" is defined twice"},
+         "{\"type\":\"record\",\"name\":\"R\",\"fields\":[]}}]}",
+         "\"R\" is defined twice"},
         {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"A\"]}", "listed twice"},
         {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",3]}", "not a valid name"},
-        {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"],\"default\":\"B\"}", "not a symbol"},
+        {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"],\"default\":\"B\"}",
+         "not a symbol"},
         {"{\"type\":\"fixed\",\"name\":\"F\",\"size\":-1}", "non-negative integer"},
         {"{\"type\":\"array\"}", "without \"items\""},
         {"{\"type\":\"map\"}", "without \"values\""},
         {"[\"int\",[\"null\"]]", "union may not contain a union"},
         {"[\"int\",\"int\"]", "union lists int twice"},
-        {"{\"type\":\"record\",\"name\":\"R\",\"namespace\":3,\"fields\":[]}", "\"namespace\" must be a string"},
+        {"{\"type\":\"record\",\"name\":\"R\",\"namespace\":3,\"fields\":[]}",
+         "\"namespace\" must be a string"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[MDF_ERRSZ] = "";

@@ -14,14 +14,14 @@
 #include <cmocka.h>
 
 #include "arm.h"
-#include "token.h"
 #include "blob.h"
+#include "clock.h"
 #include "err.h"
 #include "http_loop.h"
 #include "json_reader.h"
 #include "report.h"
 #include "simproc.h"
-#include "clock.h"
+#include "token.h"
 
 #define SUB "00000000-0000-0000-0000-000000000000"
 #define TENANT "11111111-1111-1111-1111-111111111111"
@@ -223,9 +223,8 @@ static void get_cluster(env *v, const char *name, result *r)
 {
     char err[MDF_ERRSZ];
     memset(r, 0, sizeof *r);
-    assert_int_equal(mdf_arm_get_cluster(v->arm, SUB, "test-rg", name, on_cluster, r, err,
-                                         sizeof err),
-                     MDF_OK);
+    assert_int_equal(
+        mdf_arm_get_cluster(v->arm, SUB, "test-rg", name, on_cluster, r, err, sizeof err), MDF_OK);
     wait_done(v, &r->done, 1);
 }
 
@@ -233,8 +232,8 @@ static void extract(env *v, const char *node, bool restricted, result *r)
 {
     char err[MDF_ERRSZ];
     memset(r, 0, sizeof *r);
-    assert_int_equal(mdf_arm_run_data_extract(v->arm, SUB, "test-managed-rg", node, 600,
-                                              restricted, on_op, r, err, sizeof err),
+    assert_int_equal(mdf_arm_run_data_extract(v->arm, SUB, "test-managed-rg", node, 600, restricted,
+                                              on_op, r, err, sizeof err),
                      MDF_OK);
     wait_done(v, &r->done, 1);
 }
@@ -243,8 +242,7 @@ static void download(env *v, const char *url, result *r)
 {
     char err[MDF_ERRSZ];
     memset(r, 0, sizeof *r);
-    assert_int_equal(mdf_blob_get(v->http, &v->blob_cfg, url, on_blob, r, err, sizeof err),
-                     MDF_OK);
+    assert_int_equal(mdf_blob_get(v->http, &v->blob_cfg, url, on_blob, r, err, sizeof err), MDF_OK);
     wait_done(v, &r->done, 1);
 }
 
@@ -265,9 +263,9 @@ static void test_cluster_and_enforcement(void **state)
 
     /* scanRuntime fails while MDE is disabled */
     memset(&r, 0, sizeof r);
-    assert_int_equal(mdf_arm_scan_runtime(v.arm, SUB, "test-rg", "test-cluster", on_op, &r, err,
-                                          sizeof err),
-                     MDF_OK);
+    assert_int_equal(
+        mdf_arm_scan_runtime(v.arm, SUB, "test-rg", "test-cluster", on_op, &r, err, sizeof err),
+        MDF_OK);
     wait_done(&v, &r.done, 1);
     assert_int_equal(r.e.code, MDF_ARM_E_OPERATION_FAILED);
     assert_true(r.has_st);
@@ -286,9 +284,9 @@ static void test_cluster_and_enforcement(void **state)
 
     /* now the scan runs, and the cluster's actionStates shows it */
     memset(&r, 0, sizeof r);
-    assert_int_equal(mdf_arm_scan_runtime(v.arm, SUB, "test-rg", "test-cluster", on_op, &r, err,
-                                          sizeof err),
-                     MDF_OK);
+    assert_int_equal(
+        mdf_arm_scan_runtime(v.arm, SUB, "test-rg", "test-cluster", on_op, &r, err, sizeof err),
+        MDF_OK);
     wait_done(&v, &r.done, 1);
     assert_int_equal(r.e.code, MDF_ARM_OK);
     assert_string_equal(r.st.status, "Succeeded");
@@ -317,9 +315,9 @@ static void test_cluster_and_enforcement(void **state)
     assert_int_equal(r.e.code, MDF_ARM_E_NOT_FOUND);
     assert_int_equal(r.e.http_status, 404);
     long before = sim_count(&v, "cluster.get", "*");
-    assert_int_equal(mdf_arm_get_cluster(v.arm, SUB, "test-rg", "bad/../name", on_cluster, &r,
-                                         err, sizeof err),
-                     MDF_ERR);
+    assert_int_equal(
+        mdf_arm_get_cluster(v.arm, SUB, "test-rg", "bad/../name", on_cluster, &r, err, sizeof err),
+        MDF_ERR);
     assert_non_null(strstr(err, "invalid cluster name"));
     assert_int_equal(mdf_arm_set_enforcement(v.arm, SUB, "test-rg", "test-cluster", "Enabled",
                                              on_cluster, &r, err, sizeof err),
@@ -340,8 +338,7 @@ static void test_list_pages(void **state)
     char err[MDF_ERRSZ];
     env_start(&v, "azure.json");
     env_client(&v);
-    assert_int_equal(mdf_arm_list_bmms(v.arm, SUB, "test-managed-rg", on_bmms, &r, err,
-                                       sizeof err),
+    assert_int_equal(mdf_arm_list_bmms(v.arm, SUB, "test-managed-rg", on_bmms, &r, err, sizeof err),
                      MDF_OK);
     wait_done(&v, &r.done, 1);
     assert_int_equal(r.e.code, MDF_ARM_OK);
@@ -433,9 +430,9 @@ static void test_extract_faults(void **state)
     env_client(&v);
     memset(&r, 0, sizeof r);
     char err[MDF_ERRSZ];
-    assert_int_equal(mdf_arm_scan_runtime(v.arm, SUB, "test-rg", "test-cluster", on_op, &r, err,
-                                          sizeof err),
-                     MDF_OK);
+    assert_int_equal(
+        mdf_arm_scan_runtime(v.arm, SUB, "test-rg", "test-cluster", on_op, &r, err, sizeof err),
+        MDF_OK);
     wait_done(&v, &r.done, 1);
     /* (the cluster is Disabled: the scan would fail, but only after 0.6 s) */
     assert_int_equal(r.e.code, MDF_ARM_E_TIMED_OUT);
@@ -574,7 +571,8 @@ static void test_tokens(void **state)
     env_start(&v, "azure.json");
 
     /* a wrong secret: an auth error that does not repeat the secret */
-    mdf_strlcpy(v.auth_cfg.client_secret, "wrong-secret-do-not-log", sizeof v.auth_cfg.client_secret);
+    mdf_strlcpy(v.auth_cfg.client_secret, "wrong-secret-do-not-log",
+                sizeof v.auth_cfg.client_secret);
     env_client(&v);
     get_cluster(&v, "test-cluster", &r);
     assert_int_equal(r.e.code, MDF_ARM_E_AUTH);

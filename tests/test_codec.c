@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-#include "avro_schema.h"
-#include "buf.h"
 #include "avro_codec.h"
-#include "err.h"
+#include "avro_schema.h"
 #include "avro_schemas.h"
+#include "buf.h"
+#include "err.h"
 
 /* JSON written with ' for " to keep the samples readable. */
 static json_object *J(const char *text)
@@ -45,19 +45,26 @@ static const char *const samples[MDF_REC__COUNT] = {
         "'cluster':'cluster-01','managed_resource_group':'rg-managed','nodes':['bmm-1','bmm-2'],"
         "'limit_time_seconds':900,'requested_by':null}",
     [MDF_REC_NODE_TASK] =
-        "{'task_id':'A0B1C2D3-E4F5-4617-8899-AABBCCDDEEFF','job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3',"
+        "{'task_id':'A0B1C2D3-E4F5-4617-8899-AABBCCDDEEFF','job_id':'0b6c1d2e-1f20-4a3b-8c4d-"
+        "5e6f708192a3',"
         "'created_at':1714564801000,'subscription_id':'11111111-2222-3333-4444-555555555555',"
         "'resource_group':'rg-nexus','cluster':'cluster-01','managed_resource_group':'rg-managed',"
-        "'node':'bmm-1','machine_name':'rack1compute01','rack_id':null,'limit_time_seconds':600,'attempt':2}",
+        "'node':'bmm-1','machine_name':'rack1compute01','rack_id':null,'limit_time_seconds':600,'"
+        "attempt':2}",
     [MDF_REC_JOB_STATUS] =
-        "{'event_id':'1d2e3f40-5162-4738-890a-bcdef0123456','job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3',"
-        "'time':1714565000000,'job_kind':'Scan','cluster_id':'/subscriptions/11111111-2222-3333-4444-555555555555/"
-        "resourceGroups/rg-nexus/providers/Microsoft.NetworkCloud/clusters/cluster-01','kind':'Terminal',"
+        "{'event_id':'1d2e3f40-5162-4738-890a-bcdef0123456','job_id':'0b6c1d2e-1f20-4a3b-8c4d-"
+        "5e6f708192a3',"
+        "'time':1714565000000,'job_kind':'Scan','cluster_id':'/subscriptions/"
+        "11111111-2222-3333-4444-555555555555/"
+        "resourceGroups/rg-nexus/providers/Microsoft.NetworkCloud/clusters/"
+        "cluster-01','kind':'Terminal',"
         "'node_count':null,'node_outcome':null,'status':'PartiallySucceeded','outcomes':["
-        "{'node':'bmm-1','machine_name':'rack1compute01','result':'Succeeded','failure':null,'reason':null,"
+        "{'node':'bmm-1','machine_name':'rack1compute01','result':'Succeeded','failure':null,'"
+        "reason':null,"
         "'scans':3,'threats':1,'finished_at':1714564900000},"
         "{'node':'bmm-2','machine_name':null,'result':'Failed','failure':'TimeLimit',"
-        "'reason':'exit code 252 \\u00e9\\u4e2d','scans':0,'threats':0,'finished_at':1714564950000}],"
+        "'reason':'exit code 252 "
+        "\\u00e9\\u4e2d','scans':0,'threats':0,'finished_at':1714564950000}],"
         "'enforcement':null,'reason':'1 of 2 nodes failed'}",
     [MDF_REC_DEAD_LETTER] =
         "{'event_id':'9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d','time':-1,'source_topic':'scan.jobs',"
@@ -90,7 +97,8 @@ static void encode_ok(mdf_codec *c, mdf_rec_type t, json_object *rec, mdf_framin
         fail_msg("encode %s: %s", mdf_rec_name(t), err);
 }
 
-static json_object *decode_ok(mdf_codec *c, mdf_rec_type t, const void *data, size_t len, uint32_t *id)
+static json_object *decode_ok(mdf_codec *c, mdf_rec_type t, const void *data, size_t len,
+                              uint32_t *id)
 {
     char err[MDF_ERRSZ];
     json_object *out = NULL;
@@ -102,11 +110,13 @@ static json_object *decode_ok(mdf_codec *c, mdf_rec_type t, const void *data, si
 static void assert_json_equal(json_object *a, json_object *b)
 {
     if (!json_object_equal(a, b))
-        fail_msg("JSON differs:\n%s\n%s", json_object_to_json_string(a), json_object_to_json_string(b));
+        fail_msg("JSON differs:\n%s\n%s", json_object_to_json_string(a),
+                 json_object_to_json_string(b));
 }
 
 /* Expects decode to fail with msg in the error. */
-static void decode_fails(mdf_codec *c, mdf_rec_type t, const void *data, size_t len, const char *msg)
+static void decode_fails(mdf_codec *c, mdf_rec_type t, const void *data, size_t len,
+                         const char *msg)
 {
     char err[MDF_ERRSZ] = "";
     json_object *out = (json_object *)1;
@@ -153,21 +163,25 @@ static void test_fingerprints(void **state)
     mdf_codec *c = *state;
     for (int i = 0; i < MDF_REC__COUNT; i++) {
         const char *canon = mdf_codec_canonical(c, (mdf_rec_type)i);
-        assert_true(mdf_codec_fingerprint(c, (mdf_rec_type)i) == mdf_avro_crc64(canon, strlen(canon)));
+        assert_true(mdf_codec_fingerprint(c, (mdf_rec_type)i) ==
+                    mdf_avro_crc64(canon, strlen(canon)));
         char want[64];
-        snprintf(want, sizeof want, "{\"name\":\"mdefleet.events.%s\",\"type\":\"record\"", mdf_rec_name((mdf_rec_type)i));
+        snprintf(want, sizeof want, "{\"name\":\"mdefleet.events.%s\",\"type\":\"record\"",
+                 mdf_rec_name((mdf_rec_type)i));
         assert_true(strncmp(canon, want, strlen(want)) == 0);
         for (size_t k = 0; k < mdf_schema_source_count; k++) {
             if (strcmp(mdf_schema_sources[k].name, mdf_rec_name((mdf_rec_type)i)) != 0)
                 continue;
             uint64_t fp;
             char err[MDF_ERRSZ];
-            assert_int_equal(mdf_avro_fingerprint(mdf_schema_sources[k].text, mdf_schema_sources[k].len,
-                                                  &fp, err, sizeof err), MDF_OK);
+            assert_int_equal(mdf_avro_fingerprint(mdf_schema_sources[k].text,
+                                                  mdf_schema_sources[k].len, &fp, err, sizeof err),
+                             MDF_OK);
             assert_true(fp == mdf_codec_fingerprint(c, (mdf_rec_type)i));
         }
         for (int k = 0; k < i; k++)
-            assert_true(mdf_codec_fingerprint(c, (mdf_rec_type)i) != mdf_codec_fingerprint(c, (mdf_rec_type)k));
+            assert_true(mdf_codec_fingerprint(c, (mdf_rec_type)i) !=
+                        mdf_codec_fingerprint(c, (mdf_rec_type)k));
     }
 }
 
@@ -234,7 +248,8 @@ static void test_encode_appends(void **state)
     char err[MDF_ERRSZ];
     mdf_buf_init(&small, 20);
     assert_int_equal(mdf_buf_append(&small, "ab", 2), 0);
-    assert_int_equal(mdf_codec_encode(c, MDF_REC_SCAN_JOB, rec, MDF_FRAMING_SINGLE_OBJECT, 0, &small, err, sizeof err),
+    assert_int_equal(mdf_codec_encode(c, MDF_REC_SCAN_JOB, rec, MDF_FRAMING_SINGLE_OBJECT, 0,
+                                      &small, err, sizeof err),
                      MDF_ERR);
     assert_non_null(strstr(err, "output buffer full"));
     assert_int_equal(small.len, 2);
@@ -252,28 +267,34 @@ static void test_json_defaults(void **state)
                      "\"requested_at\":\"2024-05-01T12:00:00.123Z\",\"subscription_id\":\"s\","
                      "\"resource_group\":\"rg\",\"cluster\":\"c1\"}\n";
     json_object *got = decode_ok(c, MDF_REC_SCAN_JOB, in, strlen(in), NULL);
-    json_object *want = J("{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3','requested_at':1714564800123,"
-                          "'subscription_id':'s','resource_group':'rg','cluster':'c1',"
-                          "'managed_resource_group':null,'nodes':[],'limit_time_seconds':600,'requested_by':null}");
+    json_object *want =
+        J("{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3','requested_at':1714564800123,"
+          "'subscription_id':'s','resource_group':'rg','cluster':'c1',"
+          "'managed_resource_group':null,'nodes':[],'limit_time_seconds':600,'requested_by':null}");
     assert_json_equal(want, got);
     json_object_put(got);
     json_object_put(want);
 
     /* nested defaults and wrapped unions */
-    in = "{'event_id':'1d2e3f40-5162-4738-890a-bcdef0123456','job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3',"
+    in = "{'event_id':'1d2e3f40-5162-4738-890a-bcdef0123456','job_id':'0b6c1d2e-1f20-4a3b-8c4d-"
+         "5e6f708192a3',"
          "'time':5,'job_kind':'Enforcement','cluster_id':'x','kind':'EnforcementResult',"
          "'status':{'mdefleet.events.JobState':'Succeeded'},"
-         "'enforcement':{'EnforcementResult':{'requested_level':'Audit','previous_level':{'EnforcementLevel':'Disabled'}}},"
+         "'enforcement':{'EnforcementResult':{'requested_level':'Audit','previous_level':{'"
+         "EnforcementLevel':'Disabled'}}},"
          "'node_count':{'int':3},'reason':{'string':'ok'}}";
     json_object *rec = J(in);
     mdf_buf out;
     mdf_buf_init(&out, MDF_CODEC_MAX_RECORD);
     encode_ok(c, MDF_REC_JOB_STATUS, rec, MDF_FRAMING_SINGLE_OBJECT, 0, &out);
     got = decode_ok(c, MDF_REC_JOB_STATUS, out.data, out.len, NULL);
-    want = J("{'event_id':'1d2e3f40-5162-4738-890a-bcdef0123456','job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3',"
-             "'time':5,'job_kind':'Enforcement','cluster_id':'x','kind':'EnforcementResult','node_count':3,"
+    want = J("{'event_id':'1d2e3f40-5162-4738-890a-bcdef0123456','job_id':'0b6c1d2e-1f20-4a3b-8c4d-"
+             "5e6f708192a3',"
+             "'time':5,'job_kind':'Enforcement','cluster_id':'x','kind':'EnforcementResult','node_"
+             "count':3,"
              "'node_outcome':null,'status':'Succeeded','outcomes':[],"
-             "'enforcement':{'requested_level':'Audit','confirmed_level':null,'previous_level':'Disabled'},"
+             "'enforcement':{'requested_level':'Audit','confirmed_level':null,'previous_level':'"
+             "Disabled'},"
              "'reason':'ok'}");
     assert_json_equal(want, got);
     json_object_put(got);
@@ -281,7 +302,8 @@ static void test_json_defaults(void **state)
     json_object_put(rec);
 
     /* node outcome defaults: machine_name, failure, reason, scans, threats */
-    rec = J("{'event_id':'1d2e3f40-5162-4738-890a-bcdef0123456','job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3',"
+    rec = J("{'event_id':'1d2e3f40-5162-4738-890a-bcdef0123456','job_id':'0b6c1d2e-1f20-4a3b-8c4d-"
+            "5e6f708192a3',"
             "'time':5,'job_kind':'Scan','cluster_id':'x','kind':'NodeOutcome',"
             "'node_outcome':{'node':'n','result':'Succeeded','finished_at':7}}");
     mdf_buf_reset(&out);
@@ -308,8 +330,10 @@ static void test_encode_errors(void **state)
     encode_fails(c, MDF_REC_SCAN_JOB, SCAN(""), "ScanJob.cluster: missing required field");
     encode_fails(c, MDF_REC_SCAN_JOB, SCAN(",'cluster':'c','nodes':['a','b',3]"),
                  "ScanJob.nodes[2]: expected string, got int");
-    encode_fails(c, MDF_REC_SCAN_JOB, SCAN(",'cluster':'c','clustr':'c'"), "ScanJob: unknown field \"clustr\"");
-    encode_fails(c, MDF_REC_SCAN_JOB, SCAN(",'cluster':7"), "ScanJob.cluster: expected string, got int");
+    encode_fails(c, MDF_REC_SCAN_JOB, SCAN(",'cluster':'c','clustr':'c'"),
+                 "ScanJob: unknown field \"clustr\"");
+    encode_fails(c, MDF_REC_SCAN_JOB, SCAN(",'cluster':7"),
+                 "ScanJob.cluster: expected string, got int");
     encode_fails(c, MDF_REC_SCAN_JOB, SCAN(",'cluster':'c','limit_time_seconds':3000000000"),
                  "ScanJob.limit_time_seconds: 3000000000 is out of range for int");
     encode_fails(c, MDF_REC_SCAN_JOB, SCAN(",'cluster':'c','limit_time_seconds':600.5"),
@@ -320,39 +344,59 @@ static void test_encode_errors(void **state)
                  "ScanJob.requested_by: expected one of null, string, got int");
     encode_fails(c, MDF_REC_SCAN_JOB, SCAN(",'cluster':'c','requested_by':{'int':5}"),
                  "ScanJob.requested_by: expected one of null, string, got object");
-    encode_fails(c, MDF_REC_SCAN_JOB, SCAN(",'cluster':'c\\u0000d'"), "ScanJob.cluster: string contains a NUL");
-    encode_fails(c, MDF_REC_SCAN_JOB, "{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a','requested_at':1,"
+    encode_fails(c, MDF_REC_SCAN_JOB, SCAN(",'cluster':'c\\u0000d'"),
+                 "ScanJob.cluster: string contains a NUL");
+    encode_fails(c, MDF_REC_SCAN_JOB,
+                 "{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a','requested_at':1,"
                  "'subscription_id':'s','resource_group':'rg','cluster':'c'}",
                  "ScanJob.job_id: \"0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a\" is not a uuid");
-    encode_fails(c, MDF_REC_SCAN_JOB, "{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3','requested_at':'yesterday',"
+    encode_fails(c, MDF_REC_SCAN_JOB,
+                 "{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3','requested_at':'yesterday',"
                  "'subscription_id':'s','resource_group':'rg','cluster':'c'}",
                  "ScanJob.requested_at: \"yesterday\" is not an RFC 3339 time");
-    encode_fails(c, MDF_REC_SCAN_JOB, "{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3','requested_at':true,"
+    encode_fails(c, MDF_REC_SCAN_JOB,
+                 "{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3','requested_at':true,"
                  "'subscription_id':'s','resource_group':'rg','cluster':'c'}",
                  "ScanJob.requested_at: expected long, got boolean");
-    encode_fails(c, MDF_REC_SCAN_JOB, "{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3',"
-                 "'requested_at':9223372036854775808,'subscription_id':'s','resource_group':'rg','cluster':'c'}",
+    encode_fails(c, MDF_REC_SCAN_JOB,
+                 "{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3',"
+                 "'requested_at':9223372036854775808,'subscription_id':'s','resource_group':'rg','"
+                 "cluster':'c'}",
                  "ScanJob.requested_at: number out of range for long");
-    encode_fails(c, MDF_REC_SCAN_JOB, "['x']", "ScanJob: expected record mdefleet.events.ScanJob, got array");
-    encode_fails(c, MDF_REC_ENFORCEMENT_CHANGE,
-                 "{'request_id':'6f1c2a8e-3b7d-4c1e-9a55-0d2f4e6b8a10','requested_at':1,'subscription_id':'s',"
-                 "'resource_group':'rg','cluster':'c','level':'Max'}",
-                 "EnforcementChange.level: \"Max\" is not a symbol of mdefleet.events.EnforcementLevel");
-    const char *js = "{'event_id':'1d2e3f40-5162-4738-890a-bcdef0123456','job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3',"
+    encode_fails(c, MDF_REC_SCAN_JOB, "['x']",
+                 "ScanJob: expected record mdefleet.events.ScanJob, got array");
+    encode_fails(
+        c, MDF_REC_ENFORCEMENT_CHANGE,
+        "{'request_id':'6f1c2a8e-3b7d-4c1e-9a55-0d2f4e6b8a10','requested_at':1,'subscription_id':'"
+        "s',"
+        "'resource_group':'rg','cluster':'c','level':'Max'}",
+        "EnforcementChange.level: \"Max\" is not a symbol of mdefleet.events.EnforcementLevel");
+    const char *js = "{'event_id':'1d2e3f40-5162-4738-890a-bcdef0123456','job_id':'0b6c1d2e-1f20-"
+                     "4a3b-8c4d-5e6f708192a3',"
                      "'time':5,'job_kind':'Scan','cluster_id':'x','kind':'Terminal',";
-    snprintf(buf, sizeof buf, "%s'outcomes':[{'node':'n','result':'Failed','failure':'Bogus','finished_at':1}]}", js);
+    snprintf(buf, sizeof buf,
+             "%s'outcomes':[{'node':'n','result':'Failed','failure':'Bogus','finished_at':1}]}",
+             js);
+    encode_fails(
+        c, MDF_REC_JOB_STATUS, buf,
+        "JobStatus.outcomes[0].failure: \"Bogus\" is not a symbol of mdefleet.events.NodeFailure");
+    snprintf(buf, sizeof buf,
+             "%s'outcomes':[{'node':'n','result':'Failed','finished_at':1},{'node':'m'}]}", js);
     encode_fails(c, MDF_REC_JOB_STATUS, buf,
-                 "JobStatus.outcomes[0].failure: \"Bogus\" is not a symbol of mdefleet.events.NodeFailure");
-    snprintf(buf, sizeof buf, "%s'outcomes':[{'node':'n','result':'Failed','finished_at':1},{'node':'m'}]}", js);
-    encode_fails(c, MDF_REC_JOB_STATUS, buf, "JobStatus.outcomes[1].result: missing required field");
-    snprintf(buf, sizeof buf, "%s'node_outcome':{'node':'n','result':'Failed','finished_at':'x'}}", js);
-    encode_fails(c, MDF_REC_JOB_STATUS, buf, "JobStatus.node_outcome.finished_at: \"x\" is not an RFC 3339 time");
+                 "JobStatus.outcomes[1].result: missing required field");
+    snprintf(buf, sizeof buf, "%s'node_outcome':{'node':'n','result':'Failed','finished_at':'x'}}",
+             js);
+    encode_fails(c, MDF_REC_JOB_STATUS, buf,
+                 "JobStatus.node_outcome.finished_at: \"x\" is not an RFC 3339 time");
     snprintf(buf, sizeof buf, "%s'node_count':{'long':3}}", js);
-    encode_fails(c, MDF_REC_JOB_STATUS, buf, "JobStatus.node_count: expected one of null, int, got object");
-    const char *dl = "{'event_id':'9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d','time':1,'source_topic':'t',"
-                     "'source_partition':0,'source_offset':0,'reason':'r',";
+    encode_fails(c, MDF_REC_JOB_STATUS, buf,
+                 "JobStatus.node_count: expected one of null, int, got object");
+    const char *dl =
+        "{'event_id':'9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d','time':1,'source_topic':'t',"
+        "'source_partition':0,'source_offset':0,'reason':'r',";
     snprintf(buf, sizeof buf, "%s'payload':'\\u0100'}", dl);
-    encode_fails(c, MDF_REC_DEAD_LETTER, buf, "DeadLetter.payload: bytes must be code points U+0000..U+00FF");
+    encode_fails(c, MDF_REC_DEAD_LETTER, buf,
+                 "DeadLetter.payload: bytes must be code points U+0000..U+00FF");
     snprintf(buf, sizeof buf, "%s'payload':'','key':{'bytes':'\\u20ac'}}", dl);
     encode_fails(c, MDF_REC_DEAD_LETTER, buf, "DeadLetter.key: bytes must be code points");
 #undef SCAN
@@ -367,17 +411,20 @@ static void test_utf8(void **state)
     char err[MDF_ERRSZ];
     mdf_buf out;
     mdf_buf_init(&out, MDF_CODEC_MAX_RECORD);
-    assert_int_equal(mdf_codec_encode(c, MDF_REC_SCAN_JOB, rec, MDF_FRAMING_SINGLE_OBJECT, 0, &out, err, sizeof err),
+    assert_int_equal(mdf_codec_encode(c, MDF_REC_SCAN_JOB, rec, MDF_FRAMING_SINGLE_OBJECT, 0, &out,
+                                      err, sizeof err),
                      MDF_ERR);
     assert_non_null(strstr(err, "ScanJob.cluster: string is not valid UTF-8"));
 
     /* the same in binary: encode "cZ", then patch the byte */
     json_object_object_add(rec, "cluster", json_object_new_string("c\x01Z"));
     encode_ok(c, MDF_REC_SCAN_JOB, rec, MDF_FRAMING_SINGLE_OBJECT, 0, &out);
-    char *z = memchr(out.data + MDF_CODEC_SINGLE_OBJECT_HDR, 0x01, out.len - MDF_CODEC_SINGLE_OBJECT_HDR);
+    char *z =
+        memchr(out.data + MDF_CODEC_SINGLE_OBJECT_HDR, 0x01, out.len - MDF_CODEC_SINGLE_OBJECT_HDR);
     assert_non_null(z);
     *z = (char)0xC0; /* an overlong lead byte */
-    decode_fails(c, MDF_REC_SCAN_JOB, out.data, out.len, "ScanJob.cluster: string is not valid UTF-8");
+    decode_fails(c, MDF_REC_SCAN_JOB, out.data, out.len,
+                 "ScanJob.cluster: string is not valid UTF-8");
     mdf_buf_free(&out);
     json_object_put(rec);
 }
@@ -402,7 +449,10 @@ static void test_decode_framing_errors(void **state)
     out.len--;
     /* every truncation, in both framings */
     for (size_t n = 0; n < out.len; n++)
-        decode_fails(c, MDF_REC_SCAN_JOB, out.data, n, n == 0 ? "empty" : n < 10 ? "truncated single-object" : "truncated");
+        decode_fails(c, MDF_REC_SCAN_JOB, out.data, n,
+                     n == 0   ? "empty"
+                     : n < 10 ? "truncated single-object"
+                              : "truncated");
     mdf_buf_reset(&out);
     encode_ok(c, MDF_REC_SCAN_JOB, rec, MDF_FRAMING_CONFLUENT, 1, &out);
     for (size_t n = 1; n < out.len; n++)
@@ -441,14 +491,17 @@ static void test_decode_body_errors(void **state)
         {false, "\x02\x01", 2, "ScanJob.subscription_id: negative string length -1"},
         {false, "\x02\x80\x80\x80\x80\x80\x80\x80\x80\x7e", 10,
          "ScanJob.subscription_id: truncated: string of 4539628424389459968 bytes"},
-        {false, "\x02\xfe\xff\xff\xff\x0f", 6, "ScanJob.subscription_id: truncated: string of 2147483647 bytes"},
+        {false, "\x02\xfe\xff\xff\xff\x0f", 6,
+         "ScanJob.subscription_id: truncated: string of 2147483647 bytes"},
         {false, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12,
          "ScanJob.requested_at: varint longer than 10 bytes"},
         {true, "\x04", 1, "ScanJob.managed_resource_group: union index 2 out of range"},
         /* null branch, then an array claiming a billion items */
-        {true, "\x00\x80\xa8\xd6\xb9\x07", 6, "ScanJob.nodes: truncated: block of 1000000000 items"},
+        {true, "\x00\x80\xa8\xd6\xb9\x07", 6,
+         "ScanJob.nodes: truncated: block of 1000000000 items"},
         /* a negative count whose byte size lies */
-        {true, "\x00\x01\x02\x02x\x00\xb0\x09\x00", 9, "ScanJob.nodes: block size 1 does not match its 2 bytes"},
+        {true, "\x00\x01\x02\x02x\x00\xb0\x09\x00", 9,
+         "ScanJob.nodes: block size 1 does not match its 2 bytes"},
         {true, "\x00\x00\x80\x80\x80\x80\x20\x00", 8,
          "ScanJob.limit_time_seconds: 4294967296 is out of range for int"},
     };
@@ -471,9 +524,10 @@ static void test_decode_body_errors(void **state)
     size_t at_union = b.len;
     assert_int_equal(mdf_buf_append(&b, "\x00\x01\x04\x02x\x00\xb0\x09\x00", 9), 0);
     json_object *got = decode_ok(c, MDF_REC_SCAN_JOB, b.data, b.len, NULL);
-    json_object *want = J("{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3','requested_at':1,'subscription_id':'s',"
-                          "'resource_group':'s','cluster':'s','managed_resource_group':null,'nodes':['x'],"
-                          "'limit_time_seconds':600,'requested_by':null}");
+    json_object *want =
+        J("{'job_id':'0b6c1d2e-1f20-4a3b-8c4d-5e6f708192a3','requested_at':1,'subscription_id':'s',"
+          "'resource_group':'s','cluster':'s','managed_resource_group':null,'nodes':['x'],"
+          "'limit_time_seconds':600,'requested_by':null}");
     assert_json_equal(want, got);
     json_object_put(want);
     json_object_put(got);
@@ -485,7 +539,8 @@ static void test_decode_body_errors(void **state)
     b.data[10] = '1';
     b.len = at_union;
     assert_int_equal(mdf_buf_append(&b, "\x0a\x00", 2), 0);
-    decode_fails(c, MDF_REC_ENFORCEMENT_CHANGE, b.data, b.len, "EnforcementChange.level: enum index 5 out of range");
+    decode_fails(c, MDF_REC_ENFORCEMENT_CHANGE, b.data, b.len,
+                 "EnforcementChange.level: enum index 5 out of range");
     mdf_buf_free(&b);
 }
 
@@ -511,7 +566,8 @@ static void test_mutations(void **state)
             }
             json_object *o = NULL;
             char err[MDF_ERRSZ];
-            if (mdf_codec_decode(c, (mdf_rec_type)i, copy, out.len, &o, NULL, err, sizeof err) == MDF_OK)
+            if (mdf_codec_decode(c, (mdf_rec_type)i, copy, out.len, &o, NULL, err, sizeof err) ==
+                MDF_OK)
                 json_object_put(o);
             free(copy);
         }

@@ -19,10 +19,10 @@
 #define EXAMPLE MDF_SOURCE_DIR "/config/mdefleet.conf.example"
 
 /* Fails with the whole message, which says more than "NULL". */
-#define assert_contains(hay, needle)                                                  \
-    do {                                                                              \
-        if (!strstr((hay), (needle)))                                                 \
-            fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));              \
+#define assert_contains(hay, needle)                                                               \
+    do {                                                                                           \
+        if (!strstr((hay), (needle)))                                                              \
+            fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));                           \
     } while (0)
 
 static mdf_config *new_config(void)
@@ -130,14 +130,13 @@ static void test_file_errors(void **state)
     char *path;
     mdf_config *c = new_config();
 
-    assert_int_equal(load_text(c, "# ok\narm.max_retries=2\nno equals sign\n", err,
-                               sizeof err, &path), MDF_ERR);
+    assert_int_equal(
+        load_text(c, "# ok\narm.max_retries=2\nno equals sign\n", err, sizeof err, &path), MDF_ERR);
     snprintf(want, sizeof want, "%s:3: expected key=value", path);
     assert_string_equal(err, want);
     free(path);
 
-    assert_int_equal(load_text(c, "\n\narm.endpiont=https://x\n", err, sizeof err, &path),
-                     MDF_ERR);
+    assert_int_equal(load_text(c, "\n\narm.endpiont=https://x\n", err, sizeof err, &path), MDF_ERR);
     snprintf(want, sizeof want, "%s:3: unknown key \"arm.endpiont\"", path);
     assert_string_equal(err, want);
     free(path);
@@ -280,8 +279,9 @@ static void test_env_every_key(void **state)
         char want[160] = "MDEFLEET_";
         size_t w = strlen(want);
         for (const char *p = keys[i]; *p; p++)
-            want[w++] = (*p == '.' || *p == '-') ? '_'
-                        : (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+            want[w++] = (*p == '.' || *p == '-')   ? '_'
+                        : (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A')
+                                                   : *p;
         want[w] = '\0';
         assert_string_equal(envs[i], want);
         /* setting each to its own default through the environment works */
@@ -300,12 +300,14 @@ static void test_precedence(void **state)
     (void)state;
     char err[MDF_ERRSZ];
     mdf_config *c = new_config();
-    assert_int_equal(load_text(c, "arm.max_retries=1\nworker.grace_seconds=11\n"
-                                  "log.level=warn\n", err, sizeof err, NULL), MDF_OK);
+    assert_int_equal(load_text(c,
+                               "arm.max_retries=1\nworker.grace_seconds=11\n"
+                               "log.level=warn\n",
+                               err, sizeof err, NULL),
+                     MDF_OK);
     char *env[] = {"MDEFLEET_ARM_MAX_RETRIES=2", "MDEFLEET_WORKER_GRACE_SECONDS=12", NULL};
     assert_int_equal(mdf_config_load_env(c, env, err, sizeof err), MDF_OK);
-    assert_int_equal(mdf_config_set(c, "arm.max_retries", "3", "--set", err, sizeof err),
-                     MDF_OK);
+    assert_int_equal(mdf_config_set(c, "arm.max_retries", "3", "--set", err, sizeof err), MDF_OK);
     assert_int_equal(mdf_config_get_int(c, "arm.max_retries"), 3);       /* flag */
     assert_int_equal(mdf_config_get_int(c, "worker.grace_seconds"), 12); /* env */
     assert_string_equal(mdf_config_get(c, "log.level"), "warn");         /* file */
@@ -403,7 +405,10 @@ static void test_types(void **state)
     expect_bad(c, "topics.dlq", "", "empty topic name");
     expect_bad(c, "topics.prefix", "a/b.", "'/' is not allowed");
     /* nothing takes a control character */
-    expect_bad(c, "kafka.client.id", "a\x01" "b", "control character");
+    expect_bad(c, "kafka.client.id",
+               "a\x01"
+               "b",
+               "control character");
     expect_bad(c, "kafka.no spaces", "x", "is not a librdkafka property name");
     expect_bad(c, "kafka.", "x", "is not a librdkafka property name");
     mdf_config_free(c);
@@ -414,9 +419,9 @@ static void test_topics(void **state)
     (void)state;
     char err[MDF_ERRSZ];
     mdf_config *c = new_config();
-    const char *names[] = {"enforcement.requests", "scan.jobs", "node.tasks",
+    const char *names[] = {"enforcement.requests", "scan.jobs",    "node.tasks",
                            "job.status",           "scan.results", "threats",
-                           "node.reports",         "tickets",   "dlq"};
+                           "node.reports",         "tickets",      "dlq"};
     char want[64];
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(want, sizeof want, "mde.%s", names[i]);
@@ -432,8 +437,7 @@ static void test_topics(void **state)
     assert_int_equal(mdf_config_set(c, "topics.prefix", "", NULL, err, sizeof err), MDF_OK);
     assert_string_equal(mdf_config_topic(c, "scan.jobs"), "jobs.v2");
     assert_string_equal(mdf_config_topic(c, "dlq"), "dlq");
-    assert_int_equal(mdf_config_set(c, "topics.prefix", "prod-", NULL, err, sizeof err),
-                     MDF_OK);
+    assert_int_equal(mdf_config_set(c, "topics.prefix", "prod-", NULL, err, sizeof err), MDF_OK);
     assert_string_equal(mdf_config_topic(c, "tickets"), "prod-tickets");
     mdf_config_free(c);
 }
@@ -492,8 +496,11 @@ static void test_apply_kafka(void **state)
     size_t vsz = sizeof val;
     mdf_config *c = new_config();
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(load_text(c, "kafka.bootstrap.servers=127.0.0.1:1,127.0.0.1:2\n"
-                                  "kafka.client.id=mdf-test\n", err, sizeof err, NULL), MDF_OK);
+    assert_int_equal(load_text(c,
+                               "kafka.bootstrap.servers=127.0.0.1:1,127.0.0.1:2\n"
+                               "kafka.client.id=mdf-test\n",
+                               err, sizeof err, NULL),
+                     MDF_OK);
     char *env[] = {"MDEFLEET_KAFKA_MESSAGE_MAX_BYTES=2000000", NULL};
     assert_int_equal(mdf_config_load_env(c, env, err, sizeof err), MDF_OK);
     assert_int_equal(mdf_config_apply_kafka(c, conf, err, sizeof err), MDF_OK);
@@ -507,8 +514,8 @@ static void test_apply_kafka(void **state)
     assert_string_equal(val, "2000000");
 
     /* a property librdkafka does not know: named, with where it came from */
-    assert_int_equal(mdf_config_set(c, "kafka.no.such.property", "1", "x.conf:9", err,
-                                    sizeof err), MDF_OK);
+    assert_int_equal(mdf_config_set(c, "kafka.no.such.property", "1", "x.conf:9", err, sizeof err),
+                     MDF_OK);
     assert_int_equal(mdf_config_apply_kafka(c, conf, err, sizeof err), MDF_ERR);
     assert_contains(err, "x.conf:9: kafka.no.such.property: ");
     assert_null(strchr(err, '\n'));
@@ -557,8 +564,8 @@ static void test_example_in_sync(void **state)
                 fail_msg("%s:%zu: %s where the table has %s", EXAMPLE, lineno, key,
                          seen < n ? keys[seen] : "nothing more");
             if (strcmp(value, defs[seen]) != 0)
-                fail_msg("%s:%zu: %s=%s, but its default is \"%s\"", EXAMPLE, lineno, key,
-                         value, defs[seen]);
+                fail_msg("%s:%zu: %s=%s, but its default is \"%s\"", EXAMPLE, lineno, key, value,
+                         defs[seen]);
             seen++;
         }
         snprintf(origin, sizeof origin, "example:%zu", lineno);
@@ -581,16 +588,11 @@ static void test_example_in_sync(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_file),
-        cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_env),
-        cmocka_unit_test(test_env_every_key),
-        cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_types),
-        cmocka_unit_test(test_topics),
-        cmocka_unit_test(test_check),
-        cmocka_unit_test(test_apply_kafka),
+        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_file),
+        cmocka_unit_test(test_file_errors),     cmocka_unit_test(test_env),
+        cmocka_unit_test(test_env_every_key),   cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_types),           cmocka_unit_test(test_topics),
+        cmocka_unit_test(test_check),           cmocka_unit_test(test_apply_kafka),
         cmocka_unit_test(test_example_in_sync),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

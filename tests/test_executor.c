@@ -19,7 +19,8 @@
 static json_object *node_task(const char *node, int limit)
 {
     json_object *t = json_object_new_object();
-    json_object_object_add(t, "task_id", json_object_new_string("0b6d3c1e-8d1c-5b5e-9f3a-0c1d2e3f4a5b"));
+    json_object_object_add(t, "task_id",
+                           json_object_new_string("0b6d3c1e-8d1c-5b5e-9f3a-0c1d2e3f4a5b"));
     json_object_object_add(t, "job_id", json_object_new_string(JOB));
     json_object_object_add(t, "created_at", json_object_new_int64(1700000000000));
     json_object_object_add(t, "subscription_id", json_object_new_string(SUB));

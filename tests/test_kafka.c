@@ -15,11 +15,11 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "config.h"
 #include "err.h"
-#include "kafka_producer.h"
-#include "clock.h"
 #include "kafka_consumer.h"
+#include "kafka_producer.h"
 
 /* after rdkafka.h (from kafka.h), as it demands */
 #include <librdkafka/rdkafka_mock.h>
@@ -55,8 +55,8 @@ static mdf_config *config_with(const char *const *kv)
 
 static mdf_producer *mock_producer(mdf_config **cout)
 {
-    static const char *const kv[] = {"kafka.test.mock.num.brokers", "1",
-                                     "kafka.bootstrap.servers", "unused:9092", NULL};
+    static const char *const kv[] = {"kafka.test.mock.num.brokers", "1", "kafka.bootstrap.servers",
+                                     "unused:9092", NULL};
     char err[MDF_ERRSZ];
     mdf_producer *p = NULL;
     *cout = config_with(kv);
@@ -82,8 +82,9 @@ static void reader_open(reader *r, mdf_producer *p)
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *bootstraps =
         rd_kafka_mock_cluster_bootstraps(rd_kafka_handle_mock_cluster(mdf_producer_handle(p)));
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, errstr, sizeof errstr),
-                     RD_KAFKA_CONF_OK);
+    assert_int_equal(
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, errstr, sizeof errstr),
+        RD_KAFKA_CONF_OK);
     r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!r->rk)
         fail_msg("consumer: %s", errstr);
@@ -122,8 +123,8 @@ static void test_roundtrip_with_headers(void **state)
         snprintf(key, sizeof key, "cluster-%d", i % 2);
         snprintf(value, sizeof value, "value-%d", i);
         snprintf(id, sizeof id, "event-%d", i);
-        mdf_header h[] = {{"content-type", "avro/binary"}, {"event-id", id},
-                          {"correlation-id", "job-1"}};
+        mdf_header h[] = {
+            {"content-type", "avro/binary"}, {"event-id", id}, {"correlation-id", "job-1"}};
         assert_int_equal(mdf_producer_send(p, TOPIC, key, strlen(key), value, strlen(value), h, 3,
                                            on_report, &reports[i], err, sizeof err),
                          MDF_OK);
@@ -164,8 +165,7 @@ static void test_roundtrip_with_headers(void **state)
         snprintf(want, sizeof want, "cluster-%d", i % 2);
         assert_int_equal(m->key_len, strlen(want));
         assert_memory_equal(m->key, want, m->key_len);
-        assert_string_equal(mdf_message_header(m, "content-type", buf, sizeof buf),
-                            "avro/binary");
+        assert_string_equal(mdf_message_header(m, "content-type", buf, sizeof buf), "avro/binary");
         assert_string_equal(mdf_message_header(m, "correlation-id", buf, sizeof buf), "job-1");
         assert_null(mdf_message_header(m, "no-such-header", buf, sizeof buf));
         /* too long for the buffer: absent rather than cut */
@@ -186,17 +186,17 @@ static void test_broker_refusal_reaches_callback(void **state)
     mdf_producer *p = mock_producer(&c);
     /* Warm up (metadata, producer id) so the error hits the Produce request. */
     report first = {0}, refused = {0};
-    assert_int_equal(mdf_producer_send(p, TOPIC, "k", 1, "v", 1, NULL, 0, on_report, &first, err,
-                                       sizeof err),
-                     MDF_OK);
+    assert_int_equal(
+        mdf_producer_send(p, TOPIC, "k", 1, "v", 1, NULL, 0, on_report, &first, err, sizeof err),
+        MDF_OK);
     assert_int_equal(mdf_producer_flush(p, 10000), MDF_OK);
     assert_int_equal(first.err, RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_mock_push_request_errors(rd_kafka_handle_mock_cluster(mdf_producer_handle(p)),
                                       PRODUCE_API_KEY, 1,
                                       RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
-    assert_int_equal(mdf_producer_send(p, TOPIC, "k", 1, "v", 1, NULL, 0, on_report, &refused, err,
-                                       sizeof err),
-                     MDF_OK);
+    assert_int_equal(
+        mdf_producer_send(p, TOPIC, "k", 1, "v", 1, NULL, 0, on_report, &refused, err, sizeof err),
+        MDF_OK);
     mdf_producer_flush(p, 10000);
     assert_int_equal(refused.calls, 1);
     assert_int_equal(refused.err, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
@@ -218,9 +218,9 @@ static void test_fatal_error_stops_sends(void **state)
     mdf_producer_poll(p, 100); /* serves the error callback */
     report r = {0};
     err[0] = '\0';
-    assert_int_equal(mdf_producer_send(p, TOPIC, "k", 1, "v", 1, NULL, 0, on_report, &r, err,
-                                       sizeof err),
-                     MDF_ERR);
+    assert_int_equal(
+        mdf_producer_send(p, TOPIC, "k", 1, "v", 1, NULL, 0, on_report, &r, err, sizeof err),
+        MDF_ERR);
     assert_non_null(strstr(err, "failed for good"));
     assert_non_null(strstr(err, "injected by the test"));
     assert_int_equal(r.calls, 0);
@@ -235,23 +235,28 @@ static void test_fatal_error_stops_sends(void **state)
 static void test_queue_full_waits_and_close_reports(void **state)
 {
     (void)state;
-    static const char *const kv[] = {"kafka.bootstrap.servers", "127.0.0.1:1",
-                                     "kafka.queue.buffering.max.messages", "1",
-                                     "kafka.message.timeout.ms", "1000",
-                                     "kafka.log_level", "0", NULL};
+    static const char *const kv[] = {"kafka.bootstrap.servers",
+                                     "127.0.0.1:1",
+                                     "kafka.queue.buffering.max.messages",
+                                     "1",
+                                     "kafka.message.timeout.ms",
+                                     "1000",
+                                     "kafka.log_level",
+                                     "0",
+                                     NULL};
     char err[MDF_ERRSZ];
     mdf_config *c = config_with(kv);
     mdf_producer *p = NULL;
     if (mdf_producer_new(&p, c, err, sizeof err) != MDF_OK)
         fail_msg("producer: %s", err);
     report r1 = {0}, r2 = {0};
-    assert_int_equal(mdf_producer_send(p, TOPIC, NULL, 0, "1", 1, NULL, 0, on_report, &r1, err,
-                                       sizeof err),
-                     MDF_OK);
+    assert_int_equal(
+        mdf_producer_send(p, TOPIC, NULL, 0, "1", 1, NULL, 0, on_report, &r1, err, sizeof err),
+        MDF_OK);
     int64_t t0 = mdf_time_now_ms();
-    assert_int_equal(mdf_producer_send(p, TOPIC, NULL, 0, "2", 1, NULL, 0, on_report, &r2, err,
-                                       sizeof err),
-                     MDF_OK);
+    assert_int_equal(
+        mdf_producer_send(p, TOPIC, NULL, 0, "2", 1, NULL, 0, on_report, &r2, err, sizeof err),
+        MDF_OK);
     int64_t waited = mdf_time_now_ms() - t0;
     assert_true(waited >= 500 && waited < 10000);
     assert_int_equal(r1.calls, 1);
@@ -267,8 +272,8 @@ static void test_queue_full_waits_and_close_reports(void **state)
 static void test_acks_and_idempotence_forced(void **state)
 {
     (void)state;
-    static const char *const kv[] = {"kafka.bootstrap.servers", "127.0.0.1:1", "kafka.acks", "1",
-                                     "kafka.enable.idempotence", "false", NULL};
+    static const char *const kv[] = {"kafka.bootstrap.servers",  "127.0.0.1:1", "kafka.acks", "1",
+                                     "kafka.enable.idempotence", "false",       NULL};
     char err[MDF_ERRSZ], val[64];
     mdf_config *c = config_with(kv);
     mdf_producer *p = NULL;

@@ -12,23 +12,23 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "eventid.h"
 #include "json_reader.h"
 #include "json_writer.h"
 #include "node_report.h"
 #include "ocsf.h"
-#include "ticket.h"
 #include "report.h"
-#include "clock.h"
+#include "ticket.h"
 
 #define SAMPLE MDF_TEST_DATA "/sample-report.json"
 
-#define CLUSTER                                                                               \
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-cluster-rg/" \
+#define CLUSTER                                                                                    \
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-cluster-rg/"       \
     "providers/Microsoft.NetworkCloud/clusters/contoso-cluster"
-#define NODE_RG                                                                               \
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-managed-rg/" \
+#define NODE_RG                                                                                    \
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-managed-rg/"       \
     "providers/Microsoft.NetworkCloud/bareMetalMachines/"
 #define JOB1 "5d3c1a80-6f0e-4a55-9d3b-0c1f2e3d4a5b"
 #define JOB2 "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d"
@@ -358,15 +358,18 @@ static void test_scan_states(void **state)
         int activity, status;
         const char *activity_name;
     } cases[] = {
-        {"failed", 6, 2, "Error"},      {"cancelled", 3, 0, "Cancelled"},
+        {"failed", 6, 2, "Error"},       {"cancelled", 3, 0, "Cancelled"},
         {"canceled", 3, 0, "Cancelled"}, {"running", 99, 0, "Other"},
         {NULL, 99, 0, "Other"},
     };
     mdf_node_ctx n = ctx(JOB1, "rack1compute01");
     n.rack_id = NULL;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        mdf_scan s = {.type = "full", .state = cases[i].state, .start_ms = 1727161441000,
-                      .end_ms = MDF_TIME_NONE, .files_scanned = MDF_COUNT_NONE,
+        mdf_scan s = {.type = "full",
+                      .state = cases[i].state,
+                      .start_ms = 1727161441000,
+                      .end_ms = MDF_TIME_NONE,
+                      .files_scanned = MDF_COUNT_NONE,
                       .threat_count = 0};
         rec a;
         scan_rec(&a, &n, &s);
@@ -386,8 +389,10 @@ static void test_scan_states(void **state)
     }
 
     /* nothing known: the time is when the report was read */
-    mdf_scan s = {.start_ms = MDF_TIME_NONE, .end_ms = MDF_TIME_NONE,
-                  .files_scanned = MDF_COUNT_NONE, .threat_count = MDF_COUNT_NONE};
+    mdf_scan s = {.start_ms = MDF_TIME_NONE,
+                  .end_ms = MDF_TIME_NONE,
+                  .files_scanned = MDF_COUNT_NONE,
+                  .threat_count = MDF_COUNT_NONE};
     rec a;
     scan_rec(&a, &n, &s);
     check_int(a.root, "time", n.time_ms);
@@ -494,7 +499,8 @@ static void test_finding_without_tracking_id(void **state)
     (void)state;
     mdf_node_ctx n = ctx(JOB1, "rack2compute01");
     /* the older name form: no CARO parts */
-    mdf_threat t = {.name = "EICAR-Test-File (not a virus)", .detection_ms = 1727161460121,
+    mdf_threat t = {.name = "EICAR-Test-File (not a virus)",
+                    .detection_ms = 1727161460121,
                     .status_key = MDF_TIME_NONE};
     rec a, b;
     threat_rec(&a, &n, &t);
@@ -546,8 +552,10 @@ static void test_classification_and_severity(void **state)
     };
     mdf_node_ctx n = ctx(JOB1, "rack1compute04");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        mdf_threat t = {.tracking_id = cases[i].name, .name = cases[i].name,
-                        .category = cases[i].category, .status = "detected",
+        mdf_threat t = {.tracking_id = cases[i].name,
+                        .name = cases[i].name,
+                        .category = cases[i].category,
+                        .status = "detected",
                         .detection_ms = 1727175821000};
         rec a;
         threat_rec(&a, &n, &t);
@@ -612,8 +620,8 @@ static void test_node_report(void **state)
     rec_done(&b);
 
     /* a node that could not be read */
-    mdf_outcome down = {.succeeded = false, .failure = "AgentNotRunning",
-                        .reason = "MDE agent is not running"};
+    mdf_outcome down = {
+        .succeeded = false, .failure = "AgentNotRunning", .reason = "MDE agent is not running"};
     n.rack_id = NULL;
     node_rec(&b, &n, NULL, &down);
     check_str(b.root, "outcome", "failed");
@@ -660,8 +668,8 @@ static void test_node_report_health_matches_report(void **state)
     for (uint32_t i = 0; i < want->len; i++) {
         const mdf_jmember *wm = &want->u.members[i], *gm = &got->u.members[i];
         if (gm->klen != wm->klen || memcmp(gm->key, wm->key, wm->klen) != 0)
-            fail_msg("health member %u: \"%.*s\" where the report has \"%.*s\"", i,
-                     (int)gm->klen, gm->key, (int)wm->klen, wm->key);
+            fail_msg("health member %u: \"%.*s\" where the report has \"%.*s\"", i, (int)gm->klen,
+                     gm->key, (int)wm->klen, wm->key);
         assert_int_equal(gm->val.type, wm->val.type);
         if (wm->val.type == MDF_J_STRING || wm->val.type == MDF_J_INT) {
             assert_int_equal(gm->val.len, wm->val.len);
@@ -729,8 +737,8 @@ static void test_tickets(void **state)
     mdf_buf_free(&buf);
 
     /* node failure */
-    mdf_outcome down = {.succeeded = false, .failure = "AgentNotRunning",
-                        .reason = "MDE agent is not running"};
+    mdf_outcome down = {
+        .succeeded = false, .failure = "AgentNotRunning", .reason = "MDE agent is not running"};
     mdf_node_ctx n3 = ctx(JOB1, "rack1compute03");
     ticket_node_rec(&b, &n3, &down);
     check_str(b.root, "kind", "node_failure");

@@ -14,10 +14,10 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "json_writer.h"
 #include "report.h"
-#include "clock.h"
 
 static mdf_report *parse_ok(const char *json)
 {
@@ -196,7 +196,8 @@ static void test_scan_matching(void **state)
 {
     (void)state;
     mdf_report *r = parse_ok(
-        "{\"scanList\":[{\"type\":\"quick\",\"startTime\":\"1000000000000\",\"state\":\"succeeded\","
+        "{\"scanList\":[{\"type\":\"quick\",\"startTime\":\"1000000000000\",\"state\":"
+        "\"succeeded\","
         "\"threats\":[]},{\"type\":\"full\",\"startTime\":\"1000000000000\"}],"
         "\"threatInformation\":{\"list\":{\"threats\":{\"scans\":["
         "{\"type\":\"quick\",\"start_time\":1000000000000,\"end_time\":1000000060000,"
@@ -283,16 +284,16 @@ static void test_old_agent(void **state)
 static void test_reference_threat_example(void **state)
 {
     (void)state;
-    mdf_report *r = parse_ok(
-        "{\"threatInformation\":{\"list\":"
-        "{\"threats\":{\"scans\":[{\"type\":\"quick\",\"start_time\":1697204573732,"
-        "\"end_time\":1697204632487,\n"
-        " \"files_scanned\":1751,\"state\":\"succeeded\",\"threats\":[{\n"
-        "  \"threat\":{\"tracking_id\":\"3f2a9c1e-7b4d-4e0a-9c55-2d8e6f1a0b77\","
-        "\"name\":\"Virus:DOS/EICAR_Test_File\",\"type\":\"virus\"},\n"
-        "  \"detection_time\":1697204590121,\n"
-        "  \"history\":[{\"key\":1697204590121,\"value\":\"quarantined\"}]}]}]}}"
-        ",\"quarantineList\":{\"type\":\"quarantined\",\"threats\":[]}}}");
+    mdf_report *r =
+        parse_ok("{\"threatInformation\":{\"list\":"
+                 "{\"threats\":{\"scans\":[{\"type\":\"quick\",\"start_time\":1697204573732,"
+                 "\"end_time\":1697204632487,\n"
+                 " \"files_scanned\":1751,\"state\":\"succeeded\",\"threats\":[{\n"
+                 "  \"threat\":{\"tracking_id\":\"3f2a9c1e-7b4d-4e0a-9c55-2d8e6f1a0b77\","
+                 "\"name\":\"Virus:DOS/EICAR_Test_File\",\"type\":\"virus\"},\n"
+                 "  \"detection_time\":1697204590121,\n"
+                 "  \"history\":[{\"key\":1697204590121,\"value\":\"quarantined\"}]}]}]}}"
+                 ",\"quarantineList\":{\"type\":\"quarantined\",\"threats\":[]}}}");
     assert_int_equal(r->n_scans, 1);
     assert_int_equal(r->scans[0].files_scanned, 1751);
     assert_int_equal(r->scans[0].threat_count, 1);
@@ -379,7 +380,8 @@ static void test_threat_history(void **state)
     mdf_report *r = parse_ok(
         "{\"threatInformation\":{\"list\":{\"threats\":{\"scans\":["
         "{\"type\":\"quick\",\"start_time\":1,\"threats\":[{\"threat\":{\"tracking_id\":\"t1\","
-        "\"name\":\"Trojan:Linux/Xorddos.A!xp\",\"type\":\"virus\"},\"detection_time\":\"1697204590121\","
+        "\"name\":\"Trojan:Linux/"
+        "Xorddos.A!xp\",\"type\":\"virus\"},\"detection_time\":\"1697204590121\","
         "\"history\":[{\"key\":\"300\",\"value\":\"removed\"},{\"key\":100,\"value\":\"detected\"},"
         "{\"key\":200,\"value\":\"quarantined\"}]}]},"
         "{\"type\":\"quick\",\"start_time\":2,\"threats\":[{\"threat\":{\"tracking_id\":\"t1\","

@@ -10,9 +10,9 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "json_writer.h"
-#include "clock.h"
 #include "strconv.h"
 #include "vec.h"
 
@@ -177,14 +177,10 @@ static void test_vec_cap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_cap),
-        cmocka_unit_test(test_strlcpy),
-        cmocka_unit_test(test_jsonw),
-        cmocka_unit_test(test_jsonw_unbalanced_and_overflow),
-        cmocka_unit_test(test_time_format),
-        cmocka_unit_test(test_time_parse),
-        cmocka_unit_test(test_parse_int64),
-        cmocka_unit_test(test_vec_cap),
+        cmocka_unit_test(test_buf_cap),     cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_jsonw),       cmocka_unit_test(test_jsonw_unbalanced_and_overflow),
+        cmocka_unit_test(test_time_format), cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_parse_int64), cmocka_unit_test(test_vec_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "arm.h"
-#include "token.h"
 #include "blob.h"
 #include "buf.h"
 #include "err.h"
@@ -14,30 +13,32 @@
 #include "json_writer.h"
 #include "report.h"
 #include "strconv.h"
+#include "token.h"
 
 #define EXIT_USAGE 2
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: mdefleet-arm [options] COMMAND ARGS...\n"
-            "  get-cluster SUBSCRIPTION RESOURCE_GROUP CLUSTER\n"
-            "  set-enforcement SUBSCRIPTION RESOURCE_GROUP CLUSTER LEVEL\n"
-            "  scan-runtime SUBSCRIPTION RESOURCE_GROUP CLUSTER\n"
-            "  list-machines SUBSCRIPTION MANAGED_RESOURCE_GROUP\n"
-            "  extract SUBSCRIPTION MANAGED_RESOURCE_GROUP MACHINE   (runs mde-agent-information,\n"
-            "          downloads the result and prints the parsed report)\n"
-            "options:\n"
-            "  --endpoint URL        ARM endpoint (default https://management.azure.com)\n"
-            "  --api-version V       (default 2026-07-01)\n"
-            "  --auth METHOD         client_secret (default) | workload_identity | managed_identity;\n"
-            "                        credentials from AZURE_TENANT_ID, AZURE_CLIENT_ID,\n"
-            "                        AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE,\n"
-            "                        AZURE_AUTHORITY_HOST (and IMDS_ENDPOINT)\n"
-            "  --allow-loopback-http plain http to 127.0.0.1 (the simulator)\n"
-            "  --blob-hosts LIST     allowed result hosts (default *.blob.core.windows.net)\n"
-            "  --limit-time-seconds N  extract time limit, 60..14400 (default 600)\n"
-            "  --restricted          use runDataExtractsRestricted\n");
+    fprintf(
+        fp,
+        "usage: mdefleet-arm [options] COMMAND ARGS...\n"
+        "  get-cluster SUBSCRIPTION RESOURCE_GROUP CLUSTER\n"
+        "  set-enforcement SUBSCRIPTION RESOURCE_GROUP CLUSTER LEVEL\n"
+        "  scan-runtime SUBSCRIPTION RESOURCE_GROUP CLUSTER\n"
+        "  list-machines SUBSCRIPTION MANAGED_RESOURCE_GROUP\n"
+        "  extract SUBSCRIPTION MANAGED_RESOURCE_GROUP MACHINE   (runs mde-agent-information,\n"
+        "          downloads the result and prints the parsed report)\n"
+        "options:\n"
+        "  --endpoint URL        ARM endpoint (default https://management.azure.com)\n"
+        "  --api-version V       (default 2026-07-01)\n"
+        "  --auth METHOD         client_secret (default) | workload_identity | managed_identity;\n"
+        "                        credentials from AZURE_TENANT_ID, AZURE_CLIENT_ID,\n"
+        "                        AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE,\n"
+        "                        AZURE_AUTHORITY_HOST (and IMDS_ENDPOINT)\n"
+        "  --allow-loopback-http plain http to 127.0.0.1 (the simulator)\n"
+        "  --blob-hosts LIST     allowed result hosts (default *.blob.core.windows.net)\n"
+        "  --limit-time-seconds N  extract time limit, 60..14400 (default 600)\n"
+        "  --restricted          use runDataExtractsRestricted\n");
 }
 
 typedef struct run {
@@ -268,8 +269,11 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int nargs;
-    } cmds[] = {{"get-cluster", 3}, {"set-enforcement", 4}, {"scan-runtime", 3},
-                {"list-machines", 2}, {"extract", 3}};
+    } cmds[] = {{"get-cluster", 3},
+                {"set-enforcement", 4},
+                {"scan-runtime", 3},
+                {"list-machines", 2},
+                {"extract", 3}};
     size_t c = 0;
     for (; cmd && c < sizeof cmds / sizeof *cmds; c++) {
         if (!strcmp(cmd, cmds[c].name))
@@ -295,23 +299,22 @@ int main(int argc, char **argv)
     int started;
     switch (c) {
     case 0:
-        started = mdf_arm_get_cluster(arm, args[0], args[1], args[2], on_cluster, &r, err,
-                                      sizeof err);
+        started =
+            mdf_arm_get_cluster(arm, args[0], args[1], args[2], on_cluster, &r, err, sizeof err);
         break;
     case 1:
         started = mdf_arm_set_enforcement(arm, args[0], args[1], args[2], args[3], on_cluster, &r,
                                           err, sizeof err);
         break;
     case 2:
-        started = mdf_arm_scan_runtime(arm, args[0], args[1], args[2], on_op, &r, err,
-                                       sizeof err);
+        started = mdf_arm_scan_runtime(arm, args[0], args[1], args[2], on_op, &r, err, sizeof err);
         break;
     case 3:
         started = mdf_arm_list_bmms(arm, args[0], args[1], on_machines, &r, err, sizeof err);
         break;
     default:
-        started = mdf_arm_run_data_extract(arm, args[0], args[1], args[2], limit, restricted,
-                                           on_op, &r, err, sizeof err);
+        started = mdf_arm_run_data_extract(arm, args[0], args[1], args[2], limit, restricted, on_op,
+                                           &r, err, sizeof err);
     }
     if (started != MDF_OK) {
         fprintf(stderr, "mdefleet-arm: %s\n", err);

@@ -36,9 +36,9 @@ static int az_list_bmms(void *ctx, const char *sub, const char *managed_rg, mdf_
     return mdf_arm_list_bmms(e->arm, sub, managed_rg, cb, arg, err, errsz);
 }
 
-static int az_run_data_extract(void *ctx, const char *sub, const char *managed_rg,
-                               const char *bmm, int limit_time_seconds, bool restricted,
-                               mdf_arm_op_cb cb, void *arg, char *err, size_t errsz)
+static int az_run_data_extract(void *ctx, const char *sub, const char *managed_rg, const char *bmm,
+                               int limit_time_seconds, bool restricted, mdf_arm_op_cb cb, void *arg,
+                               char *err, size_t errsz)
 {
     mdf_worker_env *e = ctx;
     return mdf_arm_run_data_extract(e->arm, sub, managed_rg, bmm, limit_time_seconds, restricted,
@@ -92,8 +92,13 @@ static int azure_new(mdf_worker_env *e, const mdf_config *c, char *err, size_t e
 int mdf_worker_env_init(mdf_worker_env *e, const mdf_config *cfg, char *err, size_t errsz)
 {
     memset(e, 0, sizeof *e);
-    e->az = (mdf_az){az_get_cluster,      az_set_enforcement, az_scan_runtime, az_list_bmms,
-                     az_run_data_extract, az_download,        e};
+    e->az = (mdf_az){az_get_cluster,
+                     az_set_enforcement,
+                     az_scan_runtime,
+                     az_list_bmms,
+                     az_run_data_extract,
+                     az_download,
+                     e};
     e->role = (mdf_role_env){.cfg = cfg, .az = &e->az, .mono_ms = mdf_mono_ms};
     if (mdf_codec_new(&e->codec, err, errsz) != MDF_OK || azure_new(e, cfg, err, errsz) != MDF_OK) {
         mdf_worker_env_fini(e);

@@ -78,8 +78,7 @@ static void emit_outcome(mdf_request *r, const mdf_outcome *o)
 
 /* The node could not be scanned: its report record, a ticket, the outcome;
  * and the task to the DLQ when it could never have run. */
-static void fail_node_dl(mdf_request *r, const char *failure, const char *reason,
-                         bool dead_letter)
+static void fail_node_dl(mdf_request *r, const char *failure, const char *reason, bool dead_letter)
 {
     task *t = mdf_req_state(r);
     mdf_node_ctx n = ctx_of(t);
@@ -199,8 +198,8 @@ static void on_extract(void *arg, const mdf_arm_error *e, const mdf_opstatus *st
         char line[256];
         agent_line(st->output_head, line, sizeof line);
         if (strcmp(st->exit_code, "252") == 0) {
-            snprintf(reason, sizeof reason, "the extract hit its time limit of %d s (exit code 252)",
-                     t->limit);
+            snprintf(reason, sizeof reason,
+                     "the extract hit its time limit of %d s (exit code 252)", t->limit);
             fail_node(r, "TimeLimit", reason);
         } else if (strstr(st->output_head, "not running")) {
             snprintf(reason, sizeof reason, "%s (exit code %s)",

@@ -136,8 +136,8 @@ static int port_send(void *ctx, mdf_request *r, mdf_topic t, const char *key, si
                      size_t n_headers, char *err, size_t errsz)
 {
     loop *l = ctx;
-    return mdf_producer_send(l->producer, l->env.topics[t], key, key_len, value, value_len,
-                             headers, n_headers, on_delivery, r, err, errsz);
+    return mdf_producer_send(l->producer, l->env.topics[t], key, key_len, value, value_len, headers,
+                             n_headers, on_delivery, r, err, errsz);
 }
 
 static void slot_free(loop *l, slot *s)
@@ -196,8 +196,7 @@ static slot *find_slot(loop *l, mdf_topic t, int32_t partition, int64_t offset)
     struct slot_list *lists[2] = {&l->running, &l->backlog};
     for (int i = 0; i < 2; i++) {
         slot *s;
-        TAILQ_FOREACH(s, lists[i], link)
-        {
+        TAILQ_FOREACH(s, lists[i], link) {
             const mdf_msg *m = mdf_req_msg(s->req);
             if (m->topic == t && m->partition == partition && m->offset == offset &&
                 mdf_req_storable(s->req))
@@ -308,8 +307,8 @@ static void drop_backlog_not_in(loop *l, const rd_kafka_topic_partition_list_t *
     for (s = TAILQ_FIRST(&l->backlog); s; s = next) {
         next = TAILQ_NEXT(s, link);
         const mdf_msg *m = mdf_req_msg(s->req);
-        if (parts && rd_kafka_topic_partition_list_find(parts, l->env.topics[m->topic],
-                                                        m->partition))
+        if (parts &&
+            rd_kafka_topic_partition_list_find(parts, l->env.topics[m->topic], m->partition))
             continue;
         TAILQ_REMOVE(&l->backlog, s, link);
         mdf_req_free(s->req);
@@ -469,8 +468,8 @@ static void tick(loop *l)
 }
 
 int mdf_loop_run(const mdf_config *cfg, mdf_http *http, mdf_codec *codec,
-                 const mdf_loop_role *roles, size_t n_roles, volatile sig_atomic_t *stop,
-                 char *err, size_t errsz)
+                 const mdf_loop_role *roles, size_t n_roles, volatile sig_atomic_t *stop, char *err,
+                 size_t errsz)
 {
     loop l = {.cfg = cfg, .http = http, .roles = roles, .n_roles = n_roles, .stop = stop};
     int rc = MDF_ERR;
@@ -515,8 +514,8 @@ int mdf_loop_run(const mdf_config *cfg, mdf_http *http, mdf_codec *codec,
             mdf_error("fatal producer error: stopping");
             *stop = 1;
         }
-        if (l.draining &&
-            ((l.inflight == 0 && mdf_producer_outstanding(l.producer) == 0) || now >= drain_until)) {
+        if (l.draining && ((l.inflight == 0 && mdf_producer_outstanding(l.producer) == 0) ||
+                           now >= drain_until)) {
             if (l.inflight)
                 mdf_warn("grace period over: %d tasks abandoned (redone elsewhere)", l.inflight);
             break;

@@ -34,7 +34,7 @@ typedef struct mdf_loop_role {
  * Returns MDF_OK after a clean stop, MDF_ERR (and err) when it could not
  * start. */
 int mdf_loop_run(const mdf_config *cfg, mdf_http *http, mdf_codec *codec,
-                 const mdf_loop_role *roles, size_t n_roles, volatile sig_atomic_t *stop,
-                 char *err, size_t errsz);
+                 const mdf_loop_role *roles, size_t n_roles, volatile sig_atomic_t *stop, char *err,
+                 size_t errsz);
 
 #endif

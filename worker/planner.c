@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "names.h"
@@ -12,20 +13,19 @@
 #include "resource_id.h"
 #include "role.h"
 #include "strmap.h" /* mdf_hash_bytes */
-#include "clock.h"
 
 /* Job ids this worker has taken, remembered so that the same job published
  * twice is taken once. */
 #define SEEN_JOBS 4096
 
 typedef struct seen_job {
-    char id[64]; /* a job id (the codec checks it is a UUID) */
-    uint64_t value_hash;          /* of the request's bytes */
+    char id[64];         /* a job id (the codec checks it is a UUID) */
+    uint64_t value_hash; /* of the request's bytes */
 } seen_job;
 
 typedef struct planner {
     const mdf_role_env *env;
-    int limit_time_seconds; /* extract.limit_time_seconds, for jobs without one */
+    int limit_time_seconds;   /* extract.limit_time_seconds, for jobs without one */
     seen_job seen[SEEN_JOBS]; /* a ring: the oldest is forgotten first */
     size_t n_seen;
 } planner;
@@ -128,11 +128,11 @@ static bool names_ok(mdf_request *r)
 {
     plan *pl = mdf_req_state(r);
     char reason[300];
-    const char *bad = !mdf_valid_subscription(pl->sub)                     ? "subscription_id"
-                      : !mdf_valid_resource_group(pl->rg)                   ? "resource_group"
-                      : !mdf_valid_cluster_name(pl->cluster)                ? "cluster"
+    const char *bad = !mdf_valid_subscription(pl->sub)                   ? "subscription_id"
+                      : !mdf_valid_resource_group(pl->rg)                ? "resource_group"
+                      : !mdf_valid_cluster_name(pl->cluster)             ? "cluster"
                       : pl->mrg[0] && !mdf_valid_resource_group(pl->mrg) ? "managed_resource_group"
-                                                                            : NULL;
+                                                                         : NULL;
     if (!bad)
         return true;
     snprintf(reason, sizeof reason, "invalid %s (does not match the API's pattern)", bad);
@@ -265,8 +265,8 @@ static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, 
     json_object_object_add(s, "node_count", json_object_new_int((int)count));
     emit_status(r, s, id);
     for (size_t i = 0; i < count; i++) {
-        const char *name = n_wanted ? json_object_get_string(json_object_array_get_idx(wanted, i))
-                                    : bmms[i].name;
+        const char *name =
+            n_wanted ? json_object_get_string(json_object_array_get_idx(wanted, i)) : bmms[i].name;
         const mdf_bmm *b = n_wanted ? find_machine(bmms, n, name) : &bmms[i];
         if (!b) {
             /* asked for a machine the cluster does not have: that node fails */
@@ -360,9 +360,9 @@ static void on_enforced(void *arg, const mdf_arm_error *e, const mdf_cluster *c)
     json_object_object_add(en, "confirmed_level",
                            c->enforcement_level[0] ? json_object_new_string(c->enforcement_level)
                                                    : NULL);
-    json_object_object_add(en, "previous_level", pl->previous_level[0]
-                                                     ? json_object_new_string(pl->previous_level)
-                                                     : NULL);
+    json_object_object_add(en, "previous_level",
+                           pl->previous_level[0] ? json_object_new_string(pl->previous_level)
+                                                 : NULL);
     json_object_object_add(s, "enforcement", en);
     json_object_object_add(s, "status", json_object_new_string(ok ? "Succeeded" : "Failed"));
     if (!ok) {

@@ -96,8 +96,8 @@ json_object *mdf_rec_dead_letter(const char *topic, int32_t partition, int64_t o
     json_object_object_add(d, "reason", json_object_new_string(reason));
     json_object_object_add(d, "payload", bytes_value(value ? value : "", keep));
     json_object_object_add(
-        d, "key", key ? bytes_value(key, key_len < MDF_DLQ_KEY_MAX ? key_len : MDF_DLQ_KEY_MAX)
-                      : NULL);
+        d, "key",
+        key ? bytes_value(key, key_len < MDF_DLQ_KEY_MAX ? key_len : MDF_DLQ_KEY_MAX) : NULL);
     json_object_object_add(d, "correlation_id", str_or_null(correlation));
     return d;
 }

@@ -145,9 +145,8 @@ void *mdf_req_state(const mdf_request *r)
     return r->state;
 }
 
-void mdf_req_emit(mdf_request *r, mdf_topic t, const char *key, size_t key_len,
-                  const void *value, size_t value_len, const char *content_type,
-                  const char *event_id)
+void mdf_req_emit(mdf_request *r, mdf_topic t, const char *key, size_t key_len, const void *value,
+                  size_t value_len, const char *content_type, const char *event_id)
 {
     const mdf_req_port *port = r->env->port;
     char err[MDF_ERRSZ];
@@ -192,11 +191,11 @@ void mdf_req_dead_letter(mdf_request *r, const char *reason)
 {
     const char *topic = r->env->topics[r->msg.topic];
     char id[MDF_UUID_STRSZ];
-    mdf_warn("dead letter %s[%d]@%lld: %s", topic, (int)r->msg.partition,
-             (long long)r->msg.offset, reason);
-    json_object *d = mdf_rec_dead_letter(topic, r->msg.partition, r->msg.offset, r->key,
-                                         r->msg.key_len, r->value, r->msg.value_len,
-                                         r->correlation, reason, id);
+    mdf_warn("dead letter %s[%d]@%lld: %s", topic, (int)r->msg.partition, (long long)r->msg.offset,
+             reason);
+    json_object *d =
+        mdf_rec_dead_letter(topic, r->msg.partition, r->msg.offset, r->key, r->msg.key_len,
+                            r->value, r->msg.value_len, r->correlation, reason, id);
     mdf_req_emit_avro(r, MDF_TOPIC_DLQ, MDF_REC_DEAD_LETTER, d, topic, id);
     json_object_put(d);
     mdf_req_finish(r);

@@ -93,9 +93,8 @@ void *mdf_req_state(const mdf_request *r);
 
 /* Sends a record caused by r, with the content-type, event-id and
  * correlation-id headers; r's offset waits for its acknowledgement. */
-void mdf_req_emit(mdf_request *r, mdf_topic t, const char *key, size_t key_len,
-                  const void *value, size_t value_len, const char *content_type,
-                  const char *event_id);
+void mdf_req_emit(mdf_request *r, mdf_topic t, const char *key, size_t key_len, const void *value,
+                  size_t value_len, const char *content_type, const char *event_id);
 /* A JSON record (b's bytes). */
 void mdf_req_emit_json(mdf_request *r, mdf_topic t, const char *key, const mdf_buf *b,
                        const char *event_id);

@@ -42,8 +42,7 @@ typedef struct mdf_az {
                             int limit_time_seconds, bool restricted, mdf_arm_op_cb cb, void *arg,
                             char *err, size_t errsz);
     /* The result archive at url (a SAS URL today) into memory. */
-    int (*download)(void *ctx, const char *url, mdf_blob_cb cb, void *arg, char *err,
-                    size_t errsz);
+    int (*download)(void *ctx, const char *url, mdf_blob_cb cb, void *arg, char *err, size_t errsz);
     void *ctx;
 } mdf_az;
 

@@ -157,8 +157,8 @@ static void send_terminal(mdf_request *r, job *j, const char *forced_status, con
 {
     size_t n = json_object_array_length(j->outcomes), ok = 0;
     for (size_t i = 0; i < n; i++)
-        ok += strcmp(mdf_jstr(json_object_array_get_idx(j->outcomes, i), "result"), "Succeeded") ==
-              0;
+        ok +=
+            strcmp(mdf_jstr(json_object_array_get_idx(j->outcomes, i), "result"), "Succeeded") == 0;
     const char *status = forced_status      ? forced_status
                          : n > 0 && ok == n ? "Succeeded"
                          : ok == 0          ? "Failed"

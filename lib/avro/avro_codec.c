@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "avro_schema.h"
-#include "err.h"
 #include "avro_schemas.h"
 #include "clock.h"
+#include "err.h"
 
 #define CODEC_NAMESPACE "mdefleet.events"
 #define CODEC_PATHSZ 256
@@ -297,8 +297,8 @@ static int codepoints_to_bytes(walk *w, const char *s, size_t len, unsigned char
         unsigned char c = (unsigned char)s[i];
         if (c < 0x80) {
             b[k++] = c;
-        } else if ((c == 0xC2 || c == 0xC3) && i + 1 < len
-                   && ((unsigned char)s[i + 1] & 0xC0) == 0x80) {
+        } else if ((c == 0xC2 || c == 0xC3) && i + 1 < len &&
+                   ((unsigned char)s[i + 1] & 0xC0) == 0x80) {
             b[k++] = (unsigned char)(((c & 0x03) << 6) | ((unsigned char)s[++i] & 0x3F));
         } else {
             free(b);
@@ -314,8 +314,8 @@ static int put_bytes(walk *w, const mdf_avro_node *n, json_object *j, avro_value
 {
     unsigned char *b = NULL;
     size_t blen = 0;
-    if (codepoints_to_bytes(w, json_object_get_string(j), (size_t)json_object_get_string_len(j),
-                            &b, &blen) != MDF_OK)
+    if (codepoints_to_bytes(w, json_object_get_string(j), (size_t)json_object_get_string_len(j), &b,
+                            &blen) != MDF_OK)
         return MDF_ERR;
     int rc = MDF_OK;
     if (n->kind == MDF_AVRO_FIXED && blen != (size_t)n->size)
@@ -473,15 +473,14 @@ static bool branch_fits(const mdf_avro_node *b, json_object *j)
         return b->kind == MDF_AVRO_BOOLEAN;
     case json_type_int: {
         int64_t i = json_object_get_int64(j);
-        return (b->kind == MDF_AVRO_INT && i >= INT32_MIN && i <= INT32_MAX)
-               || b->kind == MDF_AVRO_LONG || b->kind == MDF_AVRO_FLOAT
-               || b->kind == MDF_AVRO_DOUBLE;
+        return (b->kind == MDF_AVRO_INT && i >= INT32_MIN && i <= INT32_MAX) ||
+               b->kind == MDF_AVRO_LONG || b->kind == MDF_AVRO_FLOAT || b->kind == MDF_AVRO_DOUBLE;
     }
     case json_type_double:
         return b->kind == MDF_AVRO_FLOAT || b->kind == MDF_AVRO_DOUBLE;
     case json_type_string:
-        return b->kind == MDF_AVRO_STRING || b->kind == MDF_AVRO_ENUM
-               || b->kind == MDF_AVRO_BYTES || b->kind == MDF_AVRO_FIXED;
+        return b->kind == MDF_AVRO_STRING || b->kind == MDF_AVRO_ENUM ||
+               b->kind == MDF_AVRO_BYTES || b->kind == MDF_AVRO_FIXED;
     case json_type_object:
         return b->kind == MDF_AVRO_RECORD || b->kind == MDF_AVRO_MAP;
     case json_type_array:
@@ -729,13 +728,15 @@ static int get_container(walk *w, const mdf_avro_node *n, avro_value_t *v, json_
             mark = path_push(w, "[\"%s\"]", key ? key : "");
         else
             mark = path_push(w, "[%zu]", i);
-        if (n->kind == MDF_AVRO_MAP && check_string(w, n, key ? key : "", key ? strlen(key) : 0) != MDF_OK)
+        if (n->kind == MDF_AVRO_MAP &&
+            check_string(w, n, key ? key : "", key ? strlen(key) : 0) != MDF_OK)
             goto cleanup;
         if (get_value(w, ct, &child, &cj) != MDF_OK)
             goto cleanup;
         int added = n->kind == MDF_AVRO_ARRAY
                         ? json_object_array_add(j, cj)
-                        : json_object_object_add(j, n->kind == MDF_AVRO_RECORD ? n->fields[i].name : key, cj);
+                        : json_object_object_add(
+                              j, n->kind == MDF_AVRO_RECORD ? n->fields[i].name : key, cj);
         if (added != 0) {
             json_object_put(cj);
             werr(w, "out of memory");
@@ -764,7 +765,8 @@ static int get_value(walk *w, const mdf_avro_node *n, avro_value_t *v, json_obje
     case MDF_AVRO_UNION: {
         int disc = -1;
         avro_value_t branch;
-        if (avro_value_get_discriminant(v, &disc) != 0 || avro_value_get_current_branch(v, &branch) != 0)
+        if (avro_value_get_discriminant(v, &disc) != 0 ||
+            avro_value_get_current_branch(v, &branch) != 0)
             rc = avro_fail(w);
         else if (disc < 0 || (size_t)disc >= n->n)
             rc = werr(w, "union branch %d out of range", disc);
@@ -845,20 +847,22 @@ static int scan_blocks(walk *w, const mdf_avro_node *n, scan *s)
         }
         /* even items of no bytes may not outnumber the input's bytes */
         if ((uint64_t)count > s->len - s->pos)
-            return werr(w, "truncated: block of %" PRId64 " items, %zu bytes left", count, s->len - s->pos);
+            return werr(w, "truncated: block of %" PRId64 " items, %zu bytes left", count,
+                        s->len - s->pos);
         size_t start = s->pos;
         for (int64_t i = 0; i < count; i++, index++) {
             size_t mark = path_push(w, "[%zu]", index);
             int64_t klen;
-            if (n->kind == MDF_AVRO_MAP
-                && (scan_varint(w, s, &klen) != MDF_OK || scan_skip(w, s, klen, "key") != MDF_OK))
+            if (n->kind == MDF_AVRO_MAP &&
+                (scan_varint(w, s, &klen) != MDF_OK || scan_skip(w, s, klen, "key") != MDF_OK))
                 return MDF_ERR;
             if (scan_value(w, n->items, s) != MDF_OK)
                 return MDF_ERR;
             path_pop(w, mark);
         }
         if (size >= 0 && s->pos - start != (size_t)size)
-            return werr(w, "block size %" PRId64 " does not match its %zu bytes of items", size, s->pos - start);
+            return werr(w, "block size %" PRId64 " does not match its %zu bytes of items", size,
+                        s->pos - start);
     }
 }
 
@@ -1064,7 +1068,8 @@ static int decode_avro(mdf_codec *c, mdf_rec_type t, const unsigned char *body, 
     if (scan_value(&w, r->model->root, &s) != MDF_OK)
         return MDF_ERR;
     if (s.pos != len)
-        return mdf_seterr(err, errsz, "%s: %zu bytes after the end of the record", rec_names[t], len - s.pos);
+        return mdf_seterr(err, errsz, "%s: %zu bytes after the end of the record", rec_names[t],
+                          len - s.pos);
 
     int rc = MDF_ERR;
     avro_value_t v;
@@ -1101,8 +1106,8 @@ static mdf_rec_type type_of_fp(const mdf_codec *c, uint64_t fp)
     return (mdf_rec_type)i;
 }
 
-int mdf_codec_decode(mdf_codec *c, mdf_rec_type t, const void *data, size_t len,
-                     json_object **out, uint32_t *schema_id_out, char *err, size_t errsz)
+int mdf_codec_decode(mdf_codec *c, mdf_rec_type t, const void *data, size_t len, json_object **out,
+                     uint32_t *schema_id_out, char *err, size_t errsz)
 {
     const unsigned char *p = data;
     *out = NULL;
@@ -1118,34 +1123,41 @@ int mdf_codec_decode(mdf_codec *c, mdf_rec_type t, const void *data, size_t len,
                           MDF_CODEC_MAX_RECORD);
     if (p[0] == 0xC3 && (len < 2 || p[1] == 0x01)) {
         if (len < MDF_CODEC_SINGLE_OBJECT_HDR)
-            return mdf_seterr(err, errsz, "%s: truncated single-object header (%zu bytes)", name, len);
+            return mdf_seterr(err, errsz, "%s: truncated single-object header (%zu bytes)", name,
+                              len);
         uint64_t fp = get_le64(p + 2);
         if (fp != c->rec[t].fp) {
             mdf_rec_type other = type_of_fp(c, fp);
             if (other != MDF_REC__COUNT)
-                return mdf_seterr(err, errsz, "%s: the record is a %s (schema fingerprint %016" PRIx64 ")",
+                return mdf_seterr(err, errsz,
+                                  "%s: the record is a %s (schema fingerprint %016" PRIx64 ")",
                                   name, rec_names[other], fp);
-            return mdf_seterr(err, errsz, "%s: unknown schema fingerprint %016" PRIx64 " (want %016" PRIx64 ")",
+            return mdf_seterr(err, errsz,
+                              "%s: unknown schema fingerprint %016" PRIx64 " (want %016" PRIx64 ")",
                               name, fp, c->rec[t].fp);
         }
-        return decode_avro(c, t, p + MDF_CODEC_SINGLE_OBJECT_HDR, len - MDF_CODEC_SINGLE_OBJECT_HDR, out,
-                           err, errsz);
+        return decode_avro(c, t, p + MDF_CODEC_SINGLE_OBJECT_HDR, len - MDF_CODEC_SINGLE_OBJECT_HDR,
+                           out, err, errsz);
     }
     if (p[0] == 0x00) {
         if (len < MDF_CODEC_CONFLUENT_HDR)
             return mdf_seterr(err, errsz, "%s: truncated Confluent header (%zu bytes)", name, len);
         /* no registry yet: any id is taken, and told to the caller */
         if (schema_id_out)
-            *schema_id_out = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-        return decode_avro(c, t, p + MDF_CODEC_CONFLUENT_HDR, len - MDF_CODEC_CONFLUENT_HDR, out, err, errsz);
+            *schema_id_out =
+                (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+        return decode_avro(c, t, p + MDF_CODEC_CONFLUENT_HDR, len - MDF_CODEC_CONFLUENT_HDR, out,
+                           err, errsz);
     }
     size_t i = 0;
     while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
         i++;
     if (i < len && p[i] == '{')
         return decode_json(c, t, (const char *)p, len, out, err, errsz);
-    return mdf_seterr(err, errsz, "%s: not a record: first byte 0x%02x is neither Avro framing "
-                      "(00 or C3 01) nor the '{' of a JSON object", name, p[i < len ? i : 0]);
+    return mdf_seterr(err, errsz,
+                      "%s: not a record: first byte 0x%02x is neither Avro framing "
+                      "(00 or C3 01) nor the '{' of a JSON object",
+                      name, p[i < len ? i : 0]);
 }
 
 int mdf_codec_write(mdf_codec *c, const mdf_codec_opts *o, mdf_rec_type t, json_object *rec,

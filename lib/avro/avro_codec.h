@@ -40,10 +40,7 @@ typedef enum {
     MDF_REC__COUNT
 } mdf_rec_type;
 
-typedef enum {
-    MDF_FRAMING_SINGLE_OBJECT,
-    MDF_FRAMING_CONFLUENT
-} mdf_framing;
+typedef enum { MDF_FRAMING_SINGLE_OBJECT, MDF_FRAMING_CONFLUENT } mdf_framing;
 
 typedef struct mdf_codec mdf_codec;
 
@@ -89,7 +86,7 @@ int mdf_codec_write(mdf_codec *c, const mdf_codec_opts *o, mdf_rec_type t, json_
  * encode does). Refuses anything else, input over MDF_CODEC_MAX_RECORD,
  * truncated input and bytes after the record. *out (the caller's: put it)
  * always has every field of the schema. */
-int mdf_codec_decode(mdf_codec *c, mdf_rec_type t, const void *data, size_t len,
-                     json_object **out, uint32_t *schema_id_out, char *err, size_t errsz);
+int mdf_codec_decode(mdf_codec *c, mdf_rec_type t, const void *data, size_t len, json_object **out,
+                     uint32_t *schema_id_out, char *err, size_t errsz);
 
 #endif

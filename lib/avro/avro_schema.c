@@ -8,13 +8,11 @@
 #include "json_writer.h"
 
 static const char *const kind_names[] = {
-    [MDF_AVRO_NULL] = "null",     [MDF_AVRO_BOOLEAN] = "boolean",
-    [MDF_AVRO_INT] = "int",       [MDF_AVRO_LONG] = "long",
-    [MDF_AVRO_FLOAT] = "float",   [MDF_AVRO_DOUBLE] = "double",
-    [MDF_AVRO_BYTES] = "bytes",   [MDF_AVRO_STRING] = "string",
-    [MDF_AVRO_RECORD] = "record", [MDF_AVRO_ENUM] = "enum",
-    [MDF_AVRO_ARRAY] = "array",   [MDF_AVRO_MAP] = "map",
-    [MDF_AVRO_UNION] = "union",   [MDF_AVRO_FIXED] = "fixed",
+    [MDF_AVRO_NULL] = "null",   [MDF_AVRO_BOOLEAN] = "boolean", [MDF_AVRO_INT] = "int",
+    [MDF_AVRO_LONG] = "long",   [MDF_AVRO_FLOAT] = "float",     [MDF_AVRO_DOUBLE] = "double",
+    [MDF_AVRO_BYTES] = "bytes", [MDF_AVRO_STRING] = "string",   [MDF_AVRO_RECORD] = "record",
+    [MDF_AVRO_ENUM] = "enum",   [MDF_AVRO_ARRAY] = "array",     [MDF_AVRO_MAP] = "map",
+    [MDF_AVRO_UNION] = "union", [MDF_AVRO_FIXED] = "fixed",
 };
 
 const char *mdf_avro_kind_name(mdf_avro_kind k)
@@ -89,8 +87,8 @@ static bool valid_dotted(const char *s)
     }
 }
 
-static mdf_avro_node *find_named(const mdf_avro_schema *s, const char *ns,
-                                 size_t nslen, const char *name)
+static mdf_avro_node *find_named(const mdf_avro_schema *s, const char *ns, size_t nslen,
+                                 const char *name)
 {
     size_t namelen = strlen(name);
     mdf_avro_node *const *nodes = s->nodes.data;
@@ -101,8 +99,8 @@ static mdf_avro_node *find_named(const mdf_avro_schema *s, const char *ns,
         if (nslen == 0) {
             if (strcmp(fn, name) == 0)
                 return nodes[i];
-        } else if (strlen(fn) == nslen + 1 + namelen && memcmp(fn, ns, nslen) == 0
-                   && fn[nslen] == '.' && memcmp(fn + nslen + 1, name, namelen) == 0) {
+        } else if (strlen(fn) == nslen + 1 + namelen && memcmp(fn, ns, nslen) == 0 &&
+                   fn[nslen] == '.' && memcmp(fn + nslen + 1, name, namelen) == 0) {
             return nodes[i];
         }
     }
@@ -112,8 +110,8 @@ static mdf_avro_node *find_named(const mdf_avro_schema *s, const char *ns,
 /* A reference by name: qualified by the enclosing namespace unless it has
  * dots; a name defined in the null namespace is still found from inside a
  * namespace, as the reference implementations allow. */
-static mdf_avro_node *resolve_ref(const mdf_avro_schema *s, const char *ns,
-                                  size_t nslen, const char *name)
+static mdf_avro_node *resolve_ref(const mdf_avro_schema *s, const char *ns, size_t nslen,
+                                  const char *name)
 {
     mdf_avro_node *n = NULL;
     if (!strchr(name, '.') && nslen > 0)
@@ -165,8 +163,8 @@ static int parse_type(parse_ctx *ctx, json_object *j, const char *ns, size_t nsl
 
 /* Creates the named node: full name from name/namespace/enclosing namespace,
  * refusing bad and duplicate names. */
-static int new_named(parse_ctx *ctx, json_object *j, mdf_avro_kind kind,
-                     const char *ns, size_t nslen, mdf_avro_node **out)
+static int new_named(parse_ctx *ctx, json_object *j, mdf_avro_kind kind, const char *ns,
+                     size_t nslen, mdf_avro_node **out)
 {
     const char *name, *nsattr;
     if (get_str(ctx, j, "name", &name) != MDF_OK || get_str(ctx, j, "namespace", &nsattr) != MDF_OK)
@@ -221,8 +219,10 @@ static size_t ns_len(const mdf_avro_node *named)
 static int parse_record(parse_ctx *ctx, json_object *j, mdf_avro_node *n)
 {
     json_object *fields;
-    if (!json_object_object_get_ex(j, "fields", &fields) || !json_object_is_type(fields, json_type_array))
-        return mdf_seterr(ctx->err, ctx->errsz, "record \"%s\" needs a \"fields\" array", n->fullname);
+    if (!json_object_object_get_ex(j, "fields", &fields) ||
+        !json_object_is_type(fields, json_type_array))
+        return mdf_seterr(ctx->err, ctx->errsz, "record \"%s\" needs a \"fields\" array",
+                          n->fullname);
     size_t count = json_object_array_length(fields);
     n->fields = calloc(count ? count : 1, sizeof *n->fields);
     if (!n->fields)
@@ -231,17 +231,22 @@ static int parse_record(parse_ctx *ctx, json_object *j, mdf_avro_node *n)
         json_object *f = json_object_array_get_idx(fields, i), *type;
         mdf_avro_field *fld = &n->fields[i];
         if (!json_object_is_type(f, json_type_object))
-            return mdf_seterr(ctx->err, ctx->errsz, "record \"%s\": a field is not an object", n->fullname);
+            return mdf_seterr(ctx->err, ctx->errsz, "record \"%s\": a field is not an object",
+                              n->fullname);
         if (get_str(ctx, f, "name", &fld->name) != MDF_OK)
             return wrap_err(ctx, "record", n->fullname);
         if (!fld->name || !valid_name(fld->name, strlen(fld->name)))
-            return mdf_seterr(ctx->err, ctx->errsz, "record \"%s\": field %zu has no valid name", n->fullname, i);
+            return mdf_seterr(ctx->err, ctx->errsz, "record \"%s\": field %zu has no valid name",
+                              n->fullname, i);
         for (size_t k = 0; k < i; k++) {
             if (strcmp(n->fields[k].name, fld->name) == 0)
-                return mdf_seterr(ctx->err, ctx->errsz, "record \"%s\": field \"%s\" is defined twice", n->fullname, fld->name);
+                return mdf_seterr(ctx->err, ctx->errsz,
+                                  "record \"%s\": field \"%s\" is defined twice", n->fullname,
+                                  fld->name);
         }
         if (!json_object_object_get_ex(f, "type", &type))
-            return mdf_seterr(ctx->err, ctx->errsz, "record \"%s\": field \"%s\" has no type", n->fullname, fld->name);
+            return mdf_seterr(ctx->err, ctx->errsz, "record \"%s\": field \"%s\" has no type",
+                              n->fullname, fld->name);
         if (parse_type(ctx, type, n->fullname, ns_len(n), &fld->type) != MDF_OK)
             return wrap_err(ctx, "field", fld->name);
         /* json-c gives NULL for a JSON null, hence the separate flag */
@@ -254,20 +259,25 @@ static int parse_record(parse_ctx *ctx, json_object *j, mdf_avro_node *n)
 static int parse_enum(parse_ctx *ctx, json_object *j, mdf_avro_node *n)
 {
     json_object *syms;
-    if (!json_object_object_get_ex(j, "symbols", &syms) || !json_object_is_type(syms, json_type_array))
-        return mdf_seterr(ctx->err, ctx->errsz, "enum \"%s\" needs a \"symbols\" array", n->fullname);
+    if (!json_object_object_get_ex(j, "symbols", &syms) ||
+        !json_object_is_type(syms, json_type_array))
+        return mdf_seterr(ctx->err, ctx->errsz, "enum \"%s\" needs a \"symbols\" array",
+                          n->fullname);
     size_t count = json_object_array_length(syms);
     n->symbols = calloc(count ? count : 1, sizeof *n->symbols);
     if (!n->symbols)
         return mdf_seterr(ctx->err, ctx->errsz, "out of memory");
     for (size_t i = 0; i < count; i++) {
         json_object *sym = json_object_array_get_idx(syms, i);
-        const char *s = json_object_is_type(sym, json_type_string) ? json_object_get_string(sym) : "";
+        const char *s =
+            json_object_is_type(sym, json_type_string) ? json_object_get_string(sym) : "";
         if (!valid_name(s, strlen(s)))
-            return mdf_seterr(ctx->err, ctx->errsz, "enum \"%s\": symbol %zu is not a valid name", n->fullname, i);
+            return mdf_seterr(ctx->err, ctx->errsz, "enum \"%s\": symbol %zu is not a valid name",
+                              n->fullname, i);
         for (size_t k = 0; k < i; k++) {
             if (strcmp(n->symbols[k], s) == 0)
-                return mdf_seterr(ctx->err, ctx->errsz, "enum \"%s\": symbol \"%s\" is listed twice", n->fullname, s);
+                return mdf_seterr(ctx->err, ctx->errsz,
+                                  "enum \"%s\": symbol \"%s\" is listed twice", n->fullname, s);
         }
         n->symbols[i] = s;
         n->n = i + 1;
@@ -279,7 +289,8 @@ static int parse_enum(parse_ctx *ctx, json_object *j, mdf_avro_node *n)
         while (k < n->n && strcmp(n->symbols[k], n->enum_default) != 0)
             k++;
         if (k == n->n)
-            return mdf_seterr(ctx->err, ctx->errsz, "enum \"%s\": default \"%s\" is not a symbol", n->fullname, n->enum_default);
+            return mdf_seterr(ctx->err, ctx->errsz, "enum \"%s\": default \"%s\" is not a symbol",
+                              n->fullname, n->enum_default);
     }
     return MDF_OK;
 }
@@ -287,9 +298,10 @@ static int parse_enum(parse_ctx *ctx, json_object *j, mdf_avro_node *n)
 static int parse_fixed(parse_ctx *ctx, json_object *j, mdf_avro_node *n)
 {
     json_object *size;
-    if (!json_object_object_get_ex(j, "size", &size) || !json_object_is_type(size, json_type_int)
-        || json_object_get_int64(size) < 0 || json_object_get_int64(size) > INT32_MAX)
-        return mdf_seterr(ctx->err, ctx->errsz, "fixed \"%s\" needs a non-negative integer \"size\"", n->fullname);
+    if (!json_object_object_get_ex(j, "size", &size) || !json_object_is_type(size, json_type_int) ||
+        json_object_get_int64(size) < 0 || json_object_get_int64(size) > INT32_MAX)
+        return mdf_seterr(ctx->err, ctx->errsz,
+                          "fixed \"%s\" needs a non-negative integer \"size\"", n->fullname);
     n->size = json_object_get_int64(size);
     return MDF_OK;
 }
@@ -362,9 +374,10 @@ static int parse_object(parse_ctx *ctx, json_object *j, const char *ns, size_t n
         bool arr = t[0] == 'a';
         json_object *items;
         if (!json_object_object_get_ex(j, arr ? "items" : "values", &items))
-            return mdf_seterr(ctx->err, ctx->errsz, "%s without \"%s\"", t, arr ? "items" : "values");
-        if (new_node(ctx, arr ? MDF_AVRO_ARRAY : MDF_AVRO_MAP, &n) != MDF_OK
-            || parse_type(ctx, items, ns, nslen, &n->items) != MDF_OK)
+            return mdf_seterr(ctx->err, ctx->errsz, "%s without \"%s\"", t,
+                              arr ? "items" : "values");
+        if (new_node(ctx, arr ? MDF_AVRO_ARRAY : MDF_AVRO_MAP, &n) != MDF_OK ||
+            parse_type(ctx, items, ns, nslen, &n->items) != MDF_OK)
             return MDF_ERR;
         *out = n;
         return MDF_OK;
@@ -378,10 +391,12 @@ static int parse_object(parse_ctx *ctx, json_object *j, const char *ns, size_t n
         if (parse_record(ctx, j, n) != MDF_OK)
             return MDF_ERR;
     } else if (strcmp(t, "enum") == 0) {
-        if (new_named(ctx, j, MDF_AVRO_ENUM, ns, nslen, &n) != MDF_OK || parse_enum(ctx, j, n) != MDF_OK)
+        if (new_named(ctx, j, MDF_AVRO_ENUM, ns, nslen, &n) != MDF_OK ||
+            parse_enum(ctx, j, n) != MDF_OK)
             return MDF_ERR;
     } else if (strcmp(t, "fixed") == 0) {
-        if (new_named(ctx, j, MDF_AVRO_FIXED, ns, nslen, &n) != MDF_OK || parse_fixed(ctx, j, n) != MDF_OK)
+        if (new_named(ctx, j, MDF_AVRO_FIXED, ns, nslen, &n) != MDF_OK ||
+            parse_fixed(ctx, j, n) != MDF_OK)
             return MDF_ERR;
     } else {
         return parse_ref(ctx, t, ns, nslen, out); /* {"type": "SomeName"} */
@@ -422,8 +437,7 @@ void mdf_avro_schema_free(mdf_avro_schema *s)
     free(s);
 }
 
-int mdf_avro_json_parse(const char *text, size_t len, json_object **out,
-                        char *err, size_t errsz)
+int mdf_avro_json_parse(const char *text, size_t len, json_object **out, char *err, size_t errsz)
 {
     int rc = MDF_ERR;
     json_tokener *tok = json_tokener_new_ex(MDF_AVRO_MAX_JSON_DEPTH);
@@ -445,7 +459,8 @@ int mdf_avro_json_parse(const char *text, size_t len, json_object **out,
     }
     if (jerr != json_tokener_success) {
         mdf_seterr(err, errsz, "not JSON: %s",
-                   jerr == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(jerr));
+                   jerr == json_tokener_continue ? "unexpected end"
+                                                 : json_tokener_error_desc(jerr));
         goto cleanup;
     }
     for (size_t i = end; i < len; i++) {
@@ -462,8 +477,8 @@ cleanup:
     return rc;
 }
 
-int mdf_avro_schema_parse(const char *schema_json, size_t len,
-                          mdf_avro_schema **out, char *err, size_t errsz)
+int mdf_avro_schema_parse(const char *schema_json, size_t len, mdf_avro_schema **out, char *err,
+                          size_t errsz)
 {
     int rc = MDF_ERR;
     mdf_avro_schema *s = calloc(1, sizeof *s);
@@ -497,7 +512,7 @@ cleanup:
 
 typedef struct canon_ctx {
     mdf_jsonw w;
-    bool *written;  /* by node id: named type already written in full */
+    bool *written; /* by node id: named type already written in full */
 } canon_ctx;
 
 /* Writes [name, type, fields, symbols, items, values, size] in that order,
@@ -559,8 +574,7 @@ static void canon_node(canon_ctx *c, const mdf_avro_node *n)
     mdf_jsonw_obj_end(w);
 }
 
-int mdf_avro_schema_canonical(const mdf_avro_schema *s, mdf_buf *out,
-                              char *err, size_t errsz)
+int mdf_avro_schema_canonical(const mdf_avro_schema *s, mdf_buf *out, char *err, size_t errsz)
 {
     canon_ctx c;
     size_t start = out->len;
@@ -580,8 +594,7 @@ int mdf_avro_schema_canonical(const mdf_avro_schema *s, mdf_buf *out,
     return MDF_OK;
 }
 
-int mdf_avro_canonical(const char *schema_json, size_t len, mdf_buf *out,
-                       char *err, size_t errsz)
+int mdf_avro_canonical(const char *schema_json, size_t len, mdf_buf *out, char *err, size_t errsz)
 {
     mdf_avro_schema *s;
     if (mdf_avro_schema_parse(schema_json, len, &s, err, errsz) != MDF_OK)
@@ -591,8 +604,7 @@ int mdf_avro_canonical(const char *schema_json, size_t len, mdf_buf *out,
     return rc;
 }
 
-int mdf_avro_fingerprint(const char *schema_json, size_t len, uint64_t *fp,
-                         char *err, size_t errsz)
+int mdf_avro_fingerprint(const char *schema_json, size_t len, uint64_t *fp, char *err, size_t errsz)
 {
     mdf_buf canon;
     mdf_buf_init(&canon, 1 << 20);

@@ -47,17 +47,17 @@ typedef enum {
  * type, as the specification says readers should. */
 typedef enum {
     MDF_AVRO_LT_NONE,
-    MDF_AVRO_LT_UUID,             /* on string */
-    MDF_AVRO_LT_TIMESTAMP_MILLIS  /* on long */
+    MDF_AVRO_LT_UUID,            /* on string */
+    MDF_AVRO_LT_TIMESTAMP_MILLIS /* on long */
 } mdf_avro_logical;
 
 typedef struct mdf_avro_node mdf_avro_node;
 
 typedef struct mdf_avro_field {
-    const char *name;         /* borrowed from the schema's JSON */
-    mdf_avro_node *type;      /* borrowed from the schema */
+    const char *name;    /* borrowed from the schema's JSON */
+    mdf_avro_node *type; /* borrowed from the schema */
     bool has_default;
-    json_object *dflt;        /* borrowed; NULL also when the default is null */
+    json_object *dflt; /* borrowed; NULL also when the default is null */
 } mdf_avro_field;
 
 struct mdf_avro_node {
@@ -76,39 +76,36 @@ struct mdf_avro_node {
 };
 
 typedef struct mdf_avro_schema {
-    json_object *json;        /* owned: the parsed schema text */
-    mdf_avro_node *root;      /* borrowed from nodes */
-    mdf_vec nodes;            /* mdf_avro_node *, owned: every node, freed with the schema */
+    json_object *json;   /* owned: the parsed schema text */
+    mdf_avro_node *root; /* borrowed from nodes */
+    mdf_vec nodes;       /* mdf_avro_node *, owned: every node, freed with the schema */
 } mdf_avro_schema;
 
 /* Parses JSON text of len bytes (no NUL needed), at most
  * MDF_AVRO_MAX_JSON_DEPTH deep, refusing anything but blanks after the
  * value. *out is NULL for the text null; the caller owns it (put). */
-int mdf_avro_json_parse(const char *text, size_t len, json_object **out,
-                        char *err, size_t errsz);
+int mdf_avro_json_parse(const char *text, size_t len, json_object **out, char *err, size_t errsz);
 
 /* Parses and resolves a schema (names, namespaces, references, defaults,
  * logical types). Refuses what the specification does not allow: unknown
  * types, bad names, duplicate names, fields or symbols, unions in unions. */
-int mdf_avro_schema_parse(const char *schema_json, size_t len,
-                          mdf_avro_schema **out, char *err, size_t errsz);
+int mdf_avro_schema_parse(const char *schema_json, size_t len, mdf_avro_schema **out, char *err,
+                          size_t errsz);
 void mdf_avro_schema_free(mdf_avro_schema *s);
 
 /* "record", "int", ...: the type's name in schema JSON. */
 const char *mdf_avro_kind_name(mdf_avro_kind k);
 
 /* Appends the Parsing Canonical Form of a parsed schema to out. */
-int mdf_avro_schema_canonical(const mdf_avro_schema *s, mdf_buf *out,
-                              char *err, size_t errsz);
+int mdf_avro_schema_canonical(const mdf_avro_schema *s, mdf_buf *out, char *err, size_t errsz);
 
 /* Appends the Parsing Canonical Form of schema_json to out. */
-int mdf_avro_canonical(const char *schema_json, size_t len, mdf_buf *out,
-                       char *err, size_t errsz);
+int mdf_avro_canonical(const char *schema_json, size_t len, mdf_buf *out, char *err, size_t errsz);
 
 uint64_t mdf_avro_crc64(const void *data, size_t len);
 
 /* CRC-64-AVRO of the Parsing Canonical Form of schema_json. */
-int mdf_avro_fingerprint(const char *schema_json, size_t len, uint64_t *fp,
-                         char *err, size_t errsz);
+int mdf_avro_fingerprint(const char *schema_json, size_t len, uint64_t *fp, char *err,
+                         size_t errsz);
 
 #endif

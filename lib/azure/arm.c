@@ -53,7 +53,7 @@ struct op {
     char *body;                    /* owned: the first request's body */
     int attempt;
     bool auth_retried;
-    char *token;                   /* owned copy of the token in use */
+    char *token; /* owned copy of the token in use */
     int64_t deadline;
     int64_t deadline_ms; /* the budget it was given, for the message */
     mdf_arm_error e;
@@ -72,10 +72,10 @@ struct op {
 
 const char *mdf_arm_errcode_name(mdf_arm_errcode c)
 {
-    static const char *const names[] = {"ok",           "auth",          "throttled",
-                                        "not found",    "conflict",      "bad request",
-                                        "operation failed", "timed out", "bad response",
-                                        "transport"};
+    static const char *const names[] = {
+        "ok",           "auth",        "throttled",        "not found",
+        "conflict",     "bad request", "operation failed", "timed out",
+        "bad response", "transport"};
     return (unsigned)c < sizeof names / sizeof *names ? names[c] : "?";
 }
 
@@ -134,8 +134,8 @@ static void bucket_throttled(struct bucket *b, int64_t now, int64_t retry_after_
         b->adapt_until = now + window;
 }
 
-int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg *cfg,
-                char *err, size_t errsz)
+int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg *cfg, char *err,
+                size_t errsz)
 {
     mdf_url_parts u;
     size_t n = strlen(cfg->endpoint);
@@ -144,8 +144,9 @@ int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg
     if (mdf_url_parse(cfg->endpoint, &u, err, errsz) != MDF_OK)
         return MDF_ERR;
     if (!mdf_url_scheme_ok(&u, cfg->http))
-        return mdf_seterr(err, errsz, "arm.endpoint must be https (http only to loopback, "
-                                      "when allowed)");
+        return mdf_seterr(err, errsz,
+                          "arm.endpoint must be https (http only to loopback, "
+                          "when allowed)");
     if (!cfg->api_version[0])
         return mdf_seterr(err, errsz, "arm.api_version is empty");
     mdf_arm *a = calloc(1, sizeof *a);
@@ -209,8 +210,7 @@ static void op_done(op *o)
         break;
     case K_SCAN_RUNTIME:
     case K_RUN_EXTRACT:
-        o->cb.op(o->arg, &o->e,
-                 ok || o->e.code == MDF_ARM_E_OPERATION_FAILED ? &o->st : NULL);
+        o->cb.op(o->arg, &o->e, ok || o->e.code == MDF_ARM_E_OPERATION_FAILED ? &o->st : NULL);
         break;
     }
     op_free(o);
@@ -350,13 +350,24 @@ static void op_fail_http(op *o, mdf_http_resp *r)
                              sizeof o->e.message);
     mdf_jdoc_free(doc);
     switch (r->curl_code != CURLE_OK ? 0 : r->status) {
-    case 0: code = MDF_ARM_E_TRANSPORT; break;
+    case 0:
+        code = MDF_ARM_E_TRANSPORT;
+        break;
     case 401:
-    case 403: code = MDF_ARM_E_AUTH; break;
-    case 404: code = MDF_ARM_E_NOT_FOUND; break;
-    case 409: code = MDF_ARM_E_CONFLICT; break;
-    case 429: code = MDF_ARM_E_THROTTLED; break;
-    default: code = r->status >= 500 ? MDF_ARM_E_TRANSPORT : MDF_ARM_E_BAD_REQUEST;
+    case 403:
+        code = MDF_ARM_E_AUTH;
+        break;
+    case 404:
+        code = MDF_ARM_E_NOT_FOUND;
+        break;
+    case 409:
+        code = MDF_ARM_E_CONFLICT;
+        break;
+    case 429:
+        code = MDF_ARM_E_THROTTLED;
+        break;
+    default:
+        code = r->status >= 500 ? MDF_ARM_E_TRANSPORT : MDF_ARM_E_BAD_REQUEST;
     }
     char msg[sizeof o->e.message];
     if (r->status == 0 || r->curl_code != CURLE_OK)
@@ -365,8 +376,7 @@ static void op_fail_http(op *o, mdf_http_resp *r)
         mdf_seterr(msg, sizeof msg, "HTTP %ld %s: %s", r->status, o->e.arm_code, o->e.message);
     else
         mdf_seterr(msg, sizeof msg, "HTTP %ld", r->status);
-    op_fail(o, code, r->status, "%s%s", msg,
-            o->attempt > 1 ? " (after retries)" : "");
+    op_fail(o, code, r->status, "%s%s", msg, o->attempt > 1 ? " (after retries)" : "");
 }
 
 static bool url_ok(op *o, const char *url)
@@ -483,8 +493,8 @@ static bool op_transient(const op *o, const mdf_http_resp *r)
     if (o->phase != P_REQUEST || strcmp(o->method, "POST") != 0)
         return true;
     return r->status == 429 || r->status == 503 ||
-           (r->status == 0 && (r->curl_code == CURLE_COULDNT_CONNECT ||
-                               r->curl_code == CURLE_COULDNT_RESOLVE_HOST));
+           (r->status == 0 &&
+            (r->curl_code == CURLE_COULDNT_CONNECT || r->curl_code == CURLE_COULDNT_RESOLVE_HOST));
 }
 
 static void op_on_resp(void *arg, mdf_http_resp *r)
@@ -515,9 +525,9 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
         if (o->attempt <= a->cfg.retry.max_retries) {
             a->stats.retries++;
             /* after a 429 the bucket paces the retry; no extra wait */
-            op_later(o, r->status == 429 ? 0
-                                         : mdf_retry_delay(&a->cfg.retry, o->attempt,
-                                                           r->retry_after_ms));
+            op_later(o, r->status == 429
+                            ? 0
+                            : mdf_retry_delay(&a->cfg.retry, o->attempt, r->retry_after_ms));
             return;
         }
         op_fail_http(o, r);
@@ -593,8 +603,8 @@ static int op_start(op *o, char *err, size_t errsz)
 
 /* Names are checked against the API's patterns before they go into a URL;
  * NULL ones are not asked for. */
-static int check_names(const char *sub, const char *rg, const char *cluster,
-                       const char *managed_rg, const char *bmm, char *err, size_t errsz)
+static int check_names(const char *sub, const char *rg, const char *cluster, const char *managed_rg,
+                       const char *bmm, char *err, size_t errsz)
 {
     if (!mdf_valid_subscription(sub))
         return mdf_seterr(err, errsz, "invalid subscription id \"%.80s\": not %s", sub,
@@ -618,8 +628,8 @@ static int check_names(const char *sub, const char *rg, const char *cluster,
 static int resource_url(const mdf_arm *a, char *out, size_t outsz, const char *rid,
                         const char *action, char *err, size_t errsz)
 {
-    int n = snprintf(out, outsz, "%s%s%s%s?api-version=%s", a->cfg.endpoint, rid,
-                     action ? "/" : "", action ? action : "", a->cfg.api_version);
+    int n = snprintf(out, outsz, "%s%s%s%s?api-version=%s", a->cfg.endpoint, rid, action ? "/" : "",
+                     action ? action : "", a->cfg.api_version);
     if (n < 0 || (size_t)n >= outsz)
         return mdf_seterr(err, errsz, "URL longer than %zu bytes", outsz);
     return MDF_OK;
@@ -627,8 +637,7 @@ static int resource_url(const mdf_arm *a, char *out, size_t outsz, const char *r
 
 /* A new operation on the cluster's URL (+ action). */
 static op *cluster_op(mdf_arm *a, kind k, const char *method, const char *sub, const char *rg,
-                      const char *cluster, const char *action, void *arg, char *err,
-                      size_t errsz)
+                      const char *cluster, const char *action, void *arg, char *err, size_t errsz)
 {
     char rid[MDF_RID_MAX];
     if (check_names(sub, rg, cluster, NULL, NULL, err, errsz) != MDF_OK)
@@ -726,9 +735,9 @@ int mdf_arm_list_bmms(mdf_arm *a, const char *sub, const char *managed_rg, mdf_a
     return op_start(o, err, errsz);
 }
 
-int mdf_arm_run_data_extract(mdf_arm *a, const char *sub, const char *managed_rg,
-                             const char *bmm, int limit_time_seconds, bool restricted,
-                             mdf_arm_op_cb cb, void *arg, char *err, size_t errsz)
+int mdf_arm_run_data_extract(mdf_arm *a, const char *sub, const char *managed_rg, const char *bmm,
+                             int limit_time_seconds, bool restricted, mdf_arm_op_cb cb, void *arg,
+                             char *err, size_t errsz)
 {
     char body[160];
     if (limit_time_seconds < MDF_EXTRACT_LIMIT_MIN || limit_time_seconds > MDF_EXTRACT_LIMIT_MAX)
@@ -736,10 +745,10 @@ int mdf_arm_run_data_extract(mdf_arm *a, const char *sub, const char *managed_rg
                           MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX);
     if (!bmm)
         return mdf_seterr(err, errsz, "no bare-metal machine named");
-    op *o = bmm_op(a, K_RUN_EXTRACT, "POST", sub, managed_rg, bmm,
-                   restricted ? MDF_ACTION_RUN_DATA_EXTRACTS_RESTRICTED
-                              : MDF_ACTION_RUN_DATA_EXTRACTS,
-                   arg, err, errsz);
+    op *o =
+        bmm_op(a, K_RUN_EXTRACT, "POST", sub, managed_rg, bmm,
+               restricted ? MDF_ACTION_RUN_DATA_EXTRACTS_RESTRICTED : MDF_ACTION_RUN_DATA_EXTRACTS,
+               arg, err, errsz);
     if (!o)
         return MDF_ERR;
     o->cb.op = cb;

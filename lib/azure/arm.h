@@ -15,9 +15,9 @@
 #include <stdint.h>
 
 #include "arm_decode.h"
-#include "token.h"
 #include "http_loop.h"
 #include "retry.h"
+#include "token.h"
 
 typedef enum {
     MDF_ARM_OK = 0,
@@ -34,31 +34,31 @@ typedef enum {
 
 typedef struct mdf_arm_error {
     mdf_arm_errcode code;
-    long http_status;     /* of the last answer; 0 when none */
-    char arm_code[128];   /* ARM's error.code when it sent one */
-    char message[1024];   /* one readable line */
+    long http_status;   /* of the last answer; 0 when none */
+    char arm_code[128]; /* ARM's error.code when it sent one */
+    char message[1024]; /* one readable line */
 } mdf_arm_error;
 
 const char *mdf_arm_errcode_name(mdf_arm_errcode c); /* "throttled", ... */
 
 typedef struct mdf_bucket_cfg {
-    double burst;      /* 0: no client-side budget */
+    double burst; /* 0: no client-side budget */
     double per_second;
 } mdf_bucket_cfg;
 
 typedef struct mdf_arm_cfg {
-    char endpoint[512];        /* https://management.azure.com */
-    char api_version[32];      /* e.g. 2026-07-01 */
-    mdf_http_policy http;      /* MDF_HTTP_LOOPBACK for the simulator */
-    mdf_retry retry;           /* per request */
+    char endpoint[512];   /* https://management.azure.com */
+    char api_version[32]; /* e.g. 2026-07-01 */
+    mdf_http_policy http; /* MDF_HTTP_LOOPBACK for the simulator */
+    mdf_retry retry;      /* per request */
     mdf_bucket_cfg reads, writes;
     int64_t request_timeout_ms;
-    int64_t poll_min_ms;       /* floor under a server's Retry-After */
-    int64_t poll_default_ms;   /* when the server sends none */
-    int64_t poll_max_ms;       /* cap on one wait between polls */
+    int64_t poll_min_ms;           /* floor under a server's Retry-After */
+    int64_t poll_default_ms;       /* when the server sends none */
+    int64_t poll_max_ms;           /* cap on one wait between polls */
     int64_t operation_deadline_ms; /* default for operations without their own */
     size_t max_response;
-    size_t max_machines;       /* cap on a machine list (MDF_ARM_MAX_MACHINES) */
+    size_t max_machines; /* cap on a machine list (MDF_ARM_MAX_MACHINES) */
 } mdf_arm_cfg;
 
 /* The default cap on a machine list: more than any cluster has. */
@@ -75,8 +75,8 @@ typedef struct mdf_arm_stats {
 } mdf_arm_stats;
 
 /* http and auth are borrowed and must outlive the client. */
-int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg *cfg,
-                char *err, size_t errsz);
+int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg *cfg, char *err,
+                size_t errsz);
 /* Pending operations are dropped without their callbacks. Timers and
  * transfers of the loop point into the client: destroy (or stop running)
  * the mdf_http loop first. Safe to call from an operation's callback. */
@@ -86,8 +86,7 @@ const mdf_arm_stats *mdf_arm_get_stats(const mdf_arm *a);
 /* Callbacks: e->code is MDF_ARM_OK on success; the payload is NULL on
  * failure except where said. Pointers are valid during the call only. */
 typedef void (*mdf_arm_cluster_cb)(void *arg, const mdf_arm_error *e, const mdf_cluster *c);
-typedef void (*mdf_arm_bmms_cb)(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms,
-                                size_t n);
+typedef void (*mdf_arm_bmms_cb)(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, size_t n);
 /* The operation's final status also comes with MDF_ARM_E_OPERATION_FAILED. */
 typedef void (*mdf_arm_op_cb)(void *arg, const mdf_arm_error *e, const mdf_opstatus *st);
 
@@ -108,8 +107,8 @@ int mdf_arm_list_bmms(mdf_arm *a, const char *sub, const char *managed_rg, mdf_a
 /* POST runDataExtracts (or runDataExtractsRestricted) with the
  * mde-agent-information command and follow it to its result. The deadline
  * is limit_time_seconds plus a margin. */
-int mdf_arm_run_data_extract(mdf_arm *a, const char *sub, const char *managed_rg,
-                             const char *bmm, int limit_time_seconds, bool restricted,
-                             mdf_arm_op_cb cb, void *arg, char *err, size_t errsz);
+int mdf_arm_run_data_extract(mdf_arm *a, const char *sub, const char *managed_rg, const char *bmm,
+                             int limit_time_seconds, bool restricted, mdf_arm_op_cb cb, void *arg,
+                             char *err, size_t errsz);
 
 #endif

@@ -33,8 +33,7 @@ bool mdf_arm_status_succeeded(const char *status)
 static int need_object(const mdf_jval *v, const char *what, char *err, size_t errsz)
 {
     if (!v || v->type != MDF_J_OBJECT)
-        return mdf_seterr(err, errsz, "%s: expected an object, got %s", what,
-                          mdf_jtype_name(v));
+        return mdf_seterr(err, errsz, "%s: expected an object, got %s", what, mdf_jtype_name(v));
     return MDF_OK;
 }
 
@@ -51,8 +50,8 @@ int mdf_arm_decode_cluster(const mdf_jval *v, mdf_cluster *out, char *err, size_
         return MDF_ERR;
     str_at(mdf_jget(p, "runtimeProtectionConfiguration"), "enforcementLevel",
            out->enforcement_level, sizeof out->enforcement_level);
-    str_at(mdf_jget(p, "managedResourceGroupConfiguration"), "name",
-           out->managed_resource_group, sizeof out->managed_resource_group);
+    str_at(mdf_jget(p, "managedResourceGroupConfiguration"), "name", out->managed_resource_group,
+           sizeof out->managed_resource_group);
     str_at(p, "provisioningState", out->provisioning_state, sizeof out->provisioning_state);
     str_at(p, "detailedStatus", out->detailed_status, sizeof out->detailed_status);
     const mdf_jval *acts = mdf_jget(p, "actionStates");
@@ -98,9 +97,8 @@ int mdf_arm_decode_bmm(const mdf_jval *v, mdf_bmm *out, char *err, size_t errsz)
     return MDF_OK;
 }
 
-int mdf_arm_decode_bmm_page(const mdf_jval *v, int (*add)(void *arg, const mdf_bmm *b),
-                            void *arg, char *next_link, size_t next_sz, char *err,
-                            size_t errsz)
+int mdf_arm_decode_bmm_page(const mdf_jval *v, int (*add)(void *arg, const mdf_bmm *b), void *arg,
+                            char *next_link, size_t next_sz, char *err, size_t errsz)
 {
     if (need_object(v, "bareMetalMachines page", err, errsz) != MDF_OK)
         return MDF_ERR;

@@ -39,18 +39,18 @@ typedef struct mdf_bmm {
     char machine_name[80]; /* the OS host name */
     char rack_id[512];
     char power_state[16];
-    char ready_state[8];   /* "True" | "False" */
+    char ready_state[8]; /* "True" | "False" */
     char detailed_status[32];
     char cordon_status[16];
     char provisioning_state[32];
 } mdf_bmm;
 
 typedef struct mdf_opstatus {
-    char status[32];            /* Succeeded | Failed | Canceled | anything else: running */
+    char status[32]; /* Succeeded | Failed | Canceled | anything else: running */
     char error_code[128];
     char error_message[1024];
     bool has_exit_code;
-    char exit_code[16];         /* a string: "252" = time limit hit */
+    char exit_code[16]; /* a string: "252" = time limit hit */
     char output_head[4096];
     char result_url[MDF_URL_MAX];
     char start_time[40], end_time[40];
@@ -64,13 +64,11 @@ int mdf_arm_decode_cluster(const mdf_jval *v, mdf_cluster *out, char *err, size_
 int mdf_arm_decode_bmm(const mdf_jval *v, mdf_bmm *out, char *err, size_t errsz);
 /* A list page: calls add(arg, bmm) for each machine; copies nextLink
  * ("" when none). */
-int mdf_arm_decode_bmm_page(const mdf_jval *v, int (*add)(void *arg, const mdf_bmm *b),
-                            void *arg, char *next_link, size_t next_sz, char *err,
-                            size_t errsz);
+int mdf_arm_decode_bmm_page(const mdf_jval *v, int (*add)(void *arg, const mdf_bmm *b), void *arg,
+                            char *next_link, size_t next_sz, char *err, size_t errsz);
 int mdf_arm_decode_opstatus(const mdf_jval *v, mdf_opstatus *out, char *err, size_t errsz);
 /* {"error":{"code","message"}} (also Entra's {"error","error_description"});
  * leaves "" for what is not there. */
-void mdf_arm_decode_error(const mdf_jval *v, char *code, size_t codesz, char *msg,
-                          size_t msgsz);
+void mdf_arm_decode_error(const mdf_jval *v, char *code, size_t codesz, char *msg, size_t msgsz);
 
 #endif

@@ -12,7 +12,7 @@
 struct dl {
     mdf_http *http;
     mdf_blob_cfg cfg;
-    char *url;              /* owned; holds the SAS: never printed */
+    char *url;               /* owned; holds the SAS: never printed */
     char shown[MDF_URL_MAX]; /* the URL without its query, for messages */
     mdf_buf data;
     char etag[256];
@@ -24,9 +24,8 @@ struct dl {
 
 const char *mdf_blob_errcode_name(mdf_blob_errcode c)
 {
-    static const char *const names[] = {"ok",        "refused",   "too big",
-                                        "expired",   "forbidden", "not found",
-                                        "changed",   "http",      "transport"};
+    static const char *const names[] = {"ok",        "refused", "too big", "expired",  "forbidden",
+                                        "not found", "changed", "http",    "transport"};
     return (unsigned)c < sizeof names / sizeof *names ? names[c] : "?";
 }
 
@@ -60,8 +59,8 @@ int mdf_blob_cfg_set_hosts(mdf_blob_cfg *cfg, const char *list, char *err, size_
             if (n == MDF_BLOB_MAX_HOSTS)
                 return mdf_seterr(err, errsz, "more than %d allowed hosts", MDF_BLOB_MAX_HOSTS);
             if (len >= sizeof cfg->allowed_hosts[0] || (p[0] == '*' && (len < 3 || p[1] != '.')))
-                return mdf_seterr(err, errsz, "bad allowed host \"%.*s\"", (int)(len > 60 ? 60 : len),
-                                  p);
+                return mdf_seterr(err, errsz, "bad allowed host \"%.*s\"",
+                                  (int)(len > 60 ? 60 : len), p);
             memcpy(cfg->allowed_hosts[n], p, len);
             cfg->allowed_hosts[n][len] = '\0';
             n++;
@@ -131,11 +130,12 @@ static void dl_on_resp(void *arg, mdf_http_resp *r)
         bool auth = strcmp(r->error_code, "AuthenticationFailed") == 0 ||
                     (r->body.data && strstr(r->body.data, "<Code>AuthenticationFailed</Code>"));
         if (auth)
-            dl_fail(d, MDF_BLOB_E_EXPIRED, 403, "SAS expired or not valid "
-                                                "(AuthenticationFailed); run the extract again");
+            dl_fail(d, MDF_BLOB_E_EXPIRED, 403,
+                    "SAS expired or not valid "
+                    "(AuthenticationFailed); run the extract again");
         else
-            dl_fail(d, MDF_BLOB_E_FORBIDDEN, 403, "forbidden%s%s",
-                    r->error_code[0] ? ": " : "", r->error_code);
+            dl_fail(d, MDF_BLOB_E_FORBIDDEN, 403, "forbidden%s%s", r->error_code[0] ? ": " : "",
+                    r->error_code);
         return;
     }
     if (r->status == 404) {
@@ -147,8 +147,7 @@ static void dl_on_resp(void *arg, mdf_http_resp *r)
         return;
     }
     if (r->too_big || offset + r->body.len > d->cfg.max_bytes) {
-        dl_fail(d, MDF_BLOB_E_TOO_BIG, r->status, "larger than the %zu-byte cap",
-                d->cfg.max_bytes);
+        dl_fail(d, MDF_BLOB_E_TOO_BIG, r->status, "larger than the %zu-byte cap", d->cfg.max_bytes);
         return;
     }
     bool got_body = r->status == 200 || r->status == 206;
@@ -234,8 +233,8 @@ static void dl_refuse(void *arg)
     dl_fail(d, MDF_BLOB_E_REFUSED, 0, "%s", d->res.message);
 }
 
-int mdf_blob_get(mdf_http *h, const mdf_blob_cfg *cfg, const char *url, mdf_blob_cb cb,
-                 void *arg, char *err, size_t errsz)
+int mdf_blob_get(mdf_http *h, const mdf_blob_cfg *cfg, const char *url, mdf_blob_cb cb, void *arg,
+                 char *err, size_t errsz)
 {
     mdf_url_parts u;
     char why[MDF_ERRSZ];

@@ -17,14 +17,14 @@
 
 typedef enum {
     MDF_BLOB_OK = 0,
-    MDF_BLOB_E_REFUSED,    /* host or scheme not allowed, or not a URL */
-    MDF_BLOB_E_TOO_BIG,    /* over max_bytes */
-    MDF_BLOB_E_EXPIRED,    /* 403 AuthenticationFailed: run the extract again */
-    MDF_BLOB_E_FORBIDDEN,  /* other 403 (e.g. a storage firewall) */
-    MDF_BLOB_E_NOT_FOUND,  /* 404 */
-    MDF_BLOB_E_CHANGED,    /* the blob changed while resuming (412) */
-    MDF_BLOB_E_HTTP,       /* another answer we cannot use */
-    MDF_BLOB_E_TRANSPORT,  /* no answer, after retries and resumes */
+    MDF_BLOB_E_REFUSED,   /* host or scheme not allowed, or not a URL */
+    MDF_BLOB_E_TOO_BIG,   /* over max_bytes */
+    MDF_BLOB_E_EXPIRED,   /* 403 AuthenticationFailed: run the extract again */
+    MDF_BLOB_E_FORBIDDEN, /* other 403 (e.g. a storage firewall) */
+    MDF_BLOB_E_NOT_FOUND, /* 404 */
+    MDF_BLOB_E_CHANGED,   /* the blob changed while resuming (412) */
+    MDF_BLOB_E_HTTP,      /* another answer we cannot use */
+    MDF_BLOB_E_TRANSPORT, /* no answer, after retries and resumes */
 } mdf_blob_errcode;
 
 const char *mdf_blob_errcode_name(mdf_blob_errcode c);
@@ -36,9 +36,9 @@ typedef struct mdf_blob_cfg {
     size_t max_bytes;
     int max_resumes;
     mdf_retry retry;
-    long timeout_ms;             /* one transfer */
-    long low_speed_bytes_per_s;  /* slower than this ... */
-    long low_speed_time_s;       /* ... for this long: the transfer is dropped */
+    long timeout_ms;            /* one transfer */
+    long low_speed_bytes_per_s; /* slower than this ... */
+    long low_speed_time_s;      /* ... for this long: the transfer is dropped */
 } mdf_blob_cfg;
 
 /* *.blob.core.windows.net, https only, 64 MiB, 3 resumes. */
@@ -49,16 +49,16 @@ int mdf_blob_cfg_set_hosts(mdf_blob_cfg *cfg, const char *list, char *err, size_
 typedef struct mdf_blob_result {
     mdf_blob_errcode code;
     long http_status;
-    int resumes;          /* range requests it took */
-    char message[512];    /* one line, URL without its query */
-    mdf_buf *data;        /* the bytes; take them with mdf_buf_take */
+    int resumes;       /* range requests it took */
+    char message[512]; /* one line, URL without its query */
+    mdf_buf *data;     /* the bytes; take them with mdf_buf_take */
 } mdf_blob_result;
 
 typedef void (*mdf_blob_cb)(void *arg, mdf_blob_result *r);
 
 /* Starts the download; cb runs from mdf_http_run (also for a refused URL).
  * cfg is copied. MDF_ERR only when out of memory. */
-int mdf_blob_get(mdf_http *h, const mdf_blob_cfg *cfg, const char *url, mdf_blob_cb cb,
-                 void *arg, char *err, size_t errsz);
+int mdf_blob_get(mdf_http *h, const mdf_blob_cfg *cfg, const char *url, mdf_blob_cb cb, void *arg,
+                 char *err, size_t errsz);
 
 #endif

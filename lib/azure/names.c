@@ -64,8 +64,7 @@ bool mdf_valid_bmm_name(const char *s)
 
 bool mdf_valid_enforcement_level(const char *s)
 {
-    static const char *const levels[] = {"Audit", "Disabled", "OnDemand", "Passive",
-                                         "RealTime"};
+    static const char *const levels[] = {"Audit", "Disabled", "OnDemand", "Passive", "RealTime"};
     for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
         if (strcmp(s, levels[i]) == 0)
             return true;

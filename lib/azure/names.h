@@ -7,10 +7,10 @@
 #include <stdbool.h>
 
 #define MDF_RULE_SUBSCRIPTION "a subscription id (a GUID: 8-4-4-4-12 hex digits)"
-#define MDF_RULE_RESOURCE_GROUP \
+#define MDF_RULE_RESOURCE_GROUP                                                                    \
     "a resource group name (1-90 letters, digits, '-', '_', '.', '(', ')'; not ending in '.')"
-#define MDF_RULE_CLUSTER \
-    "a cluster name (2-30 letters, digits, '-' and '_', beginning and ending with a letter or " \
+#define MDF_RULE_CLUSTER                                                                           \
+    "a cluster name (2-30 letters, digits, '-' and '_', beginning and ending with a letter or "    \
     "digit)"
 #define MDF_RULE_BMM "a bare-metal machine name (2-64 letters and digits)"
 #define MDF_RULE_LEVEL "Audit, Disabled, OnDemand, Passive or RealTime (case matters)"

@@ -19,7 +19,7 @@
 #define MDF_ACTION_RUN_DATA_EXTRACTS "runDataExtracts"
 #define MDF_ACTION_RUN_DATA_EXTRACTS_RESTRICTED "runDataExtractsRestricted"
 /* the cluster's actionStates[].actionType of a scan */
-#define MDF_ACTION_TYPE_SCAN_RUNTIME \
+#define MDF_ACTION_TYPE_SCAN_RUNTIME                                                               \
     MDF_RP_NAMESPACE "/" MDF_RT_CLUSTERS "/" MDF_ACTION_SCAN_RUNTIME "/action"
 
 /* /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.NetworkCloud/{type}[/{name}]
@@ -28,10 +28,8 @@ int mdf_rid(char *out, size_t outsz, const char *sub, const char *rg, const char
             const char *name);
 /* The cluster's and a bare-metal machine's id (machines live in the
  * cluster's managed resource group). */
-int mdf_rid_cluster(char *out, size_t outsz, const char *sub, const char *rg,
-                    const char *cluster);
-int mdf_rid_bmm(char *out, size_t outsz, const char *sub, const char *managed_rg,
-                const char *bmm);
+int mdf_rid_cluster(char *out, size_t outsz, const char *sub, const char *rg, const char *cluster);
+int mdf_rid_bmm(char *out, size_t outsz, const char *sub, const char *managed_rg, const char *bmm);
 /* /subscriptions/{sub}/providers/Microsoft.NetworkCloud/locations/{loc}/operationStatuses/{id} */
 int mdf_rid_operation(char *out, size_t outsz, const char *sub, const char *location,
                       const char *op_id);

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "err.h"
 #include "json_reader.h"
 #include "strconv.h"
-#include "clock.h"
 #include "vec.h"
 
 #define AUTH_MAX_RESPONSE (64 * 1024)
@@ -21,13 +21,13 @@ struct mdf_auth {
     mdf_http *http;
     mdf_auth_cfg cfg;
     char token[MDF_AUTH_MAX_TOKEN];
-    int64_t expires_mono;   /* when the cached token expires (monotonic ms) */
-    int64_t refresh_mono;   /* when to fetch the next one */
+    int64_t expires_mono; /* when the cached token expires (monotonic ms) */
+    int64_t refresh_mono; /* when to fetch the next one */
     bool fetching;
     int attempt;
     mdf_vec waiters; /* struct waiter */
     uint64_t fetches;
-    char err[MDF_ERRSZ];    /* the last failure, for the waiters */
+    char err[MDF_ERRSZ]; /* the last failure, for the waiters */
 };
 
 /* Waiters are pending requests, as the loop's timers are: the same cap. */
@@ -92,13 +92,15 @@ int mdf_auth_cfg_check(const mdf_auth_cfg *cfg, char *err, size_t errsz)
     switch (cfg->method) {
     case MDF_AUTH_CLIENT_SECRET:
         if (!cfg->tenant_id[0] || !cfg->client_id[0] || !cfg->client_secret[0])
-            return mdf_seterr(err, errsz, "auth client_secret needs AZURE_TENANT_ID, "
-                                          "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET");
+            return mdf_seterr(err, errsz,
+                              "auth client_secret needs AZURE_TENANT_ID, "
+                              "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET");
         break;
     case MDF_AUTH_WORKLOAD_IDENTITY:
         if (!cfg->tenant_id[0] || !cfg->client_id[0] || !cfg->federated_token_file[0])
-            return mdf_seterr(err, errsz, "auth workload_identity needs AZURE_TENANT_ID, "
-                                          "AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE");
+            return mdf_seterr(err, errsz,
+                              "auth workload_identity needs AZURE_TENANT_ID, "
+                              "AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE");
         break;
     case MDF_AUTH_MANAGED_IDENTITY:
         break;
@@ -219,8 +221,8 @@ static void on_token(void *arg, mdf_http_resp *r)
         if (nl)
             dl = (int)(nl - d->s);
         mdf_seterr(why, sizeof why, "HTTP %ld %.*s%s%.*s", r->status,
-                   e && e->type == MDF_J_STRING ? (int)e->len : 0, e ? e->s : "",
-                   dl ? ": " : "", dl > 200 ? 200 : dl, d ? d->s : "");
+                   e && e->type == MDF_J_STRING ? (int)e->len : 0, e ? e->s : "", dl ? ": " : "",
+                   dl > 200 ? 200 : dl, d ? d->s : "");
         fail_or_retry(a, r, transient, why);
         goto cleanup;
     }
@@ -271,8 +273,8 @@ static void fetch(mdf_auth *a)
 {
     char url[1024], err[MDF_ERRSZ], scope[300];
     mdf_buf form, assertion;
-    mdf_http_req req = {.max_response = AUTH_MAX_RESPONSE, .timeout_ms = a->cfg.timeout_ms,
-                        .http = a->cfg.http};
+    mdf_http_req req = {
+        .max_response = AUTH_MAX_RESPONSE, .timeout_ms = a->cfg.timeout_ms, .http = a->cfg.http};
     static const char *const form_hdr[] = {"Content-Type: application/x-www-form-urlencoded",
                                            "Accept: application/json", NULL};
     static const char *const imds_hdr[] = {"Metadata: true", NULL};
@@ -305,8 +307,7 @@ static void fetch(mdf_auth *a)
         if (a->cfg.method == MDF_AUTH_CLIENT_SECRET) {
             f |= form_add(&form, "client_secret", a->cfg.client_secret);
         } else {
-            if (read_assertion(a->cfg.federated_token_file, &assertion, err, sizeof err) !=
-                MDF_OK)
+            if (read_assertion(a->cfg.federated_token_file, &assertion, err, sizeof err) != MDF_OK)
                 goto cleanup;
             f |= form_add(&form, "client_assertion_type",
                           "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");

@@ -25,15 +25,15 @@ typedef enum {
 typedef struct mdf_auth_cfg {
     mdf_auth_method method;
     char tenant_id[128];
-    char client_id[128];              /* managed identity: optional (user-assigned) */
-    char client_secret[1024];         /* never logged */
-    char authority_host[512];         /* AZURE_AUTHORITY_HOST; https://login.microsoftonline.com */
-    char federated_token_file[1024];  /* AZURE_FEDERATED_TOKEN_FILE */
-    char imds_endpoint[512];          /* IMDS; http://169.254.169.254 */
-    char resource[256];               /* https://management.azure.com/ */
-    mdf_http_policy http;             /* loopback http for tests (authority) */
-    mdf_retry retry;                  /* token endpoint: 429, 5xx, no answer */
-    mdf_retry imds_retry;             /* IMDS: also 404 and 410, 5 tries by default */
+    char client_id[128];             /* managed identity: optional (user-assigned) */
+    char client_secret[1024];        /* never logged */
+    char authority_host[512];        /* AZURE_AUTHORITY_HOST; https://login.microsoftonline.com */
+    char federated_token_file[1024]; /* AZURE_FEDERATED_TOKEN_FILE */
+    char imds_endpoint[512];         /* IMDS; http://169.254.169.254 */
+    char resource[256];              /* https://management.azure.com/ */
+    mdf_http_policy http;            /* loopback http for tests (authority) */
+    mdf_retry retry;                 /* token endpoint: 429, 5xx, no answer */
+    mdf_retry imds_retry;            /* IMDS: also 404 and 410, 5 tries by default */
     long timeout_ms;
 } mdf_auth_cfg;
 

@@ -26,9 +26,9 @@
 #define ENV_KAFKA_PREFIX_LEN (sizeof ENV_KAFKA_PREFIX - 1)
 #define TOPIC_PREFIX "topics."
 #define TOPIC_PREFIX_LEN (sizeof TOPIC_PREFIX - 1)
-#define KEY_MAX 256          /* longest key or variable name we look at */
-#define KAFKA_MAX 256        /* kafka.* settings: far more than librdkafka has */
-#define TOPIC_NAME_MAX 249   /* Kafka's limit on a topic name */
+#define KEY_MAX 256        /* longest key or variable name we look at */
+#define KAFKA_MAX 256      /* kafka.* settings: far more than librdkafka has */
+#define TOPIC_NAME_MAX 249 /* Kafka's limit on a topic name */
 #define ORIGIN_MAX 1024
 
 typedef enum { K_STRING, K_INT, K_BOOL, K_DOUBLE, K_ENUM, K_LIST } ktype;
@@ -53,15 +53,33 @@ static int check_endpoint(const char *v, char *msg, size_t msgsz);
 static int check_api_version(const char *v, char *msg, size_t msgsz);
 static int check_host_pattern(const char *v, char *msg, size_t msgsz);
 
-#define KSTR(k, d, chk, ds) {k, K_STRING, d, 0, 0, 0, 0, NULL, chk, ds}
-#define KINT(k, d, lo, hi, ds) {k, K_INT, d, lo, hi, 0, 0, NULL, NULL, ds}
-#define KDBL(k, d, lo, hi, ds) {k, K_DOUBLE, d, 0, 0, lo, hi, NULL, NULL, ds}
-#define KBOOL(k, d, ds) {k, K_BOOL, d, 0, 0, 0, 0, NULL, NULL, ds}
-#define KENUM(k, d, a, ds) {k, K_ENUM, d, 0, 0, 0, 0, a, NULL, ds}
-#define KLIST(k, d, n, a, chk, ds) {k, K_LIST, d, 1, n, 0, 0, a, chk, ds}
+#define KSTR(k, d, chk, ds)                                                                        \
+    {                                                                                              \
+        k, K_STRING, d, 0, 0, 0, 0, NULL, chk, ds                                                  \
+    }
+#define KINT(k, d, lo, hi, ds)                                                                     \
+    {                                                                                              \
+        k, K_INT, d, lo, hi, 0, 0, NULL, NULL, ds                                                  \
+    }
+#define KDBL(k, d, lo, hi, ds)                                                                     \
+    {                                                                                              \
+        k, K_DOUBLE, d, 0, 0, lo, hi, NULL, NULL, ds                                               \
+    }
+#define KBOOL(k, d, ds)                                                                            \
+    {                                                                                              \
+        k, K_BOOL, d, 0, 0, 0, 0, NULL, NULL, ds                                                   \
+    }
+#define KENUM(k, d, a, ds)                                                                         \
+    {                                                                                              \
+        k, K_ENUM, d, 0, 0, 0, 0, a, NULL, ds                                                      \
+    }
+#define KLIST(k, d, n, a, chk, ds)                                                                 \
+    {                                                                                              \
+        k, K_LIST, d, 1, n, 0, 0, a, chk, ds                                                       \
+    }
 #define KTOPIC(name, ds) KSTR(TOPIC_PREFIX name, name, check_topic, ds)
-#define KSCHEMA(rec) \
-    KINT("codec.schema_id." rec, "0", 0, 2147483647, \
+#define KSCHEMA(rec)                                                                               \
+    KINT("codec.schema_id." rec, "0", 0, 2147483647,                                               \
          "Schema Registry id of " rec " (confluent framing needs it)")
 
 /* The order here is the order of --help and the example file. */
@@ -70,10 +88,9 @@ static const keydef keys[] = {
 #define KTOPIC_X(id, name, ds) KTOPIC(name, ds),
     MDF_TOPIC_LIST(KTOPIC_X)
 #undef KTOPIC_X
-    KSTR("arm.endpoint", "https://management.azure.com", check_endpoint,
-         "Azure Resource Manager base URL"),
-    KSTR("arm.api_version", "2026-07-01", check_api_version,
-         "Microsoft.NetworkCloud api-version"),
+        KSTR("arm.endpoint", "https://management.azure.com", check_endpoint,
+             "Azure Resource Manager base URL"),
+    KSTR("arm.api_version", "2026-07-01", check_api_version, "Microsoft.NetworkCloud api-version"),
     KINT("arm.reads_burst", "250", 1, 1000000, "Client-side ARM read budget: burst"),
     KDBL("arm.reads_per_second", "25", 0.001, 100000, "ARM read budget: refill per second"),
     KINT("arm.writes_burst", "200", 1, 1000000, "Client-side ARM write budget: burst"),
@@ -89,8 +106,7 @@ static const keydef keys[] = {
     KINT("worker.max_inflight", "200", 1, 10000, "Node tasks one worker keeps in flight"),
     KLIST("worker.roles", "planner,executor,tracker", 3, "planner|executor|tracker", NULL,
           "Roles this worker takes"),
-    KINT("worker.grace_seconds", "30", 1, 3600,
-         "On SIGTERM, how long in-flight work may finish"),
+    KINT("worker.grace_seconds", "30", 1, 3600, "On SIGTERM, how long in-flight work may finish"),
     KINT("extract.limit_time_seconds", "600", MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX,
          "limitTimeSeconds of runDataExtracts"),
     KBOOL("extract.restricted", "false", "Use runDataExtractsRestricted"),
@@ -148,8 +164,10 @@ static int check_topic_chars(const char *v, char *msg, size_t msgsz)
         char ch = v[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
               ch == '.' || ch == '_' || ch == '-'))
-            return mdf_seterr(msg, msgsz, "'%c' is not allowed in a topic name "
-                              "(letters, digits, '.', '_', '-')", ch);
+            return mdf_seterr(msg, msgsz,
+                              "'%c' is not allowed in a topic name "
+                              "(letters, digits, '.', '_', '-')",
+                              ch);
     }
     return MDF_OK;
 }
@@ -215,8 +233,7 @@ static int check_host_pattern(const char *v, char *msg, size_t msgsz)
 
 /* Matches v (case-insensitive) against a '|'-separated list; copies the
  * canonical spelling into out. */
-static int match_allowed(const char *allowed, const char *v, size_t vlen, char *out,
-                         size_t outsz)
+static int match_allowed(const char *allowed, const char *v, size_t vlen, char *out, size_t outsz)
 {
     const char *p = allowed;
     while (*p) {
@@ -240,8 +257,8 @@ static void trim(const char **s, size_t *len)
         (*s)++;
         (*len)--;
     }
-    while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t' ||
-                        (*s)[*len - 1] == '\r' || (*s)[*len - 1] == '\n'))
+    while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t' || (*s)[*len - 1] == '\r' ||
+                        (*s)[*len - 1] == '\n'))
         (*len)--;
 }
 
@@ -317,8 +334,8 @@ static int check_value(const keydef *d, const char *v, char *out, size_t outsz, 
         if (mdf_parse_int64(v, strlen(v), &i) != 0)
             return mdf_seterr(msg, msgsz, "\"%s\" is not an integer", v);
         if (i < d->imin || i > d->imax)
-            return mdf_seterr(msg, msgsz, "%" PRId64 " is out of range %" PRId64 "..%" PRId64,
-                              i, d->imin, d->imax);
+            return mdf_seterr(msg, msgsz, "%" PRId64 " is out of range %" PRId64 "..%" PRId64, i,
+                              d->imin, d->imax);
         snprintf(out, outsz, "%" PRId64, i); /* "007" -> "7" */
         return MDF_OK;
     case K_DOUBLE:
@@ -401,8 +418,7 @@ static int set_kafka(mdf_config *c, const char *name, const char *value, const c
     int rc = MDF_ERR;
     char *v = NULL, *o = NULL;
     if (!*name || strlen(name) > KEY_MAX) {
-        mdf_seterr(err, errsz, "%s: \"kafka.%s\" is not a librdkafka property name", origin,
-                   name);
+        mdf_seterr(err, errsz, "%s: \"kafka.%s\" is not a librdkafka property name", origin, name);
         goto cleanup;
     }
     for (const char *p = name; *p; p++) {
@@ -452,8 +468,8 @@ cleanup:
     return rc;
 }
 
-int mdf_config_set(mdf_config *c, const char *key, const char *value, const char *origin,
-                   char *err, size_t errsz)
+int mdf_config_set(mdf_config *c, const char *key, const char *value, const char *origin, char *err,
+                   size_t errsz)
 {
     char trimmed[MDF_CONFIG_LINE_MAX + 1], norm[MDF_CONFIG_LINE_MAX + 1], msg[MDF_ERRSZ];
     const char *v = value;
@@ -703,7 +719,8 @@ int mdf_config_check(const mdf_config *c, char *err, size_t errsz)
                 mdf_config_get_int(c, keys[i].key) == 0)
                 return mdf_seterr(err, errsz,
                                   "codec.framing=confluent needs %s (the Schema Registry id), "
-                                  "but it is 0", keys[i].key);
+                                  "but it is 0",
+                                  keys[i].key);
     }
     mdf_url_parts u;
     const char *endpoint = mdf_config_get(c, "arm.endpoint");
@@ -712,15 +729,17 @@ int mdf_config_check(const mdf_config *c, char *err, size_t errsz)
     if (strcmp(u.scheme, "https") != 0 &&
         !(strcmp(u.scheme, "http") == 0 && mdf_host_is_loopback(u.host) &&
           mdf_config_get_bool(c, "http.allow_loopback")))
-        return mdf_seterr(err, errsz, "arm.endpoint: %s is not https (plain http only to a "
-                          "loopback host, with http.allow_loopback=true)", u.host);
+        return mdf_seterr(err, errsz,
+                          "arm.endpoint: %s is not https (plain http only to a "
+                          "loopback host, with http.allow_loopback=true)",
+                          u.host);
     for (size_t i = 0; i < N_KEYS; i++) {
         if (!is_topic_key(i))
             continue;
         const char *t = c->topics[i];
         if (strlen(t) > TOPIC_NAME_MAX || !strcmp(t, ".") || !strcmp(t, ".."))
-            return mdf_seterr(err, errsz, "%s: \"%.40s...\" is not a valid topic name",
-                              keys[i].key, t);
+            return mdf_seterr(err, errsz, "%s: \"%.40s...\" is not a valid topic name", keys[i].key,
+                              t);
         for (size_t j = 0; j < i; j++)
             if (is_topic_key(j) && strcmp(c->topics[j], t) == 0)
                 return mdf_seterr(err, errsz, "%s and %s both name topic \"%s\"", keys[j].key,
@@ -729,14 +748,12 @@ int mdf_config_check(const mdf_config *c, char *err, size_t errsz)
     return MDF_OK;
 }
 
-int mdf_config_apply_kafka(const mdf_config *c, rd_kafka_conf_t *conf, char *err,
-                           size_t errsz)
+int mdf_config_apply_kafka(const mdf_config *c, rd_kafka_conf_t *conf, char *err, size_t errsz)
 {
     char why[512];
     for (size_t i = 0; i < c->kafka.len; i++) {
         const kafka_kv *kv = &MDF_VEC_AT(&c->kafka, kafka_kv, i);
-        if (rd_kafka_conf_set(conf, kv->name, kv->value, why, sizeof why) !=
-            RD_KAFKA_CONF_OK) {
+        if (rd_kafka_conf_set(conf, kv->name, kv->value, why, sizeof why) != RD_KAFKA_CONF_OK) {
             /* keep it one line whatever librdkafka wrote */
             for (char *p = why; *p; p++)
                 if (*p == '\n' || *p == '\r')
@@ -779,8 +796,8 @@ void mdf_config_describe(FILE *fp)
     for (size_t i = 0; i < N_KEYS; i++) {
         describe_type(&keys[i], type, sizeof type);
         env_name(keys[i].key, env, sizeof env);
-        fprintf(fp, "%-34s %-28s %s [%s; %s]\n", keys[i].key,
-                *keys[i].def ? keys[i].def : "\"\"", keys[i].desc, type, env);
+        fprintf(fp, "%-34s %-28s %s [%s; %s]\n", keys[i].key, *keys[i].def ? keys[i].def : "\"\"",
+                keys[i].desc, type, env);
     }
     fprintf(fp, "%-34s %-28s %s\n", "kafka.*", "(none)",
             "Passed to librdkafka as is, e.g. kafka.bootstrap.servers "

@@ -18,24 +18,24 @@
 
 /* The topics: id, name after topics.prefix (and its key under topics.),
  * and what flows on it. */
-#define MDF_TOPIC_LIST(X)                                                                 \
-    X(MDF_TOPIC_ENFORCE, "enforcement.requests",                                          \
-      "EnforcementChange requests (producer -> planner)")                                 \
-    X(MDF_TOPIC_SCAN_JOBS, "scan.jobs", "ScanJob requests (producer -> planner)")         \
-    X(MDF_TOPIC_NODE_TASKS, "node.tasks", "NodeTask per node (planner -> executor)")      \
-    X(MDF_TOPIC_JOB_STATUS, "job.status",                                                 \
-      "JobStatus events (every role -> tracker, producer --wait)")                        \
-    X(MDF_TOPIC_SCAN_RESULTS, "scan.results", "Scan results for the SIEM")               \
-    X(MDF_TOPIC_THREATS, "threats", "Threat findings for the SIEM")                       \
-    X(MDF_TOPIC_NODE_REPORTS, "node.reports", "Agent health per node for the SIEM")       \
-    X(MDF_TOPIC_TICKETS, "tickets", "Actionable items for ticketing")                     \
+#define MDF_TOPIC_LIST(X)                                                                          \
+    X(MDF_TOPIC_ENFORCE, "enforcement.requests",                                                   \
+      "EnforcementChange requests (producer -> planner)")                                          \
+    X(MDF_TOPIC_SCAN_JOBS, "scan.jobs", "ScanJob requests (producer -> planner)")                  \
+    X(MDF_TOPIC_NODE_TASKS, "node.tasks", "NodeTask per node (planner -> executor)")               \
+    X(MDF_TOPIC_JOB_STATUS, "job.status",                                                          \
+      "JobStatus events (every role -> tracker, producer --wait)")                                 \
+    X(MDF_TOPIC_SCAN_RESULTS, "scan.results", "Scan results for the SIEM")                         \
+    X(MDF_TOPIC_THREATS, "threats", "Threat findings for the SIEM")                                \
+    X(MDF_TOPIC_NODE_REPORTS, "node.reports", "Agent health per node for the SIEM")                \
+    X(MDF_TOPIC_TICKETS, "tickets", "Actionable items for ticketing")                              \
     X(MDF_TOPIC_DLQ, "dlq", "Dead letters: undecodable or failed-for-good records")
 
 typedef enum {
 #define MDF_TOPIC_ENUM(id, name, desc) id,
     MDF_TOPIC_LIST(MDF_TOPIC_ENUM)
 #undef MDF_TOPIC_ENUM
-    MDF_TOPIC__COUNT
+        MDF_TOPIC__COUNT
 } mdf_topic;
 
 /* "scan.jobs" for MDF_TOPIC_SCAN_JOBS; NULL out of range. */
@@ -61,8 +61,8 @@ int mdf_config_load_file(mdf_config *c, const char *path, char *err, size_t errs
 int mdf_config_load_env(mdf_config *c, char *const *envp, char *err, size_t errsz);
 /* One setting; `origin` appears in errors ("--set", "file.conf:3", ...).
  * Checks the key is known (or kafka.*) and the value fits its type. */
-int mdf_config_set(mdf_config *c, const char *key, const char *value, const char *origin,
-                   char *err, size_t errsz);
+int mdf_config_set(mdf_config *c, const char *key, const char *value, const char *origin, char *err,
+                   size_t errsz);
 
 /* Values (the default when never set), as normalized by set (trimmed;
  * booleans "true"/"false"; enums in their canonical case; lists without
@@ -91,8 +91,7 @@ const char *mdf_config_topic(const mdf_config *c, const char *name);
 const char *mdf_config_topic_id(const mdf_config *c, mdf_topic t);
 
 /* Every kafka.* setting onto a librdkafka configuration. */
-int mdf_config_apply_kafka(const mdf_config *c, rd_kafka_conf_t *conf, char *err,
-                           size_t errsz);
+int mdf_config_apply_kafka(const mdf_config *c, rd_kafka_conf_t *conf, char *err, size_t errsz);
 
 /* The documentation of every key ("key  default  description" lines), for
  * --help and config/mdefleet.conf.example. */

@@ -12,10 +12,10 @@
 typedef struct mdf_config_src {
     const char *const (*presets)[2]; /* the program's own defaults: {key, value} */
     size_t n_presets;
-    const char *preset_origin;       /* names them in errors */
-    const char *file;                /* --config FILE; NULL: none */
-    char *const *envp;               /* MDEFLEET_* variables (environ) */
-    const char *const *sets;         /* --set KEY=VALUE, in order */
+    const char *preset_origin; /* names them in errors */
+    const char *file;          /* --config FILE; NULL: none */
+    char *const *envp;         /* MDEFLEET_* variables (environ) */
+    const char *const *sets;   /* --set KEY=VALUE, in order */
     size_t n_sets;
 } mdf_config_src;
 

@@ -7,10 +7,10 @@
 #include <stddef.h>
 
 typedef struct mdf_buf {
-    char *data;   /* owned; NULL until the first append */
+    char *data; /* owned; NULL until the first append */
     size_t len;
     size_t cap;
-    size_t max;   /* the most bytes it may ever hold (excluding the NUL) */
+    size_t max; /* the most bytes it may ever hold (excluding the NUL) */
 } mdf_buf;
 
 void mdf_buf_init(mdf_buf *b, size_t max);

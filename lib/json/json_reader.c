@@ -70,14 +70,30 @@ static bool unescape(parser *ps, const char *p, const char *q, const char **s, u
         }
         p++;
         switch (*p++) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '/': *o++ = '/'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
+        case '"':
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '/':
+            *o++ = '/';
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
         case 'u': {
             unsigned cp, lo;
             if (!read_hex4(ps, p, &cp))
@@ -308,8 +324,7 @@ static bool parse_object(parser *ps, mdf_jval *v)
                 return false;
             skip_ws(ps);
             if (ps->p >= ps->end || *ps->p != ':')
-                return fail(ps, ps->p >= ps->end ? "unexpected end of input" : "expected :",
-                            ps->p);
+                return fail(ps, ps->p >= ps->end ? "unexpected end of input" : "expected :", ps->p);
             ps->p++;
             skip_ws(ps);
             if (!parse_value(ps, &m.val) || !push_mem(ps, &m))
@@ -379,8 +394,7 @@ void mdf_jdoc_free(mdf_jdoc *doc)
     free(doc);
 }
 
-int mdf_jdoc_parse(char **input, size_t len, int max_depth, mdf_jdoc **out, char *err,
-                   size_t errsz)
+int mdf_jdoc_parse(char **input, size_t len, int max_depth, mdf_jdoc **out, char *err, size_t errsz)
 {
     int rc = MDF_ERR;
     mdf_jdoc *doc = calloc(1, sizeof *doc);
@@ -421,8 +435,10 @@ int mdf_jdoc_parse(char **input, size_t len, int max_depth, mdf_jdoc **out, char
             ls = nl + 1;
         }
         if (strcmp(ps.what, "nesting too deep") == 0)
-            mdf_seterr(err, errsz, "not JSON: nesting deeper than %d at line %" PRId64
-                       ", column %zu (byte %zu)", max_depth, line, (size_t)(ps.at - ls) + 1, off);
+            mdf_seterr(err, errsz,
+                       "not JSON: nesting deeper than %d at line %" PRId64
+                       ", column %zu (byte %zu)",
+                       max_depth, line, (size_t)(ps.at - ls) + 1, off);
         else
             mdf_seterr(err, errsz, "not JSON: %s at line %" PRId64 ", column %zu (byte %zu)",
                        ps.what, line, (size_t)(ps.at - ls) + 1, off);

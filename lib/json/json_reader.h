@@ -29,15 +29,15 @@ typedef struct mdf_jval mdf_jval;
 typedef struct mdf_jmember mdf_jmember;
 
 struct mdf_jval {
-    uint8_t type;   /* mdf_jtype */
-    bool b;         /* MDF_J_BOOL */
-    uint32_t len;   /* bytes of s, or items/members of a container */
-    const char *s;  /* string (unescaped, not NUL-terminated) or number text */
+    uint8_t type;  /* mdf_jtype */
+    bool b;        /* MDF_J_BOOL */
+    uint32_t len;  /* bytes of s, or items/members of a container */
+    const char *s; /* string (unescaped, not NUL-terminated) or number text */
     union {
         int64_t i;
         double d;
-        mdf_jval *items;        /* MDF_J_ARRAY */
-        mdf_jmember *members;   /* MDF_J_OBJECT */
+        mdf_jval *items;      /* MDF_J_ARRAY */
+        mdf_jmember *members; /* MDF_J_OBJECT */
     } u;
 };
 

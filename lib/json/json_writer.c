@@ -75,10 +75,22 @@ static void jw_close(mdf_jsonw *w, char c)
     jw_put(w, &c, 1);
 }
 
-void mdf_jsonw_obj_begin(mdf_jsonw *w) { jw_open(w, '{'); }
-void mdf_jsonw_obj_end(mdf_jsonw *w) { jw_close(w, '}'); }
-void mdf_jsonw_arr_begin(mdf_jsonw *w) { jw_open(w, '['); }
-void mdf_jsonw_arr_end(mdf_jsonw *w) { jw_close(w, ']'); }
+void mdf_jsonw_obj_begin(mdf_jsonw *w)
+{
+    jw_open(w, '{');
+}
+void mdf_jsonw_obj_end(mdf_jsonw *w)
+{
+    jw_close(w, '}');
+}
+void mdf_jsonw_arr_begin(mdf_jsonw *w)
+{
+    jw_open(w, '[');
+}
+void mdf_jsonw_arr_end(mdf_jsonw *w)
+{
+    jw_close(w, ']');
+}
 
 static void jw_escaped(mdf_jsonw *w, const char *s, size_t len)
 {
@@ -94,13 +106,27 @@ static void jw_escaped(mdf_jsonw *w, const char *s, size_t len)
         char esc[7] = {'\\', 0};
         size_t n = 2;
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
         default:
             esc[1] = 'u';
             esc[2] = '0';

@@ -15,8 +15,8 @@
 #define MDF_JSONW_MAXDEPTH 32
 
 typedef struct mdf_jsonw {
-    mdf_buf *out;  /* borrowed */
-    FILE *fp;      /* borrowed; NULL: keep everything in out */
+    mdf_buf *out; /* borrowed */
+    FILE *fp;     /* borrowed; NULL: keep everything in out */
     int depth;
     bool first[MDF_JSONW_MAXDEPTH];
     bool after_key;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
 #include "clock.h"
+#include "err.h"
 
 /* How long a send waits for room in a full local queue before it gives up.
  * The queue drains as the broker acknowledges (or message.timeout.ms
@@ -143,8 +143,7 @@ static int fatal_check(mdf_producer *p, char *err, size_t errsz)
 
 int mdf_producer_send(mdf_producer *p, const char *topic, const void *key, size_t key_len,
                       const void *value, size_t value_len, const mdf_header *headers,
-                      size_t n_headers, mdf_delivery_cb cb, void *opaque, char *err,
-                      size_t errsz)
+                      size_t n_headers, mdf_delivery_cb cb, void *opaque, char *err, size_t errsz)
 {
     int rc = MDF_ERR;
     rd_kafka_headers_t *hdrs = NULL;

@@ -31,8 +31,7 @@ int mdf_producer_close(mdf_producer *p, int timeout_ms);
  * (and err) when the record cannot be queued; cb is then not called. */
 int mdf_producer_send(mdf_producer *p, const char *topic, const void *key, size_t key_len,
                       const void *value, size_t value_len, const mdf_header *headers,
-                      size_t n_headers, mdf_delivery_cb cb, void *opaque, char *err,
-                      size_t errsz);
+                      size_t n_headers, mdf_delivery_cb cb, void *opaque, char *err, size_t errsz);
 /* Serves delivery reports; returns how many were served. */
 int mdf_producer_poll(mdf_producer *p, int timeout_ms);
 /* Waits until every queued record is acknowledged or failed; MDF_ERR on

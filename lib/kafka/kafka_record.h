@@ -4,7 +4,7 @@
 #define MDF_KAFKA_RECORD_H
 
 #define MDF_HDR_CONTENT_TYPE "content-type"
-#define MDF_HDR_EVENT_ID "event-id"         /* deterministic: a copy has the same */
+#define MDF_HDR_EVENT_ID "event-id"             /* deterministic: a copy has the same */
 #define MDF_HDR_CORRELATION_ID "correlation-id" /* the job id */
 
 #define MDF_CONTENT_AVRO "avro/binary"

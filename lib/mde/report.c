@@ -9,16 +9,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "err.h"
 #include "buf.h"
-#include "tarball.h"
-#include "json_reader.h"
-#include "strmap.h"
 #include "clock.h"
+#include "err.h"
+#include "json_reader.h"
 #include "strconv.h"
+#include "strmap.h"
+#include "tarball.h"
 #include "vec.h"
 
-#define INTERN_MAX_LEN 64     /* longer strings are copied, not interned */
+#define INTERN_MAX_LEN 64 /* longer strings are copied, not interned */
 #define INTERN_MAX_COUNT 65536
 #define FILE_BLOCK 65536
 
@@ -244,8 +244,7 @@ static mdf_tri read_bool(ctx *c, const mdf_jval *obj, const char *key, const loc
 
 /* An array member that may be absent: NULL when it is (no warning) or when
  * it is something else (a warning). */
-static const mdf_jval *optional_array(ctx *c, const mdf_jval *obj, const char *key,
-                                      const loc *l)
+static const mdf_jval *optional_array(ctx *c, const mdf_jval *obj, const char *key, const loc *l)
 {
     const mdf_jval *v = get(obj, key);
     if (v && v->type != MDF_J_ARRAY) {
@@ -256,8 +255,8 @@ static const mdf_jval *optional_array(ctx *c, const mdf_jval *obj, const char *k
 }
 
 /* A section that should be of `type`: warns when missing, null or not. */
-static const mdf_jval *section(ctx *c, const mdf_jval *parent, const char *where,
-                               const char *key, mdf_jtype type)
+static const mdf_jval *section(ctx *c, const mdf_jval *parent, const char *where, const char *key,
+                               mdf_jtype type)
 {
     const mdf_jval *v = get(parent, key);
     loc l = {where, NOIDX, NULL, NOIDX};
@@ -608,20 +607,19 @@ static void read_health(ctx *c, const mdf_jval *gh, const mdf_jval *defs)
 
 static void read_rtp_stats(ctx *c, const mdf_jval *diag)
 {
-    const mdf_jval *rtp = section(c, diag, "diagnosticInformation", "realTimeProtectionStats",
-                               MDF_J_OBJECT);
+    const mdf_jval *rtp =
+        section(c, diag, "diagnosticInformation", "realTimeProtectionStats", MDF_J_OBJECT);
     if (!rtp)
         return;
-    const mdf_jval *counters = section(c, rtp, "diagnosticInformation.realTimeProtectionStats",
-                                    "counters", MDF_J_ARRAY);
+    const mdf_jval *counters =
+        section(c, rtp, "diagnosticInformation.realTimeProtectionStats", "counters", MDF_J_ARRAY);
     if (!counters)
         return;
     size_t n = counters->len;
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) {
         loc l = {"diagnosticInformation.realTimeProtectionStats.counters", i, NULL, NOIDX};
-        int64_t v = read_count(c, &counters->u.items[i], "total_files_scanned",
-                               &l);
+        int64_t v = read_count(c, &counters->u.items[i], "total_files_scanned", &l);
         if (v != MDF_COUNT_NONE && sum <= INT64_MAX - v)
             sum += v;
     }
@@ -657,8 +655,7 @@ static int normalize(const mdf_jval *root, size_t doc_bytes, mdf_report *r, char
         const mdf_jval *list = section(&c, ti, "threatInformation", "list", MDF_J_OBJECT);
         if (list)
             read_threat_container(&c, list, "threatInformation.list", false);
-        const mdf_jval *ql = section(&c, ti, "threatInformation", "quarantineList",
-                                  MDF_J_OBJECT);
+        const mdf_jval *ql = section(&c, ti, "threatInformation", "quarantineList", MDF_J_OBJECT);
         if (ql)
             read_threat_container(&c, ql, "threatInformation.quarantineList", true);
     }

@@ -61,7 +61,7 @@ typedef struct mdf_health {
     const char *behavior_monitoring, *tamper_protection;
     const char **issues; /* healthIssues */
     size_t n_issues;
-    bool issues_known;   /* false: the report has no healthIssues list */
+    bool issues_known; /* false: the report has no healthIssues list */
 } mdf_health;
 
 typedef struct mdf_report {

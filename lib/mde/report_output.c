@@ -2,8 +2,8 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "report.h"
 #include "clock.h"
+#include "report.h"
 
 static void kstr_or_null(mdf_jsonw *w, const char *key, const char *s)
 {
@@ -150,8 +150,7 @@ static void count_or_dash(int64_t n, char *buf, size_t sz)
         snprintf(buf, sz, "%" PRId64, n);
 }
 
-static void summary_threats(FILE *fp, const char *title, const mdf_threat *t, size_t n,
-                            size_t rows)
+static void summary_threats(FILE *fp, const char *title, const mdf_threat *t, size_t n, size_t rows)
 {
     char d[MDF_TIME_STRSZ];
     fprintf(fp, "\n%s: %zu\n", title, n);
@@ -193,8 +192,8 @@ int mdf_report_write_summary(const mdf_report *r, FILE *fp, size_t rows)
     size_t first = r->n_scans > rows ? r->n_scans - rows : 0;
     fprintf(fp, "\nScans: %zu\n", r->n_scans);
     if (r->n_scans) {
-        fprintf(fp, "  %-7s %-10s %-25s %-25s %9s %7s\n", "TYPE", "STATE", "START", "END",
-                "FILES", "THREATS");
+        fprintf(fp, "  %-7s %-10s %-25s %-25s %9s %7s\n", "TYPE", "STATE", "START", "END", "FILES",
+                "THREATS");
         if (first)
             fprintf(fp, "  ... %zu earlier\n", first);
     }

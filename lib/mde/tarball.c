@@ -54,8 +54,8 @@ static int extract_stream(struct archive *a, const char *name, size_t max_entry,
             /* the header's size may lie; count what really comes out */
             total += (size_t)n;
             if (total > max_entry)
-                return mdf_seterr(err, errsz, "%s in archive is larger than the %zu-byte cap",
-                                  name, max_entry);
+                return mdf_seterr(err, errsz, "%s in archive is larger than the %zu-byte cap", name,
+                                  max_entry);
             if (sink(ctx, block, (size_t)n, err, errsz) != MDF_OK)
                 return MDF_ERR;
         }

@@ -7,10 +7,10 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "strconv.h"
 #include "url.h"
-#include "clock.h"
 #include "vec.h"
 
 struct xfer {
@@ -246,7 +246,8 @@ int mdf_http_start(mdf_http *h, const mdf_http_req *req, mdf_http_cb cb, void *a
     CURL *e = x->easy;
     const char *method = req->method ? req->method : "GET";
     curl_easy_setopt(e, CURLOPT_URL, req->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, req->http != MDF_HTTPS_ONLY ? "http,https" : "https");
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
+                     req->http != MDF_HTTPS_ONLY ? "http,https" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->resp.curl_error);

@@ -22,33 +22,33 @@ typedef struct mdf_http mdf_http;
 #define MDF_HTTP_MAX_TIMERS (1u << 20)
 
 typedef struct mdf_http_req {
-    const char *method;          /* GET (default), POST, PATCH, ... */
+    const char *method; /* GET (default), POST, PATCH, ... */
     const char *url;
-    const char *const *headers;  /* NULL-terminated "Name: value" list, or NULL */
-    const char *body;            /* sent as is */
+    const char *const *headers; /* NULL-terminated "Name: value" list, or NULL */
+    const char *body;           /* sent as is */
     size_t body_len;
-    size_t max_response;         /* cap on the body; over it the transfer fails */
-    long timeout_ms;             /* whole transfer; 0: 60 s */
-    long connect_timeout_ms;     /* 0: 10 s */
-    long low_speed_bytes_per_s;  /* with low_speed_time_s: abort a stalled transfer */
+    size_t max_response;        /* cap on the body; over it the transfer fails */
+    long timeout_ms;            /* whole transfer; 0: 60 s */
+    long connect_timeout_ms;    /* 0: 10 s */
+    long low_speed_bytes_per_s; /* with low_speed_time_s: abort a stalled transfer */
     long low_speed_time_s;
-    mdf_http_policy http;        /* where plain http may go (https always may) */
-    int64_t range_from;          /* > 0: "Range: bytes=N-" */
+    mdf_http_policy http; /* where plain http may go (https always may) */
+    int64_t range_from;   /* > 0: "Range: bytes=N-" */
 } mdf_http_req;
 
 typedef struct mdf_http_resp {
-    long status;               /* 0 when no HTTP answer came */
+    long status; /* 0 when no HTTP answer came */
     CURLcode curl_code;
     char curl_error[CURL_ERROR_SIZE];
-    bool too_big;              /* the body passed max_response */
-    mdf_buf body;              /* take it with mdf_buf_take to keep it */
-    int64_t retry_after_ms;    /* retry-after-ms, x-ms-retry-after-ms or Retry-After; -1: none */
+    bool too_big;           /* the body passed max_response */
+    mdf_buf body;           /* take it with mdf_buf_take to keep it */
+    int64_t retry_after_ms; /* retry-after-ms, x-ms-retry-after-ms or Retry-After; -1: none */
     char location[4096];
-    char azure_async[4096];    /* Azure-AsyncOperation */
+    char azure_async[4096]; /* Azure-AsyncOperation */
     char etag[256];
-    char error_code[128];      /* x-ms-error-code */
+    char error_code[128]; /* x-ms-error-code */
     char content_range[128];
-    char request_id[128];      /* x-ms-request-id, for support cases */
+    char request_id[128];        /* x-ms-request-id, for support cases */
     int64_t ratelimit_remaining; /* x-ms-ratelimit-remaining-subscription-reads|writes; -1 */
 } mdf_http_resp;
 
@@ -70,8 +70,7 @@ int mdf_http_after(mdf_http *h, int64_t delay_ms, mdf_timer_cb cb, void *arg);
  * extra_fd), then runs what is due. Returns the number of transfers and
  * timers still pending. `extra_fds` lets a caller wait on other event
  * sources (a Kafka queue) in the same poll. */
-int mdf_http_run(mdf_http *h, int timeout_ms, struct curl_waitfd *extra_fds,
-                 unsigned n_extra);
+int mdf_http_run(mdf_http *h, int timeout_ms, struct curl_waitfd *extra_fds, unsigned n_extra);
 /* Transfers plus timers pending. */
 int mdf_http_pending(const mdf_http *h);
 /* Wakes a waiting mdf_http_run from another thread or a signal handler. */

@@ -9,9 +9,9 @@
 #include "http_loop.h"
 
 typedef struct mdf_retry {
-    int max_retries;  /* after the first attempt */
-    int64_t base_ms;  /* first backoff */
-    int64_t max_ms;   /* cap on one backoff (and on a server's Retry-After) */
+    int max_retries; /* after the first attempt */
+    int64_t base_ms; /* first backoff */
+    int64_t max_ms;  /* cap on one backoff (and on a server's Retry-After) */
 } mdf_retry;
 
 /* 429, 500, 502, 503, 504, and transfers that got no answer (connection

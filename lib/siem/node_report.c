@@ -20,10 +20,11 @@ static void write_counts(mdf_jsonw *w, const mdf_report *r)
     mdf_jsonw_obj_end(w);
 }
 
-int mdf_node_report(const mdf_node_ctx *n, const mdf_report *r, const mdf_outcome *o,
-                    mdf_buf *out, char event_id[MDF_UUID_STRSZ])
+int mdf_node_report(const mdf_node_ctx *n, const mdf_report *r, const mdf_outcome *o, mdf_buf *out,
+                    char event_id[MDF_UUID_STRSZ])
 {
-    mdf_event_id_of(event_id, siem_nz(n->job_id), siem_nz(n->node_id), "node-report", NULL, NULL, NULL);
+    mdf_event_id_of(event_id, siem_nz(n->job_id), siem_nz(n->node_id), "node-report", NULL, NULL,
+                    NULL);
 
     mdf_jsonw w;
     size_t mark;

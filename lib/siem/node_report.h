@@ -8,7 +8,7 @@
 #include "siem.h"
 
 /* r is NULL when the node could not be read. */
-int mdf_node_report(const mdf_node_ctx *n, const mdf_report *r, const mdf_outcome *o,
-                    mdf_buf *out, char event_id[MDF_UUID_STRSZ]);
+int mdf_node_report(const mdf_node_ctx *n, const mdf_report *r, const mdf_outcome *o, mdf_buf *out,
+                    char event_id[MDF_UUID_STRSZ]);
 
 #endif

@@ -203,8 +203,7 @@ int mdf_ocsf_scan(const mdf_node_ctx *n, const mdf_scan *s, mdf_buf *out,
      * scanRuntime or by hand, never by Defender's own schedule that we
      * could tell apart in the report. */
     char scan_name[128];
-    snprintf(scan_name, sizeof scan_name, "%s%sscan", s->type ? s->type : "",
-             s->type ? " " : "");
+    snprintf(scan_name, sizeof scan_name, "%s%sscan", s->type ? s->type : "", s->type ? " " : "");
     mdf_jsonw_key(&w, "scan");
     mdf_jsonw_obj_begin(&w);
     mdf_jsonw_kint(&w, "type_id", 1);
@@ -234,8 +233,8 @@ int mdf_ocsf_threat(const mdf_node_ctx *n, const mdf_threat *t, mdf_buf *out,
     siem_finding_uid(n, t, uid);
     /* The status is part of the key: quarantining a threat is a new fact
      * about the same finding, and must not be dropped as a copy. */
-    mdf_event_id_of(event_id, siem_nz(n->cluster_id), siem_nz(n->node_id), "threat", uid, siem_nz(t->status),
-                    NULL);
+    mdf_event_id_of(event_id, siem_nz(n->cluster_id), siem_nz(n->node_id), "threat", uid,
+                    siem_nz(t->status), NULL);
 
     bool remediated = mdf_threat_remediated(t);
     const char *class_caption;

@@ -150,12 +150,12 @@ int siem_threat_severity(const mdf_threat *t)
 void siem_finding_uid(const mdf_node_ctx *n, const mdf_threat *t, char out[MDF_UUID_STRSZ])
 {
     if (t->tracking_id && *t->tracking_id) {
-        mdf_event_id_of(out, siem_nz(n->cluster_id), siem_nz(n->node_id), "finding", t->tracking_id, NULL,
-                        NULL);
+        mdf_event_id_of(out, siem_nz(n->cluster_id), siem_nz(n->node_id), "finding", t->tracking_id,
+                        NULL, NULL);
     } else {
         char ms[24];
-        mdf_event_id_of(out, siem_nz(n->cluster_id), siem_nz(n->node_id), "finding", siem_nz(t->name),
-                        siem_ms_text(t->detection_ms, ms), NULL);
+        mdf_event_id_of(out, siem_nz(n->cluster_id), siem_nz(n->node_id), "finding",
+                        siem_nz(t->name), siem_ms_text(t->detection_ms, ms), NULL);
     }
 }
 

@@ -88,16 +88,16 @@ int mdf_ticket_node_failure(const mdf_node_ctx *n, const mdf_outcome *o, mdf_buf
     /* Keyed by the failure symbol, not the reason: the reason's wording
      * varies between runs while the problem stays the same ticket. */
     char key[MDF_UUID_STRSZ];
-    mdf_event_id_of(key, siem_nz(n->cluster_id), siem_nz(n->node_id), "ticket", "node_failure", failure,
-                    NULL);
+    mdf_event_id_of(key, siem_nz(n->cluster_id), siem_nz(n->node_id), "ticket", "node_failure",
+                    failure, NULL);
     mdf_event_id_of(event_id, siem_nz(n->job_id), key, NULL, NULL, NULL, NULL);
 
     mdf_buf summary;
     mdf_buf_init(&summary, SIEM_LINE_MAX);
-    int rc = o->reason && *o->reason
-                 ? mdf_buf_appendf(&summary, "%s could not be scanned: %s (%s)", siem_host_of(n),
-                                   failure, o->reason)
-                 : mdf_buf_appendf(&summary, "%s could not be scanned: %s", siem_host_of(n), failure);
+    int rc = o->reason && *o->reason ? mdf_buf_appendf(&summary, "%s could not be scanned: %s (%s)",
+                                                       siem_host_of(n), failure, o->reason)
+                                     : mdf_buf_appendf(&summary, "%s could not be scanned: %s",
+                                                       siem_host_of(n), failure);
 
     /* An agent that is not running leaves the node unprotected. */
     int sev = strcmp(failure, "AgentNotRunning") == 0 ? SEV_HIGH : SEV_MEDIUM;
