@@ -156,6 +156,14 @@ h_call *h_next_call(harness *h)
     return NULL;
 }
 
+h_call *h_expect(harness *h, h_call_kind k)
+{
+    h_call *c = h_next_call(h);
+    assert_non_null(c);
+    assert_int_equal(c->kind, k);
+    return c;
+}
+
 size_t h_calls_of(const harness *h, h_call_kind k)
 {
     size_t n = 0;

@@ -99,6 +99,8 @@ json_object *h_last_status(harness *h, const char *kind);
 
 /* The oldest call not yet answered (NULL: none), which the test answers. */
 h_call *h_next_call(harness *h);
+/* The same, which must be there and of kind k. */
+h_call *h_expect(harness *h, h_call_kind k);
 size_t h_calls_of(const harness *h, h_call_kind k);
 void h_answer_cluster(harness *h, h_call *c, const char *level, const char *managed_rg);
 void h_answer_bmms(harness *h, h_call *c, const char *const *names, size_t n);

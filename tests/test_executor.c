@@ -33,14 +33,6 @@ static json_object *node_task(const char *node, int limit)
     return t;
 }
 
-static h_call *expect_call(harness *h, h_call_kind k)
-{
-    h_call *c = h_next_call(h);
-    assert_non_null(c);
-    assert_int_equal(c->kind, k);
-    return c;
-}
-
 static void start(harness *h, const char *node, int limit)
 {
     h_init(h, &mdf_role_executor, NULL);
@@ -53,7 +45,7 @@ static void start(harness *h, const char *node, int limit)
 static void extract_done(harness *h, const char *exit_code, const char *output_head,
                          const char *result_url)
 {
-    h_call *c = expect_call(h, AZ_RUN_DATA_EXTRACT);
+    h_call *c = h_expect(h, AZ_RUN_DATA_EXTRACT);
     mdf_arm_error ok = {0};
     mdf_opstatus st;
     memset(&st, 0, sizeof st);
@@ -145,12 +137,12 @@ static void expired_sas_gets_one_fresh_extract(void **state)
     char *report = h_read_file(MDF_TEST_DATA "/sample-report.json", &len);
     start(&h, "rack1compute07", 600);
     extract_done(&h, "0", "MDE agent is running, proceeding with data extract", SAS);
-    h_call *dl = expect_call(&h, AZ_DOWNLOAD);
+    h_call *dl = h_expect(&h, AZ_DOWNLOAD);
     assert_string_equal(dl->arg, SAS);
     h_answer_download(&h, dl, MDF_BLOB_E_EXPIRED, NULL, 0);
     assert_int_equal(h_count(&h, MDF_TOPIC_JOB_STATUS), 0); /* not failed */
     extract_done(&h, "0", "MDE agent is running", SAS "2");
-    h_call *dl2 = expect_call(&h, AZ_DOWNLOAD);
+    h_call *dl2 = h_expect(&h, AZ_DOWNLOAD);
     assert_string_equal(dl2->arg, SAS "2");
     h_answer_download(&h, dl2, MDF_BLOB_OK, report, len);
     assert_int_equal(h_calls_of(&h, AZ_RUN_DATA_EXTRACT), 2);
@@ -178,9 +170,9 @@ static void expired_twice_fails(void **state)
     harness h;
     start(&h, "rack1compute07", 600);
     extract_done(&h, "0", "", SAS);
-    h_answer_download(&h, expect_call(&h, AZ_DOWNLOAD), MDF_BLOB_E_EXPIRED, NULL, 0);
+    h_answer_download(&h, h_expect(&h, AZ_DOWNLOAD), MDF_BLOB_E_EXPIRED, NULL, 0);
     extract_done(&h, "0", "", SAS);
-    h_answer_download(&h, expect_call(&h, AZ_DOWNLOAD), MDF_BLOB_E_EXPIRED, NULL, 0);
+    h_answer_download(&h, h_expect(&h, AZ_DOWNLOAD), MDF_BLOB_E_EXPIRED, NULL, 0);
     assert_null(h_next_call(&h));
     free(outcome(&h, "DownloadExpired"));
     failed_node_records(&h, "DownloadExpired");
@@ -193,7 +185,7 @@ static void unreadable_report(void **state)
     harness h;
     start(&h, "rack1compute07", 600);
     extract_done(&h, "0", "", SAS);
-    h_answer_download(&h, expect_call(&h, AZ_DOWNLOAD), MDF_BLOB_OK, "{\"scanList\": [", 14);
+    h_answer_download(&h, h_expect(&h, AZ_DOWNLOAD), MDF_BLOB_OK, "{\"scanList\": [", 14);
     char *reason = outcome(&h, "UnreadableReport");
     assert_non_null(strstr(reason, "not JSON"));
     free(reason);

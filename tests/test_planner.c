@@ -29,14 +29,6 @@ static json_object *scan_job(const char *job_id, const char *const *nodes, size_
     return j;
 }
 
-static h_call *expect_call(harness *h, h_call_kind k)
-{
-    h_call *c = h_next_call(h);
-    assert_non_null(c);
-    assert_int_equal(c->kind, k);
-    return c;
-}
-
 /* A cluster whose runtime protection is Disabled refuses a scan: one
  * terminal Failed status that says what to do, no scanRuntime, no tasks. */
 static void disabled_is_refused(void **state)
@@ -46,7 +38,7 @@ static void disabled_is_refused(void **state)
     h_init(&h, &mdf_role_planner, NULL);
     json_object *j = scan_job(JOB, NULL, 0);
     h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 7, MDF_REC_SCAN_JOB, j);
-    h_call *c = expect_call(&h, AZ_GET_CLUSTER);
+    h_call *c = h_expect(&h, AZ_GET_CLUSTER);
     assert_string_equal(c->sub, SUB);
     assert_string_equal(c->rg, "rg1");
     assert_string_equal(c->name, "cluster1");
@@ -84,11 +76,11 @@ static void node_filter(void **state)
     json_object *j = scan_job(JOB, nodes, 3);
     json_object_object_add(j, "limit_time_seconds", json_object_new_int(900));
     h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 1, MDF_REC_SCAN_JOB, j);
-    h_answer_cluster(&h, expect_call(&h, AZ_GET_CLUSTER), "RealTime", "rg1-managed");
+    h_answer_cluster(&h, h_expect(&h, AZ_GET_CLUSTER), "RealTime", "rg1-managed");
     mdf_arm_error ok = {0};
     mdf_opstatus st = {.status = "Succeeded"};
-    h_answer_op(&h, expect_call(&h, AZ_SCAN_RUNTIME), &ok, &st);
-    h_call *list = expect_call(&h, AZ_LIST_BMMS);
+    h_answer_op(&h, h_expect(&h, AZ_SCAN_RUNTIME), &ok, &st);
+    h_call *list = h_expect(&h, AZ_LIST_BMMS);
     assert_string_equal(list->rg, "rg1-managed");
     const char *have[] = {"rack1compute01", "rack1compute02", "rack1compute03"};
     h_answer_bmms(&h, list, have, 3);
@@ -127,7 +119,7 @@ static void duplicate_job_ids(void **state)
     h_init(&h, &mdf_role_planner, NULL);
     json_object *j = scan_job(JOB, NULL, 0);
     h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 1, MDF_REC_SCAN_JOB, j);
-    h_call *c = expect_call(&h, AZ_GET_CLUSTER);
+    h_call *c = h_expect(&h, AZ_GET_CLUSTER);
     /* the copy arrives while the first one waits on Azure */
     h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 2, MDF_REC_SCAN_JOB, j);
     assert_int_equal(h_calls_of(&h, AZ_GET_CLUSTER), 1);
@@ -196,8 +188,8 @@ static void enforcement_confirmed(void **state)
     json_object_object_add(e, "cluster", json_object_new_string("cluster1"));
     json_object_object_add(e, "level", json_object_new_string("RealTime"));
     h_deliver(&h, MDF_TOPIC_ENFORCE, 0, 1, MDF_REC_ENFORCEMENT_CHANGE, e);
-    h_answer_cluster(&h, expect_call(&h, AZ_GET_CLUSTER), "Audit", "rg1-managed");
-    h_call *set = expect_call(&h, AZ_SET_ENFORCEMENT);
+    h_answer_cluster(&h, h_expect(&h, AZ_GET_CLUSTER), "Audit", "rg1-managed");
+    h_call *set = h_expect(&h, AZ_SET_ENFORCEMENT);
     assert_string_equal(set->arg, "RealTime");
     h_answer_cluster(&h, set, "RealTime", "rg1-managed");
     json_object *r = h_last_status(&h, "EnforcementResult");
@@ -222,7 +214,7 @@ static void stored_only_after_acks(void **state)
     h.auto_ack = false;
     json_object *j = scan_job(JOB, NULL, 0);
     h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 1, MDF_REC_SCAN_JOB, j);
-    h_answer_cluster(&h, expect_call(&h, AZ_GET_CLUSTER), "Disabled", "rg1-managed");
+    h_answer_cluster(&h, h_expect(&h, AZ_GET_CLUSTER), "Disabled", "rg1-managed");
     assert_int_equal(h_count(&h, MDF_TOPIC_JOB_STATUS), 2);
     assert_int_equal(h.completed, 0);
     h_ack_all(&h);

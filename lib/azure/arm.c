@@ -635,14 +635,19 @@ static int resource_url(const mdf_arm *a, char *out, size_t outsz, const char *r
     return MDF_OK;
 }
 
-/* A new operation on the cluster's URL (+ action). */
-static op *cluster_op(mdf_arm *a, kind k, const char *method, const char *sub, const char *rg,
-                      const char *cluster, const char *action, void *arg, char *err, size_t errsz)
+/* A new operation on a resource's URL (+ action): the cluster `name` of
+ * resource group rg, or in the managed resource group rg the machine
+ * `name` (NULL: the list of machines). */
+static op *resource_op(mdf_arm *a, kind k, const char *method, const char *sub, const char *rg,
+                       const char *type, const char *name, const char *action, void *arg, char *err,
+                       size_t errsz)
 {
     char rid[MDF_RID_MAX];
-    if (check_names(sub, rg, cluster, NULL, NULL, err, errsz) != MDF_OK)
+    bool cluster = strcmp(type, MDF_RT_CLUSTERS) == 0;
+    if ((cluster ? check_names(sub, rg, name, NULL, NULL, err, errsz)
+                 : check_names(sub, NULL, NULL, rg, name, err, errsz)) != MDF_OK)
         return NULL;
-    if (mdf_rid_cluster(rid, sizeof rid, sub, rg, cluster) != MDF_OK) {
+    if (mdf_rid(rid, sizeof rid, sub, rg, type, name) != MDF_OK) {
         mdf_seterr(err, errsz, "resource id too long");
         return NULL;
     }
@@ -668,7 +673,8 @@ static int op_start_with(op *o, const char *body, char *err, size_t errsz)
 int mdf_arm_get_cluster(mdf_arm *a, const char *sub, const char *rg, const char *cluster,
                         mdf_arm_cluster_cb cb, void *arg, char *err, size_t errsz)
 {
-    op *o = cluster_op(a, K_GET_CLUSTER, "GET", sub, rg, cluster, NULL, arg, err, errsz);
+    op *o = resource_op(a, K_GET_CLUSTER, "GET", sub, rg, MDF_RT_CLUSTERS, cluster, NULL, arg, err,
+                        errsz);
     if (!o)
         return MDF_ERR;
     o->cb.cluster = cb;
@@ -683,7 +689,8 @@ int mdf_arm_set_enforcement(mdf_arm *a, const char *sub, const char *rg, const c
     if (!mdf_valid_enforcement_level(level))
         return mdf_seterr(err, errsz, "invalid enforcement level \"%.40s\": not %s", level,
                           MDF_RULE_LEVEL);
-    op *o = cluster_op(a, K_SET_ENFORCEMENT, "PATCH", sub, rg, cluster, NULL, arg, err, errsz);
+    op *o = resource_op(a, K_SET_ENFORCEMENT, "PATCH", sub, rg, MDF_RT_CLUSTERS, cluster, NULL, arg,
+                        err, errsz);
     if (!o)
         return MDF_ERR;
     o->cb.cluster = cb;
@@ -697,38 +704,19 @@ int mdf_arm_set_enforcement(mdf_arm *a, const char *sub, const char *rg, const c
 int mdf_arm_scan_runtime(mdf_arm *a, const char *sub, const char *rg, const char *cluster,
                          mdf_arm_op_cb cb, void *arg, char *err, size_t errsz)
 {
-    op *o = cluster_op(a, K_SCAN_RUNTIME, "POST", sub, rg, cluster, MDF_ACTION_SCAN_RUNTIME, arg,
-                       err, errsz);
+    op *o = resource_op(a, K_SCAN_RUNTIME, "POST", sub, rg, MDF_RT_CLUSTERS, cluster,
+                        MDF_ACTION_SCAN_RUNTIME, arg, err, errsz);
     if (!o)
         return MDF_ERR;
     o->cb.op = cb;
     return op_start_with(o, "{\"scanActivity\":\"Scan\"}", err, errsz);
 }
 
-/* A new operation on the machines of a managed resource group: the list
- * (bmm NULL) or one machine's action. */
-static op *bmm_op(mdf_arm *a, kind k, const char *method, const char *sub, const char *managed_rg,
-                  const char *bmm, const char *action, void *arg, char *err, size_t errsz)
-{
-    char rid[MDF_RID_MAX];
-    if (check_names(sub, NULL, NULL, managed_rg, bmm, err, errsz) != MDF_OK)
-        return NULL;
-    if (mdf_rid_bmm(rid, sizeof rid, sub, managed_rg, bmm) != MDF_OK) {
-        mdf_seterr(err, errsz, "resource id too long");
-        return NULL;
-    }
-    op *o = op_new(a, k, method, arg, err, errsz);
-    if (o && resource_url(a, o->url, sizeof o->url, rid, action, err, errsz) != MDF_OK) {
-        op_free(o);
-        return NULL;
-    }
-    return o;
-}
-
 int mdf_arm_list_bmms(mdf_arm *a, const char *sub, const char *managed_rg, mdf_arm_bmms_cb cb,
                       void *arg, char *err, size_t errsz)
 {
-    op *o = bmm_op(a, K_LIST_BMMS, "GET", sub, managed_rg, NULL, NULL, arg, err, errsz);
+    op *o = resource_op(a, K_LIST_BMMS, "GET", sub, managed_rg, MDF_RT_BMMS, NULL, NULL, arg, err,
+                        errsz);
     if (!o)
         return MDF_ERR;
     o->cb.bmms = cb;
@@ -745,10 +733,10 @@ int mdf_arm_run_data_extract(mdf_arm *a, const char *sub, const char *managed_rg
                           MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX);
     if (!bmm)
         return mdf_seterr(err, errsz, "no bare-metal machine named");
-    op *o =
-        bmm_op(a, K_RUN_EXTRACT, "POST", sub, managed_rg, bmm,
-               restricted ? MDF_ACTION_RUN_DATA_EXTRACTS_RESTRICTED : MDF_ACTION_RUN_DATA_EXTRACTS,
-               arg, err, errsz);
+    op *o = resource_op(a, K_RUN_EXTRACT, "POST", sub, managed_rg, MDF_RT_BMMS, bmm,
+                        restricted ? MDF_ACTION_RUN_DATA_EXTRACTS_RESTRICTED
+                                   : MDF_ACTION_RUN_DATA_EXTRACTS,
+                        arg, err, errsz);
     if (!o)
         return MDF_ERR;
     o->cb.op = cb;

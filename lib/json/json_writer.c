@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "clock.h"
+
 /* Flush to the FILE once this much is buffered. */
 #define JSONW_FLUSH_AT 65536
 
@@ -243,4 +245,14 @@ int mdf_jsonw_finish(mdf_jsonw *w)
     if (w->fp && fflush(w->fp) != 0)
         w->failed = true;
     return w->failed || w->depth != 0 ? -1 : 0;
+}
+
+void mdf_jsonw_ktime(mdf_jsonw *w, const char *key, int64_t ms)
+{
+    char t[MDF_TIME_STRSZ];
+    mdf_jsonw_key(w, key);
+    if (ms != MDF_TIME_NONE && mdf_time_format_ms(ms, t) == 0)
+        mdf_jsonw_str(w, t);
+    else
+        mdf_jsonw_null(w);
 }

@@ -47,5 +47,8 @@ void mdf_jsonw_kstr(mdf_jsonw *w, const char *key, const char *s);
 void mdf_jsonw_kint(mdf_jsonw *w, const char *key, int64_t v);
 void mdf_jsonw_kbool(mdf_jsonw *w, const char *key, bool v);
 void mdf_jsonw_knull(mdf_jsonw *w, const char *key);
+/* Epoch ms as RFC 3339 text (clock.h), or null when MDF_TIME_NONE or out
+ * of range. */
+void mdf_jsonw_ktime(mdf_jsonw *w, const char *key, int64_t ms);
 
 #endif

@@ -10,16 +10,6 @@ static void kstr_or_null(mdf_jsonw *w, const char *key, const char *s)
     mdf_jsonw_kstr(w, key, s); /* NULL is written as null */
 }
 
-static void ktime(mdf_jsonw *w, const char *key, int64_t ms)
-{
-    char t[MDF_TIME_STRSZ];
-    mdf_jsonw_key(w, key);
-    if (ms != MDF_TIME_NONE && mdf_time_format_ms(ms, t) == 0)
-        mdf_jsonw_str(w, t);
-    else
-        mdf_jsonw_null(w);
-}
-
 static void kcount(mdf_jsonw *w, const char *key, int64_t n)
 {
     if (n == MDF_COUNT_NONE)
@@ -52,7 +42,7 @@ static void write_threats(mdf_jsonw *w, const char *key, const mdf_threat *t, si
         kstr_or_null(w, "type", t[i].type);
         kstr_or_null(w, "status", t[i].status);
         mdf_jsonw_kbool(w, "remediated", mdf_threat_remediated(&t[i]));
-        ktime(w, "detection_time", t[i].detection_ms);
+        mdf_jsonw_ktime(w, "detection_time", t[i].detection_ms);
         mdf_jsonw_obj_end(w);
     }
     mdf_jsonw_arr_end(w);
@@ -68,7 +58,7 @@ void mdf_report_write_health(const mdf_report *r, mdf_jsonw *w)
     kstr_or_null(w, "engine_version", h->engine_version);
     kstr_or_null(w, "definitions_version", h->definitions_version);
     kstr_or_null(w, "definitions_status", h->definitions_status);
-    ktime(w, "definitions_updated", h->definitions_updated_ms);
+    mdf_jsonw_ktime(w, "definitions_updated", h->definitions_updated_ms);
     ktri(w, "real_time_protection_enabled", h->real_time_protection_enabled);
     ktri(w, "real_time_protection_available", h->real_time_protection_available);
     ktri(w, "passive_mode_enabled", h->passive_mode_enabled);
@@ -77,7 +67,7 @@ void mdf_report_write_health(const mdf_report *r, mdf_jsonw *w)
     kstr_or_null(w, "release_ring", h->release_ring);
     kstr_or_null(w, "org_id", h->org_id);
     kstr_or_null(w, "edr_machine_id", h->edr_machine_id);
-    ktime(w, "product_expiration", h->product_expiration_ms);
+    mdf_jsonw_ktime(w, "product_expiration", h->product_expiration_ms);
     mdf_jsonw_key(w, "issues");
     if (h->issues_known) {
         mdf_jsonw_arr_begin(w);
@@ -101,8 +91,8 @@ void mdf_report_write_json(const mdf_report *r, mdf_jsonw *w)
         mdf_jsonw_obj_begin(w);
         kstr_or_null(w, "type", s->type);
         kstr_or_null(w, "state", s->state);
-        ktime(w, "start_time", s->start_ms);
-        ktime(w, "end_time", s->end_ms);
+        mdf_jsonw_ktime(w, "start_time", s->start_ms);
+        mdf_jsonw_ktime(w, "end_time", s->end_ms);
         kcount(w, "files_scanned", s->files_scanned);
         kcount(w, "threat_count", s->threat_count);
         mdf_jsonw_obj_end(w);

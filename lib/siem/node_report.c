@@ -59,8 +59,8 @@ int mdf_node_report(const mdf_node_ctx *n, const mdf_report *r, const mdf_outcom
         const mdf_scan *s = &r->scans[r->n_scans - 1];
         mdf_jsonw_obj_begin(&w);
         mdf_jsonw_kstr(&w, "type", s->type);
-        siem_krfc(&w, "start_time", s->start_ms);
-        siem_krfc(&w, "end_time", s->end_ms);
+        mdf_jsonw_ktime(&w, "start_time", s->start_ms);
+        mdf_jsonw_ktime(&w, "end_time", s->end_ms);
         mdf_jsonw_obj_end(&w);
     } else {
         mdf_jsonw_null(&w);

@@ -63,17 +63,6 @@ void siem_kcount_opt(mdf_jsonw *w, const char *key, int64_t n)
         mdf_jsonw_kint(w, key, n);
 }
 
-/* RFC 3339 text, or null when unknown or out of range (our own shapes). */
-void siem_krfc(mdf_jsonw *w, const char *key, int64_t ms)
-{
-    char t[MDF_TIME_STRSZ];
-    mdf_jsonw_key(w, key);
-    if (ms != MDF_TIME_NONE && mdf_time_format_ms(ms, t) == 0)
-        mdf_jsonw_str(w, t);
-    else
-        mdf_jsonw_null(w);
-}
-
 /* OCSF's lists that we fill with one value (types, classifications, ...) */
 void siem_kone_str(mdf_jsonw *w, const char *key, const char *s)
 {

@@ -37,8 +37,6 @@ bool siem_icontains(const char *s, const char *needle);
 void siem_kms_opt(mdf_jsonw *w, const char *key, int64_t ms);
 /* A count, omitted when absent. */
 void siem_kcount_opt(mdf_jsonw *w, const char *key, int64_t n);
-/* RFC 3339 text, or null when unknown or out of range (our own shapes). */
-void siem_krfc(mdf_jsonw *w, const char *key, int64_t ms);
 /* "key":["s"]: OCSF's lists that we fill with one value. */
 void siem_kone_str(mdf_jsonw *w, const char *key, const char *s);
 

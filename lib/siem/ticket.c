@@ -69,7 +69,7 @@ int mdf_ticket_threat(const mdf_node_ctx *n, const mdf_threat *t, mdf_buf *out,
     mdf_jsonw_kstr(&w, "family", t->family);
     mdf_jsonw_kstr(&w, "status", t->status);
     mdf_jsonw_kstr(&w, "tracking_id", t->tracking_id);
-    siem_krfc(&w, "detection_time", t->detection_ms);
+    mdf_jsonw_ktime(&w, "detection_time", t->detection_ms);
     ticket_where(&w, n);
     mdf_jsonw_obj_end(&w);
     ticket_tail(&w, n, event_id);
