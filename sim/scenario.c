@@ -696,7 +696,7 @@ int sim_scenario_parse(const char *name, const char *json, size_t len, sim_scena
     }
     memcpy(copy, json, len);
     copy[len] = '\0';
-    /* jdom takes `copy` whatever happens */
+    /* the JSON reader takes `copy` whatever happens */
     if (mdf_jdoc_parse(&copy, len, SCENARIO_MAX_DEPTH, &doc, jerr, sizeof jerr) != MDF_OK) {
         mdf_seterr(err, errsz, "%s: not JSON: %s", name, jerr);
         goto cleanup;

@@ -21,7 +21,7 @@
 #include "kafka_consumer.h"
 #include "kafka_producer.h"
 
-/* after rdkafka.h (from kafka.h), as it demands */
+/* after rdkafka.h (from kafka_producer.h), as it demands */
 #include <librdkafka/rdkafka_mock.h>
 
 #define TOPIC "mde.test.kafka"

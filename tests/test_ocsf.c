@@ -1,5 +1,5 @@
 /* Unit tests of the event ids (eventid.c) and of the SIEM and ticket
- * records (ocsf.c): each record is parsed back with jdom and read field by
+ * records (lib/siem): each record is parsed back with the JSON reader and read field by
  * field, as the SIEM and the ticketing connector would. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -638,9 +638,9 @@ static void test_node_report(void **state)
     mdf_report_free(r);
 }
 
-/* The node report's "health" is written apart from mdefleet-report's
- * (report_out.c has no writer for it alone): both must keep the same keys
- * and values, in the same order, so one SIEM parser reads both. */
+/* The node report's "health" and mdefleet-report's come from the same
+ * writer (mdf_report_write_health): both must keep the same keys and
+ * values, in the same order, so one SIEM parser reads both. */
 static void test_node_report_health_matches_report(void **state)
 {
     (void)state;

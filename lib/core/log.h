@@ -1,5 +1,6 @@
-/* One-line structured logs on stderr: time, level, program, message and
- * key=value pairs. Callers never pass secrets; URLs go through
+/* One line per message on stderr: time, level, program[pid] and the
+ * message, written with one write() so that lines of several processes do
+ * not interleave. Callers never pass secrets; URLs go through
  * mdf_url_redact first. */
 #ifndef MDF_LOG_H
 #define MDF_LOG_H

@@ -1,5 +1,5 @@
-/* The MDE report parser: json-c tree -> normalized model (report.h).
- * Output of the model lives in report_out.c. */
+/* The MDE report parser: the JSON reader's tree (json_reader.h) -> the
+ * normalized model (report.h). Output of the model lives in report_output.c. */
 #include "report.h"
 
 #include <errno.h>
