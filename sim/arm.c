@@ -12,6 +12,7 @@
 #include "armjson.h"
 #include "clock.h"
 #include "err.h"
+#include "http_loop.h"
 #include "json_reader.h"
 #include "names.h"
 #include "simhttp.h"
@@ -366,7 +367,7 @@ static enum MHD_Result accepted(arm_ctx *a, const sim_op *op, bool async_header)
     struct MHD_Response *resp = sim_resp_str("", NULL);
     if (resp) {
         if (async_header)
-            MHD_add_response_header(resp, "Azure-AsyncOperation", url);
+            MHD_add_response_header(resp, MDF_H_AZURE_ASYNC, url);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, url);
         sim_resp_retry_after(resp, op_wait_ms(a, op));
     }
@@ -762,8 +763,7 @@ void sim_arm_prepare(sim_req *r)
 {
     sim_state *st = r->srv->state;
     r->arm = true;
-    r->ratelimit_header = is_write(r) ? "x-ms-ratelimit-remaining-subscription-writes"
-                                      : "x-ms-ratelimit-remaining-subscription-reads";
+    r->ratelimit_header = is_write(r) ? MDF_H_RATELIMIT_WRITES : MDF_H_RATELIMIT_READS;
     correlation_id(r);
     sim_state_lock(st);
     r->ratelimit_remaining =

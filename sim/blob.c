@@ -12,6 +12,7 @@
 #include "armjson.h"
 #include "clock.h"
 #include "err.h"
+#include "http_loop.h"
 #include "simhttp.h"
 #include "strconv.h"
 
@@ -37,7 +38,7 @@ static struct MHD_Response *storage_error_resp(sim_req *r, const char *code, con
     mdf_buf_appendf(&b, "</Error>");
     struct MHD_Response *resp = sim_resp_buf(&b, "application/xml");
     if (resp) {
-        MHD_add_response_header(resp, "x-ms-error-code", code);
+        MHD_add_response_header(resp, MDF_H_ERROR_CODE, code);
         MHD_add_response_header(resp, "x-ms-version", STORAGE_VERSION);
     }
     return resp;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "http_loop.h"
 #include "json_writer.h"
 
 static const char *const ROUTE_NAMES[SIM_R_COUNT] = {
@@ -141,7 +142,7 @@ void sim_resp_retry_after(struct MHD_Response *resp, int64_t wait_ms)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
     /* Some Azure services add the exact wait in ms; scaled tests need it. */
     snprintf(v, sizeof v, "%" PRId64, wait_ms);
-    MHD_add_response_header(resp, "retry-after-ms", v);
+    MHD_add_response_header(resp, MDF_H_RETRY_AFTER_MS, v);
 }
 
 enum MHD_Result sim_send(sim_req *r, unsigned status, struct MHD_Response *resp)
@@ -150,7 +151,7 @@ enum MHD_Result sim_send(sim_req *r, unsigned status, struct MHD_Response *resp)
         sim_stats_count(&r->srv->stats, r->route, 0);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, "x-ms-request-id", r->request_id);
+    MHD_add_response_header(resp, MDF_H_REQUEST_ID, r->request_id);
     if (r->arm) {
         char v[24];
         MHD_add_response_header(resp, "x-ms-correlation-request-id", r->correlation_id);

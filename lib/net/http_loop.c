@@ -192,23 +192,22 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 #define IS(name) (nlen == sizeof(name) - 1 && strncasecmp(data, name, nlen) == 0)
     if (IS("location"))
         copy_value(r->location, sizeof r->location, v, vlen);
-    else if (IS("azure-asyncoperation"))
+    else if (IS(MDF_H_AZURE_ASYNC))
         copy_value(r->azure_async, sizeof r->azure_async, v, vlen);
     else if (IS("etag"))
         copy_value(r->etag, sizeof r->etag, v, vlen);
-    else if (IS("x-ms-error-code"))
+    else if (IS(MDF_H_ERROR_CODE))
         copy_value(r->error_code, sizeof r->error_code, v, vlen);
     else if (IS("content-range"))
         copy_value(r->content_range, sizeof r->content_range, v, vlen);
-    else if (IS("x-ms-request-id"))
+    else if (IS(MDF_H_REQUEST_ID))
         copy_value(r->request_id, sizeof r->request_id, v, vlen);
-    else if (IS("retry-after-ms") || IS("x-ms-retry-after-ms"))
+    else if (IS(MDF_H_RETRY_AFTER_MS) || IS(MDF_H_MS_RETRY_AFTER_MS))
         r->retry_after_ms = parse_ms(v, vlen, 1);
     else if (IS("retry-after") && r->retry_after_ms < 0)
         /* seconds; the HTTP-date form is not used by ARM */
         r->retry_after_ms = parse_ms(v, vlen, 1000);
-    else if (IS("x-ms-ratelimit-remaining-subscription-reads") ||
-             IS("x-ms-ratelimit-remaining-subscription-writes")) {
+    else if (IS(MDF_H_RATELIMIT_READS) || IS(MDF_H_RATELIMIT_WRITES)) {
         int64_t rem;
         if (mdf_parse_int64(v, vlen, &rem) == 0)
             r->ratelimit_remaining = rem;

@@ -17,6 +17,16 @@
 
 typedef struct mdf_http mdf_http;
 
+/* The response headers of Azure the loop reads into mdf_http_resp (names
+ * compare case-insensitively; the simulator writes them). */
+#define MDF_H_AZURE_ASYNC "Azure-AsyncOperation"
+#define MDF_H_RETRY_AFTER_MS "retry-after-ms"
+#define MDF_H_MS_RETRY_AFTER_MS "x-ms-retry-after-ms"
+#define MDF_H_ERROR_CODE "x-ms-error-code"
+#define MDF_H_REQUEST_ID "x-ms-request-id"
+#define MDF_H_RATELIMIT_READS "x-ms-ratelimit-remaining-subscription-reads"
+#define MDF_H_RATELIMIT_WRITES "x-ms-ratelimit-remaining-subscription-writes"
+
 /* The most timers one loop holds: its users arm about one per pending
  * operation, and a million is far beyond any fleet's. */
 #define MDF_HTTP_MAX_TIMERS (1u << 20)
