@@ -65,6 +65,8 @@ static int azure_new(mdf_worker_env *e, const mdf_config *c, char *err, size_t e
     if (mdf_auth_cfg_init(&acfg, method, err, errsz) != MDF_OK)
         return MDF_ERR;
     acfg.http = loopback ? MDF_HTTP_LOOPBACK : MDF_HTTPS_ONLY;
+    mdf_blob_auth blob_auth = MDF_BLOB_AUTH_AUTO;
+    mdf_blob_auth_parse(mdf_config_get(c, "blob.auth"), &blob_auth); /* checked as an enum */
     mdf_arm_cfg_default(&cfg);
     mdf_strlcpy(cfg.endpoint, mdf_config_get(c, "arm.endpoint"), sizeof cfg.endpoint);
     mdf_strlcpy(cfg.api_version, mdf_config_get(c, "arm.api_version"), sizeof cfg.api_version);
@@ -76,14 +78,24 @@ static int azure_new(mdf_worker_env *e, const mdf_config *c, char *err, size_t e
     cfg.retry.max_retries = (int)mdf_config_get_int(c, "arm.max_retries");
     mdf_blob_cfg_default(&e->blob);
     e->blob.http = acfg.http;
+    e->blob.auth = blob_auth;
     e->blob.max_bytes = (size_t)mdf_config_get_int(c, "blob.max_bytes");
     int rc = MDF_ERR;
-    if (mdf_blob_cfg_set_hosts(&e->blob, mdf_config_get(c, "blob.allowed_hosts"), err, errsz) ==
-            MDF_OK &&
-        mdf_http_new(&e->http, err, errsz) == MDF_OK &&
-        mdf_auth_new(&e->auth, e->http, &acfg, err, errsz) == MDF_OK &&
-        mdf_arm_new(&e->arm, e->http, e->auth, &cfg, err, errsz) == MDF_OK)
-        rc = MDF_OK;
+    if (mdf_blob_cfg_set_hosts(&e->blob, mdf_config_get(c, "blob.allowed_hosts"), err, errsz) !=
+            MDF_OK ||
+        mdf_http_new(&e->http, err, errsz) != MDF_OK)
+        goto cleanup;
+    /* one provider per audience: a token only ever goes to its own hosts */
+    mdf_strlcpy(acfg.resource, mdf_config_get(c, "arm.audience"), sizeof acfg.resource);
+    if (mdf_auth_new(&e->arm_auth, e->http, &acfg, err, errsz) != MDF_OK)
+        goto cleanup;
+    mdf_strlcpy(acfg.resource, mdf_config_get(c, "blob.audience"), sizeof acfg.resource);
+    if (mdf_auth_new(&e->storage_auth, e->http, &acfg, err, errsz) != MDF_OK ||
+        mdf_arm_new(&e->arm, e->http, e->arm_auth, &cfg, err, errsz) != MDF_OK)
+        goto cleanup;
+    e->blob.tokens = blob_auth == MDF_BLOB_AUTH_SAS ? NULL : e->storage_auth;
+    rc = MDF_OK;
+cleanup:
     /* acfg holds the client secret; the provider keeps its own copy */
     explicit_bzero(&acfg, sizeof acfg);
     return rc;
@@ -112,7 +124,8 @@ void mdf_worker_env_fini(mdf_worker_env *e)
 {
     mdf_http_destroy(e->http);
     mdf_arm_destroy(e->arm);
-    mdf_auth_destroy(e->auth);
+    mdf_auth_destroy(e->arm_auth);
+    mdf_auth_destroy(e->storage_auth);
     mdf_codec_destroy(e->codec);
     memset(e, 0, sizeof *e);
 }

@@ -1,6 +1,8 @@
 /* What the worker's roles are given (role.h), built from the
- * configuration: the codec, the HTTP event loop, the Entra ID token
- * provider, the ARM client, the blob settings, and Azure bound to them. */
+ * configuration: the codec, the HTTP event loop, an Entra ID token
+ * provider per audience (Resource Manager, storage: the same credentials,
+ * never each other's tokens), the ARM client, the blob settings, and Azure
+ * bound to them. */
 #ifndef MDF_WORKER_ENV_H
 #define MDF_WORKER_ENV_H
 
@@ -15,8 +17,9 @@
 typedef struct mdf_worker_env {
     mdf_role_env role; /* points into the rest */
     mdf_codec *codec;
-    mdf_http *http; /* the loop runs it */
-    mdf_auth *auth;
+    mdf_http *http;         /* the loop runs it */
+    mdf_auth *arm_auth;     /* tokens for Resource Manager (arm.audience) */
+    mdf_auth *storage_auth; /* tokens for the result archives (blob.audience) */
     mdf_arm *arm;
     mdf_blob_cfg blob;
     mdf_az az;

@@ -82,7 +82,7 @@ const char *mdf_arm_errcode_name(mdf_arm_errcode c)
 void mdf_arm_cfg_default(mdf_arm_cfg *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    mdf_strlcpy(cfg->endpoint, "https://management.azure.com", sizeof cfg->endpoint);
+    mdf_strlcpy(cfg->endpoint, MDF_ARM_ENDPOINT, sizeof cfg->endpoint);
     mdf_strlcpy(cfg->api_version, "2026-07-01", sizeof cfg->api_version);
     cfg->retry = (mdf_retry){.max_retries = 6, .base_ms = 1000, .max_ms = 60000};
     cfg->reads = (mdf_bucket_cfg){250, 25};

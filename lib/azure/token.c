@@ -65,7 +65,7 @@ int mdf_auth_cfg_init(mdf_auth_cfg *cfg, mdf_auth_method method, char *err, size
     mdf_strlcpy(cfg->authority_host, "https://login.microsoftonline.com",
                 sizeof cfg->authority_host);
     mdf_strlcpy(cfg->imds_endpoint, "http://169.254.169.254", sizeof cfg->imds_endpoint);
-    mdf_strlcpy(cfg->resource, "https://management.azure.com/", sizeof cfg->resource);
+    mdf_strlcpy(cfg->resource, MDF_AUDIENCE_ARM, sizeof cfg->resource);
     cfg->retry = (mdf_retry){.max_retries = 4, .base_ms = 1000, .max_ms = 30000};
     /* IMDS guidance: about 0/2/6/14/30 s, i.e. doubling from 2 s, 5 tries */
     cfg->imds_retry = (mdf_retry){.max_retries = 4, .base_ms = 2000, .max_ms = 16000};

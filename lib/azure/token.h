@@ -19,6 +19,13 @@ typedef enum {
     MDF_AUTH_MANAGED_IDENTITY,
 } mdf_auth_method;
 
+/* The Entra ID audiences (resources) of Azure's public cloud; sovereign
+ * clouds have others (configuration). The scope is the audience + ".default". */
+#define MDF_AUDIENCE_ARM "https://management.azure.com/"
+#define MDF_AUDIENCE_STORAGE "https://storage.azure.com/"
+/* Resource Manager's public endpoint: the ARM audience without its '/' */
+#define MDF_ARM_ENDPOINT "https://management.azure.com"
+
 #define MDF_AUTH_MAX_TOKEN 16384
 #define MDF_AUTH_MAX_ASSERTION 65536
 

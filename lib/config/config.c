@@ -15,6 +15,7 @@
 #include "err.h"
 #include "names.h"
 #include "strconv.h"
+#include "token.h"
 #include "url.h"
 #include "vec.h"
 
@@ -52,6 +53,7 @@ static int check_prefix(const char *v, char *msg, size_t msgsz);
 static int check_endpoint(const char *v, char *msg, size_t msgsz);
 static int check_api_version(const char *v, char *msg, size_t msgsz);
 static int check_host_pattern(const char *v, char *msg, size_t msgsz);
+static int check_audience(const char *v, char *msg, size_t msgsz);
 
 #define KSTR(k, d, chk, ds)                                                                        \
     {                                                                                              \
@@ -88,19 +90,24 @@ static const keydef keys[] = {
 #define KTOPIC_X(id, name, ds) KTOPIC(name, ds),
     MDF_TOPIC_LIST(KTOPIC_X)
 #undef KTOPIC_X
-        KSTR("arm.endpoint", "https://management.azure.com", check_endpoint,
-             "Azure Resource Manager base URL"),
+        KSTR("arm.endpoint", MDF_ARM_ENDPOINT, check_endpoint, "Azure Resource Manager base URL"),
     KSTR("arm.api_version", "2026-07-01", check_api_version, "Microsoft.NetworkCloud api-version"),
     KINT("arm.reads_burst", "250", 1, 1000000, "Client-side ARM read budget: burst"),
     KDBL("arm.reads_per_second", "25", 0.001, 100000, "ARM read budget: refill per second"),
     KINT("arm.writes_burst", "200", 1, 1000000, "Client-side ARM write budget: burst"),
     KDBL("arm.writes_per_second", "10", 0.001, 100000, "ARM write budget: refill per second"),
     KINT("arm.max_retries", "6", 0, 20, "Retries of a throttled or failed ARM request"),
+    KSTR("arm.audience", MDF_AUDIENCE_ARM, check_audience,
+         "Entra ID audience of Resource Manager tokens (other in sovereign clouds)"),
     KENUM("auth.method", "client_secret", "client_secret|workload_identity|managed_identity",
           "How to get Entra ID tokens (secrets come from the AZURE_* variables)"),
     KLIST("blob.allowed_hosts", "*.blob.core.windows.net", 16, NULL, check_host_pattern,
           "Hosts result archives may be downloaded from (exact or *.suffix)"),
     KINT("blob.max_bytes", "67108864", 1024, 1073741824, "Cap on a downloaded result archive"),
+    KENUM("blob.auth", "auto", "auto|sas|entra",
+          "How archives are read: auto (a SAS URL with its SAS, else an Entra token), sas, entra"),
+    KSTR("blob.audience", MDF_AUDIENCE_STORAGE, check_audience,
+         "Entra ID audience of storage tokens (other in sovereign clouds)"),
     KBOOL("http.allow_loopback", "false",
           "Allow plain http to 127.0.0.1/::1/localhost (simulator, tests)"),
     KINT("worker.max_inflight", "200", 1, 10000, "Node tasks one worker keeps in flight"),
@@ -228,6 +235,19 @@ static int check_host_pattern(const char *v, char *msg, size_t msgsz)
               ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']'))
             return mdf_seterr(msg, msgsz, "\"%s\" is not a host or *.suffix", v);
     }
+    return MDF_OK;
+}
+
+/* An Entra ID resource: an https URL ending in '/' (the token's scope is
+ * it + ".default"). */
+static int check_audience(const char *v, char *msg, size_t msgsz)
+{
+    mdf_url_parts u;
+    char why[MDF_ERRSZ];
+    size_t n = strlen(v);
+    if (n >= 256 || strncmp(v, "https://", 8) != 0 || v[n - 1] != '/' ||
+        mdf_url_parse(v, &u, why, sizeof why) != MDF_OK)
+        return mdf_seterr(msg, msgsz, "not an audience like https://storage.azure.com/");
     return MDF_OK;
 }
 

@@ -11,7 +11,7 @@
 int mdf_url_parse(const char *url, mdf_url_parts *out, char *err, size_t errsz)
 {
     int rc = MDF_ERR;
-    char *scheme = NULL, *host = NULL, *port = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
     CURLU *u = curl_url();
     memset(out, 0, sizeof *out);
     if (!u)
@@ -23,13 +23,15 @@ int mdf_url_parse(const char *url, mdf_url_parts *out, char *err, size_t errsz)
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
         mdf_seterr(err, errsz, "not a valid URL");
         goto cleanup;
     }
     int64_t p;
     if (mdf_strlcpy(out->scheme, scheme, sizeof out->scheme) != 0 ||
         mdf_strlcpy(out->host, host, sizeof out->host) != 0 ||
+        mdf_strlcpy(out->path, path, sizeof out->path) != 0 ||
         mdf_parse_int64(port, strlen(port), &p) != 0 || p <= 0 || p > 65535) {
         mdf_seterr(err, errsz, "not a valid URL");
         goto cleanup;
@@ -40,6 +42,7 @@ cleanup:
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
+    curl_free(path);
     curl_url_cleanup(u);
     return rc;
 }
@@ -70,6 +73,40 @@ bool mdf_host_is_loopback(const char *host)
         }
     }
     return parts == 4;
+}
+
+bool mdf_host_is_address(const char *host)
+{
+    if (host[0] == '[' || strcasecmp(host, "localhost") == 0)
+        return true;
+    int dots = 0;
+    for (const char *p = host; *p; p++) {
+        if (*p == '.')
+            dots++;
+        else if (*p < '0' || *p > '9')
+            return false;
+    }
+    return dots == 3;
+}
+
+bool mdf_url_has_param(const char *url, const char *name)
+{
+    const char *end = strchr(url, '#'); /* the fragment is not the query */
+    const char *q = strchr(url, '?');
+    size_t n = strlen(name);
+    if (!q || (end && end < q))
+        return false;
+    for (const char *p = q + 1; *p && (!end || p < end);) {
+        size_t len = strcspn(p, "&#");
+        if (len >= n && strncmp(p, name, n) == 0 && (len == n || p[n] == '='))
+            return true;
+        p += len;
+        if (*p == '&')
+            p++;
+        else
+            break;
+    }
+    return false;
 }
 
 bool mdf_url_scheme_ok(const mdf_url_parts *u, mdf_http_policy http_policy)

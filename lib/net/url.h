@@ -18,13 +18,19 @@ typedef enum {
 typedef struct mdf_url_parts {
     char scheme[16];
     char host[256];
-    int port; /* the explicit or default port */
+    int port;        /* the explicit or default port */
+    char path[2048]; /* as written, without the query; "/" when empty */
 } mdf_url_parts;
 
 int mdf_url_parse(const char *url, mdf_url_parts *out, char *err, size_t errsz);
 
 /* 127.0.0.0/8, ::1 or localhost */
 bool mdf_host_is_loopback(const char *host);
+/* A dotted-quad or bracketed IPv6 address, or localhost: no DNS name. */
+bool mdf_host_is_address(const char *host);
+
+/* Whether the URL's query has a parameter `name` (e.g. a SAS's "sig"). */
+bool mdf_url_has_param(const char *url, const char *name);
 
 /* https always; http per policy. */
 bool mdf_url_scheme_ok(const mdf_url_parts *u, mdf_http_policy policy);
