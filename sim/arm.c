@@ -146,8 +146,9 @@ static bool authorized(sim_req *r, sim_state *st, int64_t now, enum MHD_Result *
     while (*tok == ' ')
         tok++;
     int64_t expiry = 0;
+    const char *client_id = NULL;
     char when[MDF_TIME_STRSZ], now_s[MDF_TIME_STRSZ];
-    switch (sim_state_token_check(st, tok, now, &expiry)) {
+    switch (sim_state_token_check(st, tok, SIM_AUD_ARM, now, &expiry, &client_id)) {
     case SIM_TOKEN_OK:
         return true;
     case SIM_TOKEN_EXPIRED:
@@ -159,10 +160,11 @@ static bool authorized(sim_req *r, sim_state *st, int64_t now, enum MHD_Result *
                             when, now_s);
         return false;
     case SIM_TOKEN_WRONG_AUDIENCE:
+        sim_stats_mistake(&r->srv->stats, SIM_MISTAKE_WRONG_AUDIENCE);
         *ret = unauthorized(r, "InvalidAuthenticationTokenAudience",
                             "The access token has been obtained for wrong audience or resource. "
                             "It should exactly match with one of the allowed audiences "
-                            "'https://management.azure.com/'.");
+                            "'" MDF_AUDIENCE_ARM "'.");
         return false;
     case SIM_TOKEN_UNKNOWN:
     default:
@@ -400,7 +402,7 @@ static enum MHD_Result cluster_get(arm_ctx *a)
     mdf_jsonw w;
     mdf_buf_init(&b, 1024 * 1024);
     mdf_jsonw_init(&w, &b, NULL);
-    sim_json_cluster(&w, a->st, (size_t)ci, a->apiv, a->now);
+    sim_json_cluster(&w, a->st, (size_t)ci, a->apiv, a->r->base_url, a->now);
     return send_doc(a, 200, &b, &w);
 }
 

@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "err.h"
 #include "names.h"
+#include "routes.h"
 #include "strconv.h"
 
 bool sim_apiv_at_least(const char *apiv, const char *date)
@@ -91,17 +92,19 @@ static void action_states(mdf_jsonw *w, const sim_state *st, size_t ci, int64_t 
     mdf_jsonw_arr_begin(w);
     if (op) {
         sim_opst s = sim_op_status(op, real_ms);
-        const char *status = s == SIM_OPST_RUNNING  ? "InProgress"
-                             : s == SIM_OPST_FAILED ? "Failed"
-                                                    : "Completed";
-        const char *msg = s == SIM_OPST_RUNNING  ? "Scan runtime action is in progress"
-                          : s == SIM_OPST_FAILED ? op->error_message
-                                                 : "Action completed successfully";
-        const char *step_msg =
-            s == SIM_OPST_RUNNING  ? "Distributing the request to scan runtime to the cluster"
-            : s == SIM_OPST_FAILED ? op->error_message
-                                   : "Request to scan runtime was successfully distributed to "
-                                     "the cluster";
+        /* scan_action_failed: the operation succeeds, the action does not */
+        const char *failed = s == SIM_OPST_FAILED      ? op->error_message
+                             : s == SIM_OPST_SUCCEEDED ? st->sc->clusters[ci].scan_action_failed
+                                                       : NULL;
+        const char *status = s == SIM_OPST_RUNNING ? "InProgress" : failed ? "Failed" : "Completed";
+        const char *msg = s == SIM_OPST_RUNNING ? "Scan runtime action is in progress"
+                          : failed              ? failed
+                                                : "Action completed successfully";
+        const char *step_msg = s == SIM_OPST_RUNNING
+                                   ? "Distributing the request to scan runtime to the cluster"
+                               : failed ? failed
+                                        : "Request to scan runtime was successfully distributed to "
+                                          "the cluster";
         mdf_jsonw_obj_begin(w);
         mdf_jsonw_kstr(w, "actionType", MDF_ACTION_TYPE_SCAN_RUNTIME);
         mdf_jsonw_kstr(w, "correlationId", op->correlation_id);
@@ -126,8 +129,38 @@ static void action_states(mdf_jsonw *w, const sim_state *st, size_t ci, int64_t 
     mdf_jsonw_arr_end(w);
 }
 
+/* Where a customer-storage cluster writes run-command output: its
+ * container, path style on the simulator's host (as storage emulators
+ * address an account on an IP host), and the identity that writes there. */
+static void command_output_settings(mdf_jsonw *w, const sim_state *st, size_t ci,
+                                    const char *base_url)
+{
+    const sim_cluster *c = &st->sc->clusters[ci];
+    char url[512]; /* a base URL (under 300 bytes), an account and a container */
+    mdf_jsonw_key(w, "commandOutputSettings");
+    mdf_jsonw_obj_begin(w);
+    mdf_jsonw_key(w, "associatedIdentity");
+    mdf_jsonw_obj_begin(w);
+    if (c->output.user_assigned) {
+        char id[MDF_RID_MAX];
+        /* made up: an identity named after the cluster, in its group */
+        snprintf(id, sizeof id,
+                 "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ManagedIdentity/"
+                 "userAssignedIdentities/%s-uai",
+                 st->sc->subscription, c->resource_group, c->name);
+        mdf_jsonw_kstr(w, "identityType", "UserAssignedIdentity");
+        mdf_jsonw_kstr(w, "userAssignedIdentityResourceId", id);
+    } else {
+        mdf_jsonw_kstr(w, "identityType", "SystemAssignedIdentity");
+    }
+    mdf_jsonw_obj_end(w);
+    snprintf(url, sizeof url, "%s/%s/%s", base_url, c->output.account, c->output.container);
+    mdf_jsonw_kstr(w, "containerUrl", url);
+    mdf_jsonw_obj_end(w);
+}
+
 void sim_json_cluster(mdf_jsonw *w, const sim_state *st, size_t ci, const char *apiv,
-                      int64_t real_ms)
+                      const char *base_url, int64_t real_ms)
 {
     const sim_cluster *c = &st->sc->clusters[ci];
     const sim_cluster_rt *rt = &st->clusters[ci];
@@ -145,6 +178,8 @@ void sim_json_cluster(mdf_jsonw *w, const sim_state *st, size_t ci, const char *
     mdf_jsonw_kstr(w, "clusterConnectionStatus", "Connected");
     mdf_jsonw_kstr(w, "clusterManagerId", cm);
     mdf_jsonw_kstr(w, "clusterType", "MultiRack");
+    if (c->output.customer && sim_apiv_at_least(apiv, "2024-07-01"))
+        command_output_settings(w, st, ci, base_url);
     mdf_jsonw_kstr(w, "detailedStatus", "Running");
     mdf_jsonw_kstr(w, "detailedStatusMessage", "Cluster is running and healthy");
     mdf_jsonw_key(w, "managedResourceGroupConfiguration");
@@ -242,19 +277,26 @@ void sim_json_bmm(mdf_jsonw *w, const sim_state *st, size_t ci, size_t ni, const
     resource_end(w, st->sim0_ms, st->sim0_ms, MDF_RP_NAMESPACE "/" MDF_RT_BMMS);
 }
 
-int sim_result_url(const sim_op *op, const char *base_url, mdf_buf *out)
+int sim_result_url(const sim_state *state, const sim_op *op, const char *base_url, mdf_buf *out)
 {
+    const sim_output *o = &state->sc->clusters[op->cluster].output;
+    if (o->customer)
+        return mdf_buf_appendf(out,
+                               "%s/%s/%s/" SIM_CUSTOMER_BLOB_PREFIX "%s" SIM_CUSTOMER_BLOB_SUFFIX,
+                               base_url, o->account, o->container, op->blob_id) == 0
+                   ? MDF_OK
+                   : MDF_ERR;
     char st[SIM_ISO_S_STRSZ], se[SIM_ISO_S_STRSZ];
     if (sim_format_iso_s(op->sas_start_ms, st) != 0 || sim_format_iso_s(op->sas_expiry_ms, se) != 0)
         return MDF_ERR;
     int rc = mdf_buf_appendf(
-        out, "%s/bmm-run-command-output/%s-action-bmmdataextcmd.tar.gz?se=", base_url, op->blob_id);
+        out, "%s/" SIM_SEG_SAS_CONTAINER "/%s" SIM_SAS_BLOB_SUFFIX "?se=", base_url, op->blob_id);
     rc |= mdf_pct_encode(out, se);
     rc |= mdf_buf_appendf(out, "&sig=");
     rc |= mdf_pct_encode(out, op->sig);
     rc |= mdf_buf_appendf(out, "&sp=r&spr=https&sr=b&st=");
     rc |= mdf_pct_encode(out, st);
-    rc |= mdf_buf_appendf(out, "&sv=2019-12-12");
+    rc |= mdf_buf_appendf(out, "&sv=" SIM_SAS_VERSION);
     return rc == 0 ? MDF_OK : MDF_ERR;
 }
 
@@ -284,7 +326,7 @@ static void output_head(const sim_state *st, const sim_op *op, const char *base_
     }
     mdf_buf_appendf(out, "Writing to /hostfs/tmp/runcommand\n\n================================\n"
                          "Script execution result can be found in storage account:\n ");
-    sim_result_url(op, base_url, out);
+    sim_result_url(st, op, base_url, out);
     mdf_buf_appendc(out, '\n');
 }
 
@@ -335,7 +377,7 @@ void sim_json_op(mdf_jsonw *w, const sim_state *st, const sim_op *op, const char
         mdf_jsonw_kstr(w, "outputHead", text.data ? text.data : "");
         if (op->has_result) {
             mdf_buf_reset(&text);
-            sim_result_url(op, base_url, &text);
+            sim_result_url(st, op, base_url, &text);
             mdf_jsonw_kstr(w, "resultUrl", text.data ? text.data : "");
         }
         mdf_jsonw_obj_end(w);

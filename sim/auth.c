@@ -52,13 +52,6 @@ static enum MHD_Result aad_error(sim_req *r, unsigned status, const char *error,
     return sim_send_json(r, status, &b);
 }
 
-static bool is_arm_resource(const char *res)
-{
-    return strcmp(res, "https://management.azure.com/") == 0 ||
-           strcmp(res, "https://management.azure.com") == 0 ||
-           strcmp(res, "https://management.core.windows.net/") == 0;
-}
-
 /* Reads a form field; -1 answered (malformed), 0 absent, 1 present. */
 static int form_field(sim_req *r, const char *key, char *out, size_t outsz, enum MHD_Result *ret)
 {
@@ -158,15 +151,16 @@ enum MHD_Result sim_auth_token(sim_req *r, const char *tenant)
                          "'client_assertion' or 'client_secret'.");
     }
 
-    /* The scope names the resource: only Resource Manager tokens open ARM. */
+    /* The scope names the resource, the token's audience: Resource Manager
+     * and Storage each take only their own. */
     char resource[512];
     mdf_strlcpy(resource, scope, sizeof resource);
     resource[slen - 8] = '\0'; /* keep the '/' before ".default" */
-    bool arm = is_arm_resource(resource) || strcmp(resource, "https://management.azure.com//") == 0;
     char tok[SIM_TOKEN_LEN + 1];
     int64_t sim_expiry;
     sim_state_lock(st);
-    int rc = sim_state_token_issue(st, arm, mdf_mono_ms(), tok, &sim_expiry);
+    int rc = sim_state_token_issue(st, sim_audience_of(resource), client->client_id, mdf_mono_ms(),
+                                   tok, &sim_expiry);
     sim_state_unlock(st);
     if (rc != MDF_OK)
         return aad_error(r, 500, "temporarily_unavailable", 50000,
@@ -235,12 +229,12 @@ enum MHD_Result sim_auth_imds(sim_req *r)
     int64_t sim_expiry, real_now = mdf_mono_ms();
     sim_state_lock(st);
     int64_t sim_now = sim_state_sim_ms(st, real_now);
-    int rc = sim_state_token_issue(st, is_arm_resource(resource), real_now, tok, &sim_expiry);
+    /* issued to the managed identity, for the resource asked for */
+    int rc = sim_state_token_issue(st, sim_audience_of(resource), st->imds_client_id, real_now, tok,
+                                   &sim_expiry);
     sim_state_unlock(st);
     if (rc != MDF_OK)
         return imds_error(r, 500, "Failed to issue a token");
-    char client_id[MDF_UUID_STRSZ];
-    sim_uuid_named("imds", 4, client_id);
 
     /* every value a string, as IMDS writes them */
     mdf_buf b;
@@ -249,7 +243,7 @@ enum MHD_Result sim_auth_imds(sim_req *r)
     mdf_jsonw_init(&w, &b, NULL);
     mdf_jsonw_obj_begin(&w);
     mdf_jsonw_kstr(&w, "access_token", tok);
-    mdf_jsonw_kstr(&w, "client_id", client_id);
+    mdf_jsonw_kstr(&w, "client_id", st->imds_client_id);
     kstr_i64(&w, "expires_in", sc->token_lifetime_s);
     kstr_i64(&w, "expires_on", sim_expiry / 1000);
     kstr_i64(&w, "ext_expires_in", sc->token_lifetime_s);

@@ -11,6 +11,7 @@
 #include "err.h"
 #include "json_reader.h"
 #include "names.h"
+#include "routes.h"
 #include "strconv.h"
 #include "util.h"
 
@@ -412,6 +413,11 @@ static int load_faults(ld *l, const mdf_jval *node, const char *where, sim_fault
                                        "corrupt_archive",
                                        "expired_sas",
                                        "extract_seconds",
+                                       "blob_401",
+                                       "blob_404",
+                                       "blob_5xx",
+                                       "blob_no_role",
+                                       "blob_blocked",
                                        NULL};
     const mdf_jval *o, *v;
     char w[WHERESZ];
@@ -429,7 +435,12 @@ static int load_faults(ld *l, const mdf_jval *node, const char *where, sim_fault
                 &f->broken_download_after) ||
         get_bool(l, o, w, "corrupt_archive", false, &f->corrupt_archive) ||
         get_bool(l, o, w, "expired_sas", false, &f->expired_sas) ||
-        get_num(l, o, w, "extract_seconds", -1, 0, false, 1e7, true, &f->extract_seconds))
+        get_num(l, o, w, "extract_seconds", -1, 0, false, 1e7, true, &f->extract_seconds) ||
+        get_int(l, o, w, "blob_401", false, 0, 0, 1000000, &f->blob_401) ||
+        get_int(l, o, w, "blob_404", false, 0, 0, 1000000, &f->blob_404) ||
+        get_int(l, o, w, "blob_5xx", false, 0, 0, 1000000, &f->blob_5xx) ||
+        get_bool(l, o, w, "blob_no_role", false, &f->blob_no_role) ||
+        get_bool(l, o, w, "blob_blocked", false, &f->blob_blocked))
         return MDF_ERR;
     /* exit_code is a string, as exitCode is on the wire */
     if (member(l, o, w, "exit_code", MDF_J_STRING, false, true, &v) != MDF_OK)
@@ -498,22 +509,141 @@ static int load_node(ld *l, const mdf_jval *o, const char *w, void *dst)
     return MDF_OK;
 }
 
+/* Storage's rule for account names: 3-24 lowercase letters and digits. */
+static bool is_account_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 3 || n > 24)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+            return false;
+    return true;
+}
+
+/* Storage's rule for container names: 3-63 lowercase letters, digits and
+ * '-', beginning and ending with a letter or digit, no "--". */
+static bool is_container_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 3 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        bool alnum = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9');
+        if (!alnum && (s[i] != '-' || s[i + 1] == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* The default readers: every client of auth.clients, and the managed
+ * identity when IMDS hands out tokens. */
+static int default_readers(ld *l, const char *w, sim_output *out)
+{
+    const sim_scenario *sc = l->sc;
+    size_t n = sc->n_clients + (sc->managed_identity ? 1 : 0);
+    out->n_readers = n;
+    out->readers = n ? mdf_arena_alloc(&l->sc->arena, n * sizeof *out->readers) : NULL;
+    if (n && !out->readers)
+        return fail(l, w, "readers", "out of memory");
+    for (size_t i = 0; i < sc->n_clients; i++)
+        out->readers[i] = sc->clients[i].client_id;
+    if (sc->managed_identity) {
+        char id[MDF_UUID_STRSZ];
+        sim_imds_client_id(id);
+        out->readers[n - 1] = mdf_arena_strndup(&l->sc->arena, id, strlen(id));
+        if (!out->readers[n - 1])
+            return fail(l, w, "readers", "out of memory");
+    }
+    return MDF_OK;
+}
+
+/* command_output: {"mode":"cluster_manager"} (the default) or a customer
+ * container. */
+static int load_output(ld *l, const mdf_jval *cluster, const char *where, sim_output *out)
+{
+    static const char *const keys[] = {"mode",     "account",  "container", "readers",
+                                       "firewall", "identity", NULL};
+    static const char *const modes[] = {"cluster_manager", "customer", NULL};
+    static const char *const identities[] = {"SystemAssignedIdentity", "UserAssignedIdentity",
+                                             NULL};
+    const mdf_jval *o;
+    const char *mode, *identity;
+    char w[WHERESZ];
+    memset(out, 0, sizeof *out);
+    if (get_obj(l, cluster, where, "command_output", keys, false, &o, w) != MDF_OK)
+        return MDF_ERR;
+    if (!o)
+        return MDF_OK;
+    if (get_enum(l, o, w, "mode", modes, "cluster_manager", &mode) != MDF_OK)
+        return MDF_ERR;
+    out->customer = strcmp(mode, "customer") == 0;
+    if (!out->customer) {
+        for (const char *const *k = keys + 1; *k; k++)
+            if (mdf_jget(o, *k))
+                return fail(l, w, *k, "only with mode \"customer\"");
+        return MDF_OK;
+    }
+    if (get_str(l, o, w, "account", true, NULL, &out->account) ||
+        get_str(l, o, w, "container", true, NULL, &out->container) ||
+        get_bool(l, o, w, "firewall", false, &out->firewall) ||
+        get_enum(l, o, w, "identity", identities, "SystemAssignedIdentity", &identity))
+        return MDF_ERR;
+    out->user_assigned = strcmp(identity, "UserAssignedIdentity") == 0;
+    if (!is_account_name(out->account))
+        return fail(l, w, "account",
+                    "\"%.40s\" is not a storage account name (3-24 lowercase letters and digits)",
+                    out->account);
+    /* path style puts the account first in the path, where the other routes
+     * have their first segment */
+    static const char *const reserved[] = {SIM_SEG_ARM, SIM_SEG_IMDS, SIM_SEG_SAS_CONTAINER,
+                                           SIM_SEG_ADMIN, NULL};
+    for (const char *const *r = reserved; *r; r++)
+        if (sim_ieq(out->account, *r))
+            return fail(l, w, "account", "\"%s\" is the first path segment of another route",
+                        out->account);
+    if (sim_ieq(out->account, l->sc->tenant))
+        return fail(l, w, "account", "\"%s\" is the tenant (the token route's first segment)",
+                    out->account);
+    if (!is_container_name(out->container))
+        return fail(l, w, "container",
+                    "\"%.70s\" is not a container name (3-63 lowercase letters, digits and '-', "
+                    "beginning and ending with a letter or digit, no \"--\")",
+                    out->container);
+    if (!mdf_jget(o, "readers"))
+        return default_readers(l, w, out);
+    if (get_strs(l, o, w, "readers", false, NULL, 0, &out->readers, &out->n_readers) != MDF_OK)
+        return MDF_ERR;
+    for (size_t i = 0; i < out->n_readers; i++)
+        if (!out->readers[i][0] || strlen(out->readers[i]) > 200)
+            return fail(l, w, "readers", "entry %zu must be 1..200 bytes", i);
+    return MDF_OK;
+}
+
 static int load_cluster(ld *l, const mdf_jval *o, const char *w, void *dst)
 {
     static const char *const keys[] = {
-        "resource_group", "name", "enforcement_level", "managed_resource_group", "patch_response",
-        "nodes",          NULL};
+        "resource_group",         "name",           "enforcement_level",
+        "managed_resource_group", "patch_response", "command_output",
+        "scan_action_failed",     "nodes",          NULL};
     static const char *const levels[] = {"Audit",   "Disabled", "OnDemand",
                                          "Passive", "RealTime", NULL};
     static const char *const patch[] = {"async", "sync", NULL};
     sim_cluster *c = dst;
     const char *level, *pr;
+    const mdf_jval *v;
     if (check_keys(l, o, w, keys) != MDF_OK ||
         get_str(l, o, w, "resource_group", true, NULL, &c->resource_group) ||
         get_str(l, o, w, "name", true, NULL, &c->name) ||
         get_enum(l, o, w, "enforcement_level", levels, "Disabled", &level) ||
         get_str(l, o, w, "managed_resource_group", true, NULL, &c->managed_resource_group) ||
-        get_enum(l, o, w, "patch_response", patch, "async", &pr))
+        get_enum(l, o, w, "patch_response", patch, "async", &pr) ||
+        load_output(l, o, w, &c->output) ||
+        member(l, o, w, "scan_action_failed", MDF_J_STRING, false, true, &v))
+        return MDF_ERR;
+    if (v && v->len == 0)
+        return fail(l, w, "scan_action_failed", "must not be empty");
+    if (v && dup_str(l, v, w, "scan_action_failed", &c->scan_action_failed) != MDF_OK)
         return MDF_ERR;
     c->enforcement_level = (sim_level)sim_level_parse(level);
     c->patch_sync = strcmp(pr, "sync") == 0;
@@ -676,6 +806,15 @@ static int load_top(ld *l, const mdf_jval *root)
                 return fail(l, cw, "managed_resource_group",
                             "\"%s\" is clusters[%zu]'s resource_group", c->managed_resource_group,
                             j);
+            /* the firewall belongs to the account, which clusters may share */
+            if (j < i && c->output.customer && d->output.customer &&
+                strcmp(c->output.account, d->output.account) == 0 &&
+                c->output.firewall != d->output.firewall) {
+                char ow[WHERESZ];
+                sub(ow, cw, "command_output", (size_t)-1);
+                return fail(l, ow, "firewall", "differs from clusters[%zu]'s on account \"%s\"", j,
+                            c->output.account);
+            }
         }
     }
     return MDF_OK;

@@ -60,6 +60,11 @@ typedef struct sim_faults {
     bool corrupt_archive;
     bool expired_sas;
     double extract_seconds; /* < 0: durations.extract_seconds */
+    /* customer storage only: the first blob_401 GETs of a result blob answer
+     * 401, the next blob_404 404, the next blob_5xx 503 (counted per op) */
+    int64_t blob_401, blob_404, blob_5xx;
+    bool blob_no_role; /* every GET: 403 AuthorizationPermissionMismatch */
+    bool blob_blocked; /* every GET: 403 AuthorizationFailure */
 } sim_faults;
 
 typedef struct sim_node {
@@ -79,10 +84,26 @@ typedef struct sim_node {
     sim_faults faults;
 } sim_node;
 
+/* Where a cluster's data extracts put their result archive
+ * (commandOutputSettings). */
+typedef struct sim_output {
+    bool customer; /* false: the Cluster Manager's storage, read through a SAS URL */
+    /* customer only: */
+    const char *account, *container;
+    const char **readers; /* client ids with Storage Blob Data Reader on the container */
+    size_t n_readers;
+    bool firewall;      /* the account refuses every request */
+    bool user_assigned; /* associatedIdentity UserAssignedIdentity, else SystemAssigned */
+} sim_output;
+
 typedef struct sim_cluster {
     const char *resource_group, *name, *managed_resource_group;
     sim_level enforcement_level; /* at start */
     bool patch_sync;             /* PATCH answers 200 at once instead of 202 */
+    sim_output output;
+    /* NULL: none; else a scanRuntime that ends Succeeded shows Failed with
+     * this message in actionStates (and runs no scan) */
+    const char *scan_action_failed;
     sim_node *nodes;
     size_t n_nodes;
 } sim_cluster;

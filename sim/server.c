@@ -9,12 +9,12 @@
 #include <sys/socket.h>
 
 #include "err.h"
+#include "routes.h"
 #include "strconv.h"
 
-#define TOKEN_SUFFIX "/oauth2/v2.0/token"
-#define IMDS_PATH "/metadata/identity/oauth2/token"
-#define BLOB_PREFIX "/bmm-run-command-output/"
-#define ADMIN_PREFIX "/_admin/"
+#define ARM_PREFIX "/" SIM_SEG_ARM "/"
+#define BLOB_PREFIX "/" SIM_SEG_SAS_CONTAINER "/"
+#define ADMIN_PREFIX "/" SIM_SEG_ADMIN "/"
 #define TENANT_MAX 128
 
 /* The body of one request as it arrives; freed when MHD completes it. */
@@ -28,20 +28,46 @@ static bool has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Which route a request is for; *tenant gets the token endpoint's tenant. */
-static sim_route classify(const char *method, const char *path, char tenant[TENANT_MAX])
+static bool is_arm(const char *path)
 {
-    if (strncasecmp(path, "/subscriptions/", 15) == 0)
+    return strncasecmp(path, ARM_PREFIX, strlen(ARM_PREFIX)) == 0;
+}
+
+/* Whether the path's first segment is the storage account of a customer
+ * cluster (path style: /{account}/{container}/{blob}). */
+static bool is_customer_account(const sim_scenario *sc, const char *path)
+{
+    if (path[0] != '/')
+        return false;
+    size_t n = strcspn(path + 1, "/");
+    for (size_t i = 0; i < sc->n_clusters; i++) {
+        const sim_output *o = &sc->clusters[i].output;
+        if (o->customer && strlen(o->account) == n && memcmp(o->account, path + 1, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Which route a request is for; *tenant gets the token endpoint's tenant.
+ * The scenario is read-only: no lock needed. */
+static sim_route classify(const sim_scenario *sc, const char *method, const char *path,
+                          char tenant[TENANT_MAX])
+{
+    if (is_arm(path))
         return sim_arm_route(method, path);
-    if (strcmp(path, IMDS_PATH) == 0)
+    if (strcmp(path, SIM_PATH_IMDS) == 0)
         return SIM_R_IMDS;
     if (has_prefix(path, BLOB_PREFIX))
         return SIM_R_BLOB_GET;
     if (has_prefix(path, ADMIN_PREFIX))
         return SIM_R_ADMIN;
+    /* the loader keeps account names off the other routes' first segments */
+    if (is_customer_account(sc, path))
+        return SIM_R_BLOB_CUSTOMER;
     const char *slash = strchr(path + 1, '/');
     size_t tlen = slash ? (size_t)(slash - path - 1) : 0;
-    if (path[0] == '/' && tlen > 0 && tlen < TENANT_MAX && strcmp(slash, TOKEN_SUFFIX) == 0) {
+    if (path[0] == '/' && tlen > 0 && tlen < TENANT_MAX &&
+        strcmp(slash, SIM_PATH_TOKEN_SUFFIX) == 0) {
         memcpy(tenant, path + 1, tlen);
         tenant[tlen] = '\0';
         return SIM_R_TOKEN;
@@ -72,8 +98,8 @@ static enum MHD_Result admin(sim_req *r)
 static enum MHD_Result dispatch(sim_req *r)
 {
     char tenant[TENANT_MAX];
-    r->route = classify(r->method, r->path, tenant);
-    if (strncasecmp(r->path, "/subscriptions/", 15) == 0)
+    r->route = classify(r->srv->state->sc, r->method, r->path, tenant);
+    if (is_arm(r->path))
         return sim_arm_handle(r);
     switch (r->route) {
     case SIM_R_TOKEN:
@@ -82,6 +108,8 @@ static enum MHD_Result dispatch(sim_req *r)
         return sim_auth_imds(r);
     case SIM_R_BLOB_GET:
         return sim_blob_get(r, r->path + strlen(BLOB_PREFIX));
+    case SIM_R_BLOB_CUSTOMER:
+        return sim_blob_customer(r);
     case SIM_R_ADMIN:
         return admin(r);
     default:
@@ -134,8 +162,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     base_url(&r);
     if (cc->too_large) {
         char tenant[TENANT_MAX];
-        r.route = classify(method, url, tenant);
-        if (strncasecmp(url, "/subscriptions/", 15) == 0)
+        r.route = classify(srv->state->sc, method, url, tenant);
+        if (is_arm(url))
             sim_arm_prepare(&r);
         return sim_send_arm_error(&r, 413, "RequestEntityTooLarge",
                                   "The request body is larger than %d bytes.", SIM_MAX_BODY);

@@ -22,8 +22,14 @@ static const char *const ROUTE_NAMES[SIM_R_COUNT] = {
     "bmm.runDataExtractsRestricted",
     "operation.get",
     "blob.get",
+    "blob.customer",
     "admin",
     "unknown",
+};
+
+static const char *const MISTAKE_NAMES[SIM_MISTAKE_COUNT] = {
+    "wrong_audience",
+    "authorization_on_sas",
 };
 
 const char *sim_route_name(sim_route r)
@@ -34,6 +40,7 @@ const char *sim_route_name(sim_route r)
 void sim_stats_init(sim_stats *s)
 {
     memset(s->cells, 0, sizeof s->cells);
+    memset(s->mistakes, 0, sizeof s->mistakes);
     pthread_mutex_init(&s->mu, NULL);
 }
 
@@ -58,10 +65,20 @@ void sim_stats_count(sim_stats *s, sim_route r, unsigned status)
     pthread_mutex_unlock(&s->mu);
 }
 
+void sim_stats_mistake(sim_stats *s, sim_mistake m)
+{
+    if ((unsigned)m >= SIM_MISTAKE_COUNT)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->mistakes[m]++;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void sim_stats_reset(sim_stats *s)
 {
     pthread_mutex_lock(&s->mu);
     memset(s->cells, 0, sizeof s->cells);
+    memset(s->mistakes, 0, sizeof s->mistakes);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -86,6 +103,8 @@ void sim_stats_json(sim_stats *s, mdf_buf *out)
         mdf_jsonw_obj_end(&w);
     }
     mdf_jsonw_obj_end(&w);
+    for (int m = 0; m < SIM_MISTAKE_COUNT; m++)
+        mdf_jsonw_kint(&w, MISTAKE_NAMES[m], (int64_t)s->mistakes[m]);
     mdf_jsonw_obj_end(&w);
     pthread_mutex_unlock(&s->mu);
     mdf_jsonw_finish(&w);

@@ -31,6 +31,7 @@ typedef enum {
     SIM_R_BMM_EXTRACT_RESTRICTED,
     SIM_R_OPERATION_GET,
     SIM_R_BLOB_GET,
+    SIM_R_BLOB_CUSTOMER,
     SIM_R_ADMIN,
     SIM_R_UNKNOWN,
     SIM_R_COUNT
@@ -41,19 +42,29 @@ const char *sim_route_name(sim_route r);
 
 #define SIM_STATS_SLOTS 24 /* distinct statuses counted per route */
 
+/* Client mistakes counted across routes. */
+typedef enum {
+    SIM_MISTAKE_WRONG_AUDIENCE,       /* a token shown to ARM or Storage was for another */
+    SIM_MISTAKE_AUTHORIZATION_ON_SAS, /* a SAS request carried an Authorization header */
+    SIM_MISTAKE_COUNT
+} sim_mistake;
+
 typedef struct sim_stats {
     pthread_mutex_t mu; /* its own: counting never waits on the state */
     struct {
         unsigned status;
         uint64_t count;
     } cells[SIM_R_COUNT][SIM_STATS_SLOTS];
+    uint64_t mistakes[SIM_MISTAKE_COUNT];
 } sim_stats;
 
 void sim_stats_init(sim_stats *s);
 void sim_stats_destroy(sim_stats *s);
 void sim_stats_count(sim_stats *s, sim_route r, unsigned status);
+void sim_stats_mistake(sim_stats *s, sim_mistake m);
 void sim_stats_reset(sim_stats *s);
-/* {"requests":{"<route>":{"<status>":count,...},...}} */
+/* {"requests":{"<route>":{"<status>":count,...},...},"wrong_audience":N,
+ * "authorization_on_sas":N} */
 void sim_stats_json(sim_stats *s, mdf_buf *out);
 
 typedef struct sim_server {
@@ -113,6 +124,9 @@ enum MHD_Result sim_auth_imds(sim_req *r);
 void sim_arm_prepare(sim_req *r);
 enum MHD_Result sim_arm_handle(sim_req *r);
 sim_route sim_arm_route(const char *method, const char *path);
+/* The Cluster Manager's SAS blob: GET|HEAD /bmm-run-command-output/{name} */
 enum MHD_Result sim_blob_get(sim_req *r, const char *blob_name);
+/* A customer storage account's blob, path style: GET|HEAD /{account}/{container}/{blob} */
+enum MHD_Result sim_blob_customer(sim_req *r);
 
 #endif

@@ -32,6 +32,7 @@ int sim_state_new(sim_scenario *sc, sim_state **out, char *err, size_t errsz)
     st->sim0_ms = mdf_time_now_ms();
     mdf_tb_init(&st->reads, st->sc->reads.burst, st->sc->reads.per_second, st->real0_ms);
     mdf_tb_init(&st->writes, st->sc->writes.burst, st->sc->writes.per_second, st->real0_ms);
+    sim_imds_client_id(st->imds_client_id);
     st->tokens = calloc(SIM_MAX_TOKENS, sizeof *st->tokens);
     st->clusters = calloc(st->sc->n_clusters, sizeof *st->clusters);
     if (!st->tokens || !st->clusters) {
@@ -166,8 +167,29 @@ bool sim_state_rg_exists(const sim_state *st, const char *rg)
     return false;
 }
 
-int sim_state_token_issue(sim_state *st, bool arm, int64_t real_ms, char out[SIM_TOKEN_LEN + 1],
-                          int64_t *sim_expiry_ms)
+/* s equals uri once trailing slashes are dropped from both */
+static bool same_uri(const char *s, const char *uri)
+{
+    size_t n = strlen(s), m = strlen(uri);
+    while (n > 0 && s[n - 1] == '/')
+        n--;
+    while (m > 0 && uri[m - 1] == '/')
+        m--;
+    return n == m && memcmp(s, uri, n) == 0;
+}
+
+sim_audience sim_audience_of(const char *resource)
+{
+    if (same_uri(resource, MDF_AUDIENCE_ARM) ||
+        same_uri(resource, "https://management.core.windows.net/"))
+        return SIM_AUD_ARM;
+    if (same_uri(resource, MDF_AUDIENCE_STORAGE))
+        return SIM_AUD_STORAGE;
+    return SIM_AUD_OTHER;
+}
+
+int sim_state_token_issue(sim_state *st, sim_audience audience, const char *client_id,
+                          int64_t real_ms, char out[SIM_TOKEN_LEN + 1], int64_t *sim_expiry_ms)
 {
     if (mdf_random_hex(SIM_TOKEN_LEN / 2, out) != MDF_OK)
         return MDF_ERR;
@@ -175,14 +197,16 @@ int sim_state_token_issue(sim_state *st, bool arm, int64_t real_ms, char out[SIM
     st->next_token = (st->next_token + 1) % SIM_MAX_TOKENS;
     memcpy(t->value, out, SIM_TOKEN_LEN + 1);
     t->real_expiry_ms = real_ms + sim_state_real_ms(st, (double)st->sc->token_lifetime_s);
-    t->arm = arm;
+    t->audience = audience;
+    t->client_id = client_id;
     t->sim_expiry_ms = sim_state_sim_ms(st, real_ms) + st->sc->token_lifetime_s * 1000;
     *sim_expiry_ms = t->sim_expiry_ms;
     return MDF_OK;
 }
 
-sim_token_check sim_state_token_check(const sim_state *st, const char *value, int64_t real_ms,
-                                      int64_t *sim_expiry_ms)
+sim_token_check sim_state_token_check(const sim_state *st, const char *value, sim_audience want,
+                                      int64_t real_ms, int64_t *sim_expiry_ms,
+                                      const char **client_id)
 {
     if (strlen(value) != SIM_TOKEN_LEN)
         return SIM_TOKEN_UNKNOWN;
@@ -191,7 +215,8 @@ sim_token_check sim_state_token_check(const sim_state *st, const char *value, in
         if (memcmp(t->value, value, SIM_TOKEN_LEN) != 0)
             continue;
         *sim_expiry_ms = t->sim_expiry_ms;
-        if (!t->arm)
+        *client_id = t->client_id;
+        if (t->audience != want)
             return SIM_TOKEN_WRONG_AUDIENCE;
         return real_ms < t->real_expiry_ms ? SIM_TOKEN_OK : SIM_TOKEN_EXPIRED;
     }
@@ -291,9 +316,11 @@ sim_op *sim_state_op_new(sim_state *st, sim_op_kind kind, size_t cluster, size_t
     op->real_end_ms = real_ms + sim_state_real_ms(st, sim_seconds);
     op->sim_start_ms = sim_state_sim_ms(st, real_ms);
     op->sim_end_ms = op->sim_start_ms + (int64_t)llround(sim_seconds * 1000.0);
-    if (op->has_result) {
-        const sim_faults *f = &st->sc->clusters[cluster].nodes[node].faults;
+    if (op->has_result)
         mdf_random_id(op->blob_id);
+    /* the customer's storage is read with a token: no SAS is issued */
+    if (op->has_result && !st->sc->clusters[cluster].output.customer) {
+        const sim_faults *f = &st->sc->clusters[cluster].nodes[node].faults;
         if (random_sig(op->sig) != MDF_OK) {
             mdf_seterr(err, errsz, "no random bytes for a SAS signature");
             goto cleanup;
@@ -322,7 +349,8 @@ void sim_state_scan_started(sim_state *st, sim_op *op)
 {
     sim_cluster_rt *rt = &st->clusters[op->cluster];
     rt->last_scan = op;
-    if (op->fails || op->skip_scan)
+    /* scan_action_failed: the action failed on the cluster, so no scan ran */
+    if (op->fails || op->skip_scan || st->sc->clusters[op->cluster].scan_action_failed)
         return;
     if (rt->n_scans == SIM_KEEP_SCANS) {
         memmove(rt->scans, rt->scans + 1, (SIM_KEEP_SCANS - 1) * sizeof *rt->scans);

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "scenario.h"
 #include "strmap.h"
+#include "token.h"
 #include "token_bucket.h"
 #include "util.h"
 #include "vec.h"
@@ -39,6 +40,14 @@
 
 typedef enum { SIM_OP_PATCH, SIM_OP_SCAN, SIM_OP_EXTRACT } sim_op_kind;
 typedef enum { SIM_OPST_RUNNING, SIM_OPST_SUCCEEDED, SIM_OPST_FAILED } sim_opst;
+/* Whom a token is for: the resource it was asked for. */
+typedef enum { SIM_AUD_ARM, SIM_AUD_STORAGE, SIM_AUD_OTHER } sim_audience;
+
+/* The audience of a resource (or scope without "/.default"): Resource
+ * Manager's and Storage's URIs, with or without trailing slashes (and
+ * management.core.windows.net, ARM's older name), else other. */
+sim_audience sim_audience_of(const char *resource);
+
 typedef enum {
     SIM_TOKEN_OK,
     SIM_TOKEN_EXPIRED,
@@ -73,6 +82,7 @@ typedef struct sim_op {
     char sig[SIM_SIG_LEN + 1];
     int64_t sas_start_ms, sas_expiry_ms; /* simulated */
     unsigned downloads;                  /* bodies served so far */
+    int64_t blob_gets;                   /* customer storage: GETs that reached the blob faults */
     bool archive_ready;
     mdf_buf archive; /* immutable once ready; lives until sim_state_free */
     char etag[24];
@@ -92,7 +102,8 @@ typedef struct sim_token {
     char value[SIM_TOKEN_LEN + 1];
     int64_t real_expiry_ms;
     int64_t sim_expiry_ms;
-    bool arm; /* audience is Azure Resource Manager */
+    sim_audience audience;
+    const char *client_id; /* the scenario's, or sim_state.imds_client_id */
 } sim_token;
 
 typedef struct sim_state {
@@ -100,7 +111,8 @@ typedef struct sim_state {
     sim_scenario *sc; /* owned */
     int64_t real0_ms, sim0_ms;
     sim_cluster_rt *clusters;
-    sim_token *tokens; /* ring of SIM_MAX_TOKENS */
+    sim_token *tokens;                   /* ring of SIM_MAX_TOKENS */
+    char imds_client_id[MDF_UUID_STRSZ]; /* the managed identity's */
     size_t next_token;
     mdf_vec ops; /* sim_op *, at most SIM_MAX_OPS; each op malloc'd so index keys stay put */
     mdf_strmap op_index, blob_index;
@@ -130,12 +142,17 @@ int sim_state_cluster_by_managed_rg(const sim_state *st, const char *managed_rg)
 int sim_state_node(const sim_state *st, size_t cluster, const char *name);
 bool sim_state_rg_exists(const sim_state *st, const char *rg);
 
-/* Issues a bearer token; *sim_expiry_ms is its expiry on the simulated clock. */
-int sim_state_token_issue(sim_state *st, bool arm, int64_t real_ms, char out[SIM_TOKEN_LEN + 1],
-                          int64_t *sim_expiry_ms);
-/* *sim_expiry_ms: when a known token expires(d), on the simulated clock. */
-sim_token_check sim_state_token_check(const sim_state *st, const char *value, int64_t real_ms,
-                                      int64_t *sim_expiry_ms);
+/* Issues a bearer token for audience to client_id (which must outlive the
+ * state); *sim_expiry_ms is its expiry on the simulated clock. */
+int sim_state_token_issue(sim_state *st, sim_audience audience, const char *client_id,
+                          int64_t real_ms, char out[SIM_TOKEN_LEN + 1], int64_t *sim_expiry_ms);
+/* Checks a token presented to the service of audience `want`: a known
+ * token of another audience is WRONG_AUDIENCE whether it expired or not.
+ * For a known token, *sim_expiry_ms is when it expires(d) on the simulated
+ * clock and *client_id whom it was issued to. */
+sim_token_check sim_state_token_check(const sim_state *st, const char *value, sim_audience want,
+                                      int64_t real_ms, int64_t *sim_expiry_ms,
+                                      const char **client_id);
 
 /* A new running operation lasting sim_seconds (an extract's duration and
  * outcome come from the node's faults and limit_s instead); NULL with err

@@ -16,6 +16,11 @@ void sim_uuid_named(const char *name, size_t len, char out[MDF_UUID_STRSZ])
     mdf_uuid_named(ns, name, len, out);
 }
 
+void sim_imds_client_id(char out[MDF_UUID_STRSZ])
+{
+    sim_uuid_named("imds", 4, out);
+}
+
 int sim_format_iso_s(int64_t ms, char out[SIM_ISO_S_STRSZ])
 {
     char full[MDF_TIME_STRSZ];

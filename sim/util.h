@@ -17,6 +17,8 @@
 /* A name-based (version 5) UUID in the simulator's own namespace: the same
  * name always gives the same id. */
 void sim_uuid_named(const char *name, size_t len, char out[MDF_UUID_STRSZ]);
+/* The client id of the managed identity IMDS hands out tokens for. */
+void sim_imds_client_id(char out[MDF_UUID_STRSZ]);
 
 /* Epoch ms as "2023-10-13T17:42:53Z" (SAS start/expiry). Returns 0 or -1. */
 int sim_format_iso_s(int64_t ms, char out[SIM_ISO_S_STRSZ]);

@@ -80,11 +80,13 @@ poll() {
     done
 }
 
-get_token() { # get_token BASE: prints a client-credentials token
+# get_token BASE [SCOPE [CLIENT SECRET]]: prints a client-credentials token
+# (default: Resource Manager's, for demo-client)
+get_token() {
     curl -s --max-time 10 -X POST "$1/$tenant/oauth2/v2.0/token" \
-        -d grant_type=client_credentials -d client_id=demo-client \
-        --data-urlencode scope=https://management.azure.com/.default \
-        -d client_secret=demo-secret | jq -r .access_token
+        -d grant_type=client_credentials -d client_id="${3:-demo-client}" \
+        --data-urlencode scope="${2:-https://management.azure.com/.default}" \
+        -d client_secret="${4:-demo-secret}" | jq -r .access_token
 }
 
 tenant=11111111-1111-1111-1111-111111111111
@@ -103,6 +105,12 @@ check "bad scenario one line naming the key" \
 jq '.clusters[0].nodes[0].name = "bad_name"' "$demo" >"$tmp/bad2.json"
 "$sim" --scenario "$tmp/bad2.json" >/dev/null 2>"$tmp/err"
 check "bad node name refused" grep -q 'clusters\[0\].nodes\[0\].name: "bad_name" does not match' "$tmp/err"
+
+# The demo's cluster writes to customer storage; the sections below start
+# from it in the Cluster Manager (SAS) mode and set customer mode where
+# they test it.
+jq 'del(.clusters[].command_output)' "$demo" >"$tmp/demo-sas.json"
+demo=$tmp/demo-sas.json
 
 # ---- the demo scenario ---------------------------------------------------------------
 # with PATCH and scanRuntime lasting 5 s, so that "still running" is still
@@ -172,7 +180,8 @@ check "cluster shape" jq -e --arg id "${C#"$B"}" '.id==$id and .name=="contoso-c
     and .properties.provisioningState=="Succeeded" and .properties.detailedStatus=="Running"
     and .properties.managedResourceGroupConfiguration.name=="contoso-cluster-managed-rg"
     and .properties.runtimeProtectionConfiguration.enforcementLevel=="Disabled"
-    and .properties.actionStates==[]' "$tmp/body"
+    and .properties.actionStates==[]
+    and (.properties|has("commandOutputSettings")|not)' "$tmp/body"
 
 # scanRuntime while Disabled fails
 req POST "$C/scanRuntime?$av" -H "Authorization: Bearer $tok" -H "Content-Type: $json" -d '{"scanActivity":"Scan"}'
@@ -345,6 +354,10 @@ req GET "${result/sig=/sig=X}"
 check "wrong sig 403 AuthenticationFailed" [ "$status" = 403 -a "$(hdr x-ms-error-code)" = AuthenticationFailed ]
 req GET "$B/bmm-run-command-output/00000000-0000-0000-0000-000000000000-action-bmmdataextcmd.tar.gz?sig=x"
 check "unknown blob 404" [ "$status" = 404 ]
+req GET "$result" -H "Authorization: Bearer $tok"
+check "SAS GET with a bearer token still served" [ "$status" = 200 ]
+req GET "$B/_admin/stats"
+check "authorization_on_sas counts it" json_is '[.authorization_on_sas, .wrong_audience]' '[1,0]'
 
 # extracts that produce no archive
 poll "${loc[rack2compute03]}"
@@ -364,7 +377,8 @@ req GET "$C?$av" -H "Authorization: Bearer $tok"
 req GET "$C?$av"
 req GET "$B/nothing-here"
 req GET "$B/_admin/stats"
-check "admin stats exact" json_is . '{"requests":{"cluster.get":{"200":2,"401":1},"unknown":{"404":1}}}'
+check "admin stats exact" json_is . \
+    '{"requests":{"cluster.get":{"200":2,"401":1},"unknown":{"404":1}},"wrong_audience":0,"authorization_on_sas":0}'
 
 # oversized body
 head -c $((1024 * 1024 + 10)) /dev/zero | tr '\0' 'a' >"$tmp/big"
@@ -451,6 +465,173 @@ req PATCH "$SC?$av" -H "Authorization: Bearer $tok" -H "Content-Type: $json" \
 check "sync PATCH 200 with the new level" [ "$status" = 200 -a "$(j .properties.runtimeProtectionConfiguration.enforcementLevel)" = OnDemand ]
 stop_sim "$faults_pid"
 check "faults sim exits 0 on SIGTERM" [ "$sim_rc" = 0 ]
+
+# ---- customer storage: commandOutputSettings, bearer-read blobs -----------------------
+# contoso-cluster writes to contosoout/nexus-output, readable by demo-client
+# only; uai-cluster to the same account's uai-output (default readers: every
+# client and the managed identity); fw-cluster's account is behind a firewall.
+# expired_sas on rack1compute01 has no effect without a SAS.
+jq '.time_scale = 0.01 | .durations.extract_seconds = 10 | .durations.scan_runtime_seconds = 400
+    | .api_versions += ["2024-06-01-preview"]
+    | .auth.clients += [{"client_id": "other-client", "client_secret": "other-secret"}]
+    | .clusters[0].enforcement_level = "RealTime"
+    | .clusters[0].scan_action_failed = "Scan agents on 2 nodes did not answer"
+    | .clusters[0].command_output = {"mode": "customer", "account": "contosoout",
+                                     "container": "nexus-output", "readers": ["demo-client"]}
+    | .clusters[0].nodes |= map(.faults = (.faults // {}) + ({
+        "rack1compute01": {"expired_sas": true},
+        "rack1compute02": {"blob_401": 1, "blob_404": 2, "blob_5xx": 1},
+        "rack1compute03": {"blob_no_role": true},
+        "rack2control01": {"blob_blocked": true},
+        "rack2compute01": {"broken_download_after_bytes": 300}}[.name] // {}))
+    | .clusters += [{"resource_group": "uai-rg", "name": "uai-cluster", "managed_resource_group": "uai-managed-rg",
+                     "command_output": {"mode": "customer", "account": "contosoout", "container": "uai-output",
+                                        "identity": "UserAssignedIdentity"},
+                     "nodes": [{"name": "uainode01", "rack": "rack1"}]},
+                    {"resource_group": "fw-rg", "name": "fw-cluster", "managed_resource_group": "fw-managed-rg",
+                     "command_output": {"mode": "customer", "account": "fwout", "container": "out", "firewall": true}}]' \
+    "$demo" >"$tmp/customer.json"
+start_sim customer "$tmp/customer.json"
+customer_pid=$last_pid
+B=$url
+tok=$(get_token "$B")
+stor=$(get_token "$B" https://storage.azure.com/.default)
+other=$(get_token "$B" https://storage.azure.com/.default other-client other-secret)
+req GET "$B/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com/" -H 'Metadata: true'
+check "IMDS storage token" [ "$status" = 200 -a "$(j .resource)" = https://storage.azure.com/ ]
+mi=$(j .access_token)
+C=$B/subscriptions/$sub/resourceGroups/contoso-cluster-rg/providers/Microsoft.NetworkCloud/clusters/contoso-cluster
+M=$B/subscriptions/$sub/resourceGroups/contoso-cluster-managed-rg/providers/Microsoft.NetworkCloud/bareMetalMachines
+UM=$B/subscriptions/$sub/resourceGroups/uai-managed-rg/providers/Microsoft.NetworkCloud/bareMetalMachines
+curl -s --max-time 5 -X POST "$B/_admin/reset-stats" >/dev/null
+stats() { curl -s --max-time 5 "$B/_admin/stats" | jq -c "$1"; }
+sget() { # sget URL TOKEN [CURL ARGS...]: a storage GET with a bearer token and x-ms-version
+    local u=$1 t=$2
+    shift 2
+    req GET "$u" -H "Authorization: Bearer $t" -H 'x-ms-version: 2021-08-06' "$@"
+}
+xml_code() { [ "$(hdr x-ms-error-code)" = "$1" ] && [ "$(hdr Content-Type)" = application/xml ] &&
+    grep -q "<Error><Code>$1</Code><Message>" "$tmp/body"; }
+
+# the scan starts first: it runs while the blobs are read
+req POST "$C/scanRuntime?$av" -H "Authorization: Bearer $tok"
+scan_loc=$(hdr Location)
+req GET "$C?$av" -H "Authorization: Bearer $tok"
+check "scan_action_failed: InProgress while running" [ "$(j '.properties.actionStates[0].status')" = InProgress ]
+check "commandOutputSettings: system identity, path-style container" json_is .properties.commandOutputSettings \
+    "{\"associatedIdentity\":{\"identityType\":\"SystemAssignedIdentity\"},\"containerUrl\":\"$B/contosoout/nexus-output\"}"
+req GET "$C?api-version=2024-06-01-preview" -H "Authorization: Bearer $tok"
+check "no commandOutputSettings before 2024-07-01" jq -e '.properties|has("commandOutputSettings")|not' "$tmp/body"
+req GET "$B/subscriptions/$sub/resourceGroups/uai-rg/providers/Microsoft.NetworkCloud/clusters/uai-cluster?$av" \
+    -H "Authorization: Bearer $tok"
+check "commandOutputSettings: user-assigned identity" jq -e --arg u "$B/contosoout/uai-output" '.properties.commandOutputSettings
+    | .containerUrl==$u and .associatedIdentity.identityType=="UserAssignedIdentity"
+    and (.associatedIdentity.userAssignedIdentityResourceId
+         | test("^/subscriptions/.*/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-cluster-uai$"))' "$tmp/body"
+
+declare -A cloc
+for n in rack1compute01 rack1compute02 rack1compute03 rack2control01 rack2compute01; do
+    extract "$n" "$mde"
+    cloc[$n]=$(hdr Location)
+done
+req POST "$UM/uainode01/runDataExtracts?$av" -H "Authorization: Bearer $tok" -H "Content-Type: $json" -d "$mde"
+cloc[uai]=$(hdr Location)
+result_of() { poll "${cloc[$1]}" && j .properties.resultUrl; }
+
+poll "${cloc[rack1compute01]}"
+cu=$(j .properties.resultUrl)
+check "customer resultUrl: path style, no query" \
+    re "$cu" "^$B/contosoout/nexus-output/runcommand-output-[0-9a-f-]{36}\\.tar\\.gz\$"
+check "customer outputHead names the resultUrl" \
+    like "$(j .properties.outputHead)" "*Script execution result can be found in storage account:"$'\n'" $cu"
+sget "$cu" "$stor"
+check "storage token reads the blob 200" [ "$status" = 200 -a "$(hdr Content-Type)" = application/x-gzip ]
+cp "$tmp/body" "$tmp/customer.tar.gz"
+csize=$(stat -c %s "$tmp/customer.tar.gz")
+cetag=$(hdr ETag)
+check "customer archive is a tar.gz" tar -tzf "$tmp/customer.tar.gz"
+check "mdefleet-report reads the customer archive" \
+    [ "$(report_status "$tmp/customer.tar.gz" Virus:DOS/EICAR_Test_File)" = "0 quarantined" ]
+sget "$cu" "$stor" -H 'Range: bytes=10-'
+check "customer Range 206" [ "$status" = 206 -a "$(hdr Content-Range)" = "bytes 10-$((csize - 1))/$csize" ]
+check "customer 206 body is the tail" cmp -s "$tmp/body" <(tail -c +11 "$tmp/customer.tar.gz")
+sget "$cu" "$stor" -H 'x-ms-range: bytes=0-9' -H "If-Match: $cetag"
+check "customer x-ms-range + If-Match 206" [ "$status" = 206 -a "$(stat -c %s "$tmp/body")" = 10 ]
+
+sget "$cu" "$tok"
+check "ARM token on storage 401 InvalidAuthenticationInfo" [ "$status" = 401 ] && check "401 XML" xml_code InvalidAuthenticationInfo
+check "401 bearer challenge" like "$(hdr WWW-Authenticate)" \
+    "Bearer authorization_uri=$B/$tenant/oauth2/authorize resource_id=https://storage.azure.com"
+check "wrong_audience counts the ARM token" [ "$(stats .wrong_audience)" = 1 ]
+req GET "$C?$av" -H "Authorization: Bearer $stor"
+check "storage token on ARM 401 InvalidAuthenticationTokenAudience" \
+    [ "$status" = 401 -a "$(j .error.code)" = InvalidAuthenticationTokenAudience ]
+check "wrong_audience counts the storage token" [ "$(stats .wrong_audience)" = 2 ]
+sget "$cu" nottherealtoken
+check "unknown token 401 InvalidAuthenticationInfo" [ "$status" = 401 ] && check "unknown token XML" xml_code InvalidAuthenticationInfo
+req GET "$cu"
+check "no Authorization 409 PublicAccessNotPermitted" [ "$status" = 409 ] && check "409 XML" xml_code PublicAccessNotPermitted
+req GET "$cu" -H "Authorization: Bearer $stor"
+check "no x-ms-version 400 InvalidHeaderValue" [ "$status" = 400 ] && check "400 XML" xml_code InvalidHeaderValue
+req GET "$cu" -H "Authorization: Bearer $stor" -H 'x-ms-version: 2017-07-29'
+check "x-ms-version before 2017-11-09 400" [ "$status" = 400 ]
+sget "$cu" "$other"
+check "client not a reader 403 AuthorizationPermissionMismatch" [ "$status" = 403 ] &&
+    check "403 XML" xml_code AuthorizationPermissionMismatch
+sget "$cu" "$mi"
+check "managed identity not among explicit readers 403" [ "$status" = 403 ]
+sget "$B/fwout/out/runcommand-output-00000000-0000-0000-0000-000000000000.tar.gz" "$stor"
+check "firewall 403 AuthorizationFailure" [ "$status" = 403 ] && check "firewall XML" xml_code AuthorizationFailure
+check "firewall message" grep -q '<Message>This request is not authorized to perform this operation\.' "$tmp/body"
+sget "$B/contosoout/nexus-output/runcommand-output-00000000-0000-0000-0000-000000000000.tar.gz" "$stor"
+check "unknown customer blob 404 BlobNotFound" [ "$status" = 404 ] && check "404 XML" xml_code BlobNotFound
+sget "${cu/contosoout/bmm-run-command-output}" "$stor"
+check "customer blob is not in the SAS container" [ "$status" = 404 ]
+check "a token on the SAS route counts in authorization_on_sas" [ "$(stats .authorization_on_sas)" = 1 ]
+
+uu=$(result_of uai)
+check "uai-cluster writes to its own container" re "$uu" "^$B/contosoout/uai-output/runcommand-output-"
+sget "$uu" "$mi"
+check "default readers: the managed identity reads" [ "$status" = 200 ]
+sget "$uu" "$other"
+check "default readers: every client reads" [ "$status" = 200 ]
+sget "$B/contosoout/nexus-output/${uu##*/}" "$stor"
+check "another cluster's blob under this container 404" [ "$status" = 404 ]
+
+u=$(result_of rack1compute02)
+seen=
+for i in 1 2 3 4 5 6; do
+    sget "$u" "$stor"
+    seen="$seen$status "
+done
+check "blob_401 1, blob_404 2, blob_5xx 1, then served" [ "$seen" = "401 404 404 503 200 200 " ]
+sget "$u" "$stor"
+check "served blob is whole" tar -tzf "$tmp/body"
+u=$(result_of rack1compute03)
+sget "$u" "$stor"
+check "blob_no_role 403 AuthorizationPermissionMismatch" [ "$status" = 403 -a "$(hdr x-ms-error-code)" = AuthorizationPermissionMismatch ]
+u=$(result_of rack2control01)
+sget "$u" "$stor"
+check "blob_blocked 403 AuthorizationFailure" [ "$status" = 403 -a "$(hdr x-ms-error-code)" = AuthorizationFailure ]
+u=$(result_of rack2compute01)
+curl -s --max-time 15 -o "$tmp/cpart" -H "Authorization: Bearer $stor" -H 'x-ms-version: 2021-08-06' "$u"
+check "customer broken download: cut at 300 bytes" [ $? = 18 -a "$(stat -c %s "$tmp/cpart")" = 300 ]
+sget "$u" "$stor" -r 0-0
+etag=$(hdr ETag)
+sget "$u" "$stor" -H 'Range: bytes=300-' -H "If-Match: $etag"
+cat "$tmp/cpart" "$tmp/body" >"$tmp/cresumed.tar.gz"
+check "customer broken download: resumed archive is whole" [ "$status" = 206 ] && check "resumed tar" tar -tzf "$tmp/cresumed.tar.gz"
+check "blob.customer route counted" [ "$(stats '.requests["blob.customer"]["200"] >= 5')" = true ]
+check "customer-route tokens are not counted as on a SAS" [ "$(stats .authorization_on_sas)" = 1 ]
+
+poll "$scan_loc"
+check "scan_action_failed: the operation Succeeded" [ "$status" = 200 -a "$(j .status)" = Succeeded ]
+req GET "$C?$av" -H "Authorization: Bearer $tok"
+check "scan_action_failed: actionStates Failed with the message" jq -e '.properties.actionStates[0]
+    | .status=="Failed" and .message=="Scan agents on 2 nodes did not answer" and (.endTime|type)=="string"
+    and .stepStates[0].status=="Failed"' "$tmp/body"
+stop_sim "$customer_pid"
+check "customer sim exits 0 on SIGTERM" [ "$sim_rc" = 0 ]
 
 # ---- throttling, token expiry, no managed identity ---------------------------------------
 jq '.time_scale = 0.01 | .auth.token_lifetime_seconds = 500 | .auth.managed_identity = false
