@@ -222,7 +222,8 @@ OUTCOME_FAIL = {"node": "bmm-2", "machine_name": None, "result": "Failed", "fail
                 "threats": 0, "finished_at": 1714564950001}
 STATUS = {"event_id": "1d2e3f40-5162-4738-890a-bcdef0123456", "job_id": JOB, "time": 1714565000000,
           "job_kind": "Scan", "cluster_id": CLUSTER_ID, "kind": "Accepted", "node_count": None,
-          "node_outcome": None, "status": None, "outcomes": [], "enforcement": None, "reason": None}
+          "node_outcome": None, "status": None, "outcomes": [], "enforcement": None, "reason": None,
+          "output": None, "scan_action": None}
 
 FULL = {
     "EnforcementChange": [
@@ -249,7 +250,16 @@ FULL = {
     "JobStatus": [
         STATUS,
         dict(STATUS, kind="Planned", node_count=12),
+        dict(STATUS, kind="Planned", node_count=3,
+             output={"mode": "CustomerStorage", "account": "contosoout", "container": "bmm-output",
+                     "identity": "UserAssignedIdentity /subscriptions/x/resourceGroups/y/providers/"
+                                 "Microsoft.ManagedIdentity/userAssignedIdentities/z"},
+             scan_action={"status": "Completed", "message": "Scan completed", "correlation_id": "c-1",
+                          "start_time": 1714564810000, "end_time": 1714564820000}),
+        dict(STATUS, kind="Planned", node_count=3,
+             output={"mode": "ClusterManager", "account": None, "container": None, "identity": None}),
         dict(STATUS, kind="NodeOutcome", node_outcome=OUTCOME_FAIL),
+        dict(STATUS, kind="NodeOutcome", node_outcome=dict(OUTCOME_FAIL, failure="DownloadForbidden")),
         dict(STATUS, kind="Terminal", status="PartiallySucceeded", outcomes=[OUTCOME_OK, OUTCOME_FAIL] * 40,
              reason="1 of 2 nodes failed"),
         dict(STATUS, job_kind="Enforcement", kind="EnforcementResult", status="Succeeded",

@@ -103,6 +103,8 @@ h_call *h_next_call(harness *h);
 h_call *h_expect(harness *h, h_call_kind k);
 size_t h_calls_of(const harness *h, h_call_kind k);
 void h_answer_cluster(harness *h, h_call *c, const char *level, const char *managed_rg);
+/* The same with the whole cluster (output settings, action states). */
+void h_answer_cluster_with(harness *h, h_call *c, const mdf_cluster *cl);
 void h_answer_bmms(harness *h, h_call *c, const char *const *names, size_t n);
 void h_answer_op(harness *h, h_call *c, const mdf_arm_error *e, const mdf_opstatus *st);
 void h_answer_download(harness *h, h_call *c, mdf_blob_errcode code, const void *data, size_t len);

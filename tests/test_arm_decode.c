@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "arm_decode.h"
+#include "blob.h"
 #include "buf.h"
 #include "err.h"
 #include "http_loop.h"
@@ -79,6 +80,61 @@ static void test_cluster_get(void **state)
                            "Microsoft.NetworkCloud/clusters/scanRuntime/action") == 0);
     assert_string_equal(c.actions[0].status, "Completed");
     assert_string_equal(c.actions[0].start_time, "2023-04-29T11:00:00Z");
+    assert_ptr_equal(mdf_cluster_action(&c, "microsoft.networkcloud/clusters/scanruntime/action"),
+                     &c.actions[0]);
+    assert_null(mdf_cluster_action(&c, "Microsoft.NetworkCloud/clusters/other/action"));
+    /* the example's only override is StorageRunReadCommands: the data
+     * extracts go to the default container */
+    assert_true(c.output.set);
+    assert_false(c.output.overridden);
+    assert_string_equal(c.output.container_url,
+                        "https://myaccount.blob.core.windows.net/mycontainer?restype=container");
+    assert_string_equal(c.output.identity_type, "UserAssignedIdentity");
+    assert_non_null(strstr(c.output.identity_id, "/userAssignedIdentities/userIdentity1"));
+    mdf_jdoc_free(doc);
+}
+
+static mdf_jdoc *parse_text(const char *text)
+{
+    char *copy = strdup(text), err[MDF_ERRSZ];
+    mdf_jdoc *doc = NULL;
+    if (mdf_jdoc_parse(&copy, strlen(text), 32, &doc, err, sizeof err) != MDF_OK)
+        fail_msg("%s", err);
+    return doc;
+}
+
+/* The data extracts' override wins over the default container (in either
+ * order, the type compared case-insensitively); a cluster without
+ * commandOutputSettings (or without a containerUrl) uses the deprecated
+ * Cluster Manager storage. */
+static void test_output_settings(void **state)
+{
+    (void)state;
+    char err[MDF_ERRSZ];
+    mdf_cluster c;
+    mdf_jdoc *doc =
+        parse_text("{\"id\":\"/x\",\"name\":\"c\",\"properties\":{\"commandOutputSettings\":{"
+                   "\"overrides\":[{\"commandOutputType\":\"bareMetalMachineRunDataExtracts\","
+                   "\"containerUrl\":\"https://acct2.blob.core.windows.net/extracts\","
+                   "\"associatedIdentity\":{\"identityType\":\"SystemAssignedIdentity\"}},"
+                   "{\"commandOutputType\":\"BareMetalMachineRunCommand\",\"containerUrl\":"
+                   "\"https://acct3.blob.core.windows.net/commands\"}],"
+                   "\"containerUrl\":\"https://acct1.blob.core.windows.net/default\"}}}");
+    assert_int_equal(mdf_arm_decode_cluster(&doc->root, &c, err, sizeof err), MDF_OK);
+    assert_true(c.output.set);
+    assert_true(c.output.overridden);
+    assert_string_equal(c.output.container_url, "https://acct2.blob.core.windows.net/extracts");
+    assert_string_equal(c.output.identity_type, "SystemAssignedIdentity");
+    mdf_jdoc_free(doc);
+
+    doc = parse_text("{\"id\":\"/x\",\"name\":\"c\",\"properties\":{}}");
+    assert_int_equal(mdf_arm_decode_cluster(&doc->root, &c, err, sizeof err), MDF_OK);
+    assert_false(c.output.set);
+    mdf_jdoc_free(doc);
+    doc = parse_text("{\"id\":\"/x\",\"name\":\"c\",\"properties\":{"
+                     "\"commandOutputSettings\":{\"associatedIdentity\":{}}}}");
+    assert_int_equal(mdf_arm_decode_cluster(&doc->root, &c, err, sizeof err), MDF_OK);
+    assert_false(c.output.set);
     mdf_jdoc_free(doc);
 }
 
@@ -206,6 +262,20 @@ static void test_opstatus(void **state)
     assert_string_equal(code, "InternalError");
     assert_string_equal(msg, "boom");
     mdf_jdoc_free(doc);
+
+    /* customer storage: resultRef alone is used as the URL */
+    doc = parse_text("{\"status\":\"Succeeded\",\"properties\":{\"exitCode\":\"0\","
+                     "\"resultRef\":\"https://acct.blob.core.windows.net/c/r.tar.gz\"}}");
+    assert_int_equal(mdf_arm_decode_opstatus(&doc->root, &st, err, sizeof err), MDF_OK);
+    assert_string_equal(st.result_url, "https://acct.blob.core.windows.net/c/r.tar.gz");
+    assert_true(st.result_from_ref);
+    mdf_jdoc_free(doc);
+    doc = parse_text("{\"status\":\"Succeeded\",\"properties\":{\"resultUrl\":\"https://a/u\","
+                     "\"resultRef\":\"https://a/r\"}}");
+    assert_int_equal(mdf_arm_decode_opstatus(&doc->root, &st, err, sizeof err), MDF_OK);
+    assert_string_equal(st.result_url, "https://a/u");
+    assert_false(st.result_from_ref);
+    mdf_jdoc_free(doc);
 }
 
 static void test_names(void **state)
@@ -266,6 +336,31 @@ static void test_urls(void **state)
     mdf_url_redact("https://a.blob.core.windows.net/c/x.tar.gz?se=1&sig=SECRET", out, sizeof out);
     assert_string_equal(out, "https://a.blob.core.windows.net/c/x.tar.gz?<redacted>");
     assert_null(strstr(out, "SECRET"));
+
+    /* a SAS is told by its signature parameter, not by a substring */
+    assert_true(mdf_url_has_param("https://a/c/x?se=1&sig=S&sp=r", "sig"));
+    assert_true(mdf_url_has_param("https://a/c/x?sig=S", "sig"));
+    assert_false(mdf_url_has_param("https://a/c/x?restype=container", "sig"));
+    assert_false(mdf_url_has_param("https://a/c/x?xsig=1&signature=2", "sig"));
+    assert_false(mdf_url_has_param("https://a/c/sig=1", "sig"));
+    assert_false(mdf_url_has_param("https://a/c/x#?sig=1", "sig"));
+    /* account and container: from the host, or path-style on an address */
+    char acct[64], cont[64];
+    assert_int_equal(mdf_url_parse("https://contosoout.blob.core.windows.net/bmm-output/r.tar.gz",
+                                   &u, err, sizeof err),
+                     MDF_OK);
+    assert_string_equal(u.path, "/bmm-output/r.tar.gz");
+    mdf_blob_location(&u, acct, sizeof acct, cont, sizeof cont);
+    assert_string_equal(acct, "contosoout");
+    assert_string_equal(cont, "bmm-output");
+    assert_int_equal(
+        mdf_url_parse("http://127.0.0.1:10000/devacct/ctr/b.tar.gz", &u, err, sizeof err), MDF_OK);
+    assert_true(mdf_host_is_address(u.host));
+    mdf_blob_location(&u, acct, sizeof acct, cont, sizeof cont);
+    assert_string_equal(acct, "devacct");
+    assert_string_equal(cont, "ctr");
+    assert_false(mdf_host_is_address("a.blob.core.windows.net"));
+    assert_false(mdf_host_is_address("1.2.3"));
     mdf_url_redact("https://user:pass@h.example/p?x=1", out, sizeof out);
     assert_string_equal(out, "https://h.example/p?<redacted>");
     mdf_url_redact("https://h.example/p", out, sizeof out);
@@ -279,13 +374,10 @@ static void test_urls(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cluster_get),
-        cmocka_unit_test(test_cluster_patch),
-        cmocka_unit_test(test_scan_runtime_and_extracts),
-        cmocka_unit_test(test_bmm),
-        cmocka_unit_test(test_opstatus),
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_cluster_get),   cmocka_unit_test(test_output_settings),
+        cmocka_unit_test(test_cluster_patch), cmocka_unit_test(test_scan_runtime_and_extracts),
+        cmocka_unit_test(test_bmm),           cmocka_unit_test(test_opstatus),
+        cmocka_unit_test(test_names),         cmocka_unit_test(test_urls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,7 +65,11 @@ static const char *const samples[MDF_REC__COUNT] = {
         "{'node':'bmm-2','machine_name':null,'result':'Failed','failure':'TimeLimit',"
         "'reason':'exit code 252 "
         "\\u00e9\\u4e2d','scans':0,'threats':0,'finished_at':1714564950000}],"
-        "'enforcement':null,'reason':'1 of 2 nodes failed'}",
+        "'enforcement':null,'reason':'1 of 2 nodes failed',"
+        "'output':{'mode':'CustomerStorage','account':'contosoout','container':'bmm-output',"
+        "'identity':null},"
+        "'scan_action':{'status':'Completed','message':'scan done','correlation_id':null,"
+        "'start_time':1714564810000,'end_time':null}}",
     [MDF_REC_DEAD_LETTER] =
         "{'event_id':'9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d','time':-1,'source_topic':'scan.jobs',"
         "'source_partition':3,'source_offset':9007199254740993,'reason':'bad framing',"
@@ -295,7 +299,7 @@ static void test_json_defaults(void **state)
              "'node_outcome':null,'status':'Succeeded','outcomes':[],"
              "'enforcement':{'requested_level':'Audit','confirmed_level':null,'previous_level':'"
              "Disabled'},"
-             "'reason':'ok'}");
+             "'reason':'ok','output':null,'scan_action':null}");
     assert_json_equal(want, got);
     json_object_put(got);
     json_object_put(want);

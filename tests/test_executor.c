@@ -207,6 +207,63 @@ static void bad_name_dead_letters(void **state)
     h_fini(&h);
 }
 
+/* Every refusal of Storage becomes the failure that names it, with the
+ * download's message (what to fix) as the reason, and a ticket. */
+static void download_errors_name_the_failure(void **state)
+{
+    (void)state;
+    static const struct {
+        mdf_blob_errcode code;
+        const char *failure;
+    } cases[] = {
+        {MDF_BLOB_E_UNAUTHORIZED, "DownloadUnauthorized"},
+        {MDF_BLOB_E_NO_ROLE, "DownloadForbidden"},
+        {MDF_BLOB_E_BLOCKED, "DownloadBlocked"},
+        {MDF_BLOB_E_NOT_FOUND, "DownloadMissing"},
+        {MDF_BLOB_E_REFUSED, "DownloadRefused"},
+        {MDF_BLOB_E_TOO_BIG, "DownloadRefused"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        harness h;
+        start(&h, "rack1compute07", 600);
+        extract_done(&h, "0", "", "https://contosoout.blob.core.windows.net/out/x.tar.gz");
+        h_answer_download(&h, h_expect(&h, AZ_DOWNLOAD), cases[i].code, NULL, 0);
+        char *reason = outcome(&h, cases[i].failure);
+        assert_non_null(strstr(reason, mdf_blob_errcode_name(cases[i].code)));
+        free(reason);
+        failed_node_records(&h, cases[i].failure);
+        assert_int_equal(h_calls_of(&h, AZ_RUN_DATA_EXTRACT), 1); /* no second extract */
+        h_fini(&h);
+    }
+}
+
+/* An extract that only gives resultRef is read from it. */
+static void result_ref_is_used(void **state)
+{
+    (void)state;
+    harness h;
+    size_t len;
+    char *report = h_read_file(MDF_TEST_DATA "/sample-report.json", &len);
+    start(&h, "rack1compute07", 600);
+    h_call *c = h_expect(&h, AZ_RUN_DATA_EXTRACT);
+    mdf_arm_error ok = {0};
+    mdf_opstatus st;
+    memset(&st, 0, sizeof st);
+    snprintf(st.status, sizeof st.status, "Succeeded");
+    st.has_exit_code = true;
+    snprintf(st.exit_code, sizeof st.exit_code, "0");
+    snprintf(st.result_url, sizeof st.result_url,
+             "https://contosoout.blob.core.windows.net/out/ref.tar.gz");
+    st.result_from_ref = true;
+    h_answer_op(&h, c, &ok, &st);
+    h_call *dl = h_expect(&h, AZ_DOWNLOAD);
+    assert_string_equal(dl->arg, "https://contosoout.blob.core.windows.net/out/ref.tar.gz");
+    h_answer_download(&h, dl, MDF_BLOB_OK, report, len);
+    free(outcome(&h, NULL));
+    free(report);
+    h_fini(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +273,8 @@ int main(void)
         cmocka_unit_test(expired_twice_fails),
         cmocka_unit_test(unreadable_report),
         cmocka_unit_test(bad_name_dead_letters),
+        cmocka_unit_test(download_errors_name_the_failure),
+        cmocka_unit_test(result_ref_is_used),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

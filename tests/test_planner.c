@@ -80,6 +80,8 @@ static void node_filter(void **state)
     mdf_arm_error ok = {0};
     mdf_opstatus st = {.status = "Succeeded"};
     h_answer_op(&h, h_expect(&h, AZ_SCAN_RUNTIME), &ok, &st);
+    /* read again after the scan, for its action state (none here) */
+    h_answer_cluster(&h, h_expect(&h, AZ_GET_CLUSTER), "RealTime", "rg1-managed");
     h_call *list = h_expect(&h, AZ_LIST_BMMS);
     assert_string_equal(list->rg, "rg1-managed");
     const char *have[] = {"rack1compute01", "rack1compute02", "rack1compute03"};
@@ -224,12 +226,142 @@ static void stored_only_after_acks(void **state)
     h_fini(&h);
 }
 
+/* Runs a scan job up to the read after the scan, answering the first read
+ * with `first` and the second with `after` (the planner reads the cluster
+ * before the scan and again after it, for the scan's action state). */
+static void scan_until_after_read(harness *h, const mdf_cluster *first, const mdf_cluster *after)
+{
+    json_object *j = scan_job(JOB, NULL, 0);
+    h_deliver(h, MDF_TOPIC_SCAN_JOBS, 0, 1, MDF_REC_SCAN_JOB, j);
+    json_object_put(j);
+    h_answer_cluster_with(h, h_expect(h, AZ_GET_CLUSTER), first);
+    mdf_arm_error ok = {0};
+    mdf_opstatus st = {.status = "Succeeded"};
+    h_answer_op(h, h_expect(h, AZ_SCAN_RUNTIME), &ok, &st);
+    h_answer_cluster_with(h, h_expect(h, AZ_GET_CLUSTER), after);
+}
+
+static void cluster_init(mdf_cluster *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "cluster1");
+    snprintf(c->enforcement_level, sizeof c->enforcement_level, "RealTime");
+    snprintf(c->managed_resource_group, sizeof c->managed_resource_group, "rg1-managed");
+}
+
+static void add_action(mdf_cluster *c, const char *type, const char *status, const char *start,
+                       const char *msg)
+{
+    mdf_action_state *a = &c->actions[c->n_actions++];
+    snprintf(a->action_type, sizeof a->action_type, "%s", type);
+    snprintf(a->status, sizeof a->status, "%s", status);
+    snprintf(a->start_time, sizeof a->start_time, "%s", start);
+    snprintf(a->end_time, sizeof a->end_time, "2026-01-01T10:05:00Z");
+    snprintf(a->message, sizeof a->message, "%s", msg);
+    snprintf(a->correlation_id, sizeof a->correlation_id, "corr-%s", start);
+}
+
+/* The Planned status says where the results are (the data extracts'
+ * container, never the URL's query) and what the cluster says of the
+ * scan (its latest scanRuntime action, case-insensitive). */
+static void planned_says_output_and_scan(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    mdf_cluster c, after;
+    cluster_init(&c);
+    c.output.set = c.output.overridden = true;
+    snprintf(c.output.container_url, sizeof c.output.container_url,
+             "https://contosoout.blob.core.windows.net/bmm-output?restype=container");
+    snprintf(c.output.identity_type, sizeof c.output.identity_type, "SystemAssignedIdentity");
+    after = c;
+    add_action(&after, "microsoft.networkcloud/clusters/scanruntime/action", "Completed",
+               "2026-01-01T10:00:00Z", "old scan");
+    add_action(&after, "Microsoft.NetworkCloud/clusters/scanRuntime/action", "Completed",
+               "2026-01-01T10:01:00Z", "Action completed successfully");
+    add_action(&after, "Microsoft.NetworkCloud/clusters/other/action", "Failed",
+               "2026-01-01T10:02:00Z", "not the scan");
+    scan_until_after_read(&h, &c, &after);
+    const char *have[] = {"rack1compute01"};
+    h_answer_bmms(&h, h_expect(&h, AZ_LIST_BMMS), have, 1);
+
+    json_object *p = h_last_status(&h, "Planned");
+    assert_non_null(p);
+    json_object *o = json_object_object_get(p, "output");
+    assert_string_equal(mdf_jstr(o, "mode"), "CustomerStorage");
+    assert_string_equal(mdf_jstr(o, "account"), "contosoout");
+    assert_string_equal(mdf_jstr(o, "container"), "bmm-output");
+    assert_string_equal(mdf_jstr(o, "identity"), "SystemAssignedIdentity");
+    json_object *a = json_object_object_get(p, "scan_action");
+    assert_string_equal(mdf_jstr(a, "status"), "Completed");
+    assert_string_equal(mdf_jstr(a, "message"), "Action completed successfully");
+    assert_string_equal(mdf_jstr(a, "correlation_id"), "corr-2026-01-01T10:01:00Z");
+    assert_int_equal(json_object_get_int64(json_object_object_get(a, "start_time")),
+                     1767261660000LL);
+    for (size_t i = 0; i < h.n_records; i++)
+        assert_null(strstr(h.records[i].value, "restype"));
+    json_object_put(p);
+    h_fini(&h);
+}
+
+/* A cluster without commandOutputSettings: the deprecated Cluster Manager
+ * storage, said so in the Planned status. */
+static void planned_says_cluster_manager(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    mdf_cluster c;
+    cluster_init(&c);
+    scan_until_after_read(&h, &c, &c);
+    const char *have[] = {"rack1compute01"};
+    h_answer_bmms(&h, h_expect(&h, AZ_LIST_BMMS), have, 1);
+    json_object *p = h_last_status(&h, "Planned");
+    json_object *o = json_object_object_get(p, "output");
+    assert_string_equal(mdf_jstr(o, "mode"), "ClusterManager");
+    assert_null(json_object_object_get(o, "account"));
+    assert_null(json_object_object_get(p, "scan_action"));
+    json_object_put(p);
+    h_fini(&h);
+}
+
+/* The cluster says its scan failed: the job fails with the cluster's
+ * message, and no node is planned. */
+static void failed_scan_action_fails_job(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    mdf_cluster c, after;
+    cluster_init(&c);
+    after = c;
+    add_action(&after, "Microsoft.NetworkCloud/clusters/scanRuntime/action", "Failed",
+               "2026-01-01T10:01:00Z", "MDE is not installed on 2 of 12 machines");
+    scan_until_after_read(&h, &c, &after);
+    assert_int_equal(h_calls_of(&h, AZ_LIST_BMMS), 0);
+    assert_int_equal(h_count(&h, MDF_TOPIC_NODE_TASKS), 0);
+    json_object *t = h_last_status(&h, "Terminal");
+    assert_non_null(t);
+    assert_string_equal(mdf_jstr(t, "status"), "Failed");
+    assert_non_null(strstr(mdf_jstr(t, "reason"), "MDE is not installed on 2 of 12 machines"));
+    assert_int_equal(h.stored, 1);
+    json_object_put(t);
+    h_fini(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(disabled_is_refused),   cmocka_unit_test(node_filter),
-        cmocka_unit_test(duplicate_job_ids),     cmocka_unit_test(bad_input_dead_letters),
-        cmocka_unit_test(enforcement_confirmed), cmocka_unit_test(stored_only_after_acks),
+        cmocka_unit_test(disabled_is_refused),
+        cmocka_unit_test(node_filter),
+        cmocka_unit_test(duplicate_job_ids),
+        cmocka_unit_test(bad_input_dead_letters),
+        cmocka_unit_test(enforcement_confirmed),
+        cmocka_unit_test(stored_only_after_acks),
+        cmocka_unit_test(planned_says_output_and_scan),
+        cmocka_unit_test(planned_says_cluster_manager),
+        cmocka_unit_test(failed_scan_action_fails_job),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "err.h"
+#include "extract_status.h"
 #include "log.h"
 #include "names.h"
 #include "node_report.h"
@@ -143,6 +144,26 @@ static void report_node(mdf_request *r, const mdf_report *rep)
 
 static void run_extract(mdf_request *r);
 
+/* The NodeFailure of a download that failed; the blob's message says what
+ * to fix (the role, the firewall, the token's audience). */
+static const char *download_failure(mdf_blob_errcode code)
+{
+    switch (code) {
+    case MDF_BLOB_E_EXPIRED:
+        return "DownloadExpired";
+    case MDF_BLOB_E_UNAUTHORIZED:
+        return "DownloadUnauthorized";
+    case MDF_BLOB_E_NO_ROLE:
+        return "DownloadForbidden";
+    case MDF_BLOB_E_BLOCKED:
+        return "DownloadBlocked";
+    case MDF_BLOB_E_NOT_FOUND:
+        return "DownloadMissing";
+    default:
+        return "DownloadRefused";
+    }
+}
+
 static void on_download(void *arg, mdf_blob_result *b)
 {
     mdf_request *r = arg;
@@ -156,8 +177,7 @@ static void on_download(void *arg, mdf_blob_result *b)
         return;
     }
     if (b->code != MDF_BLOB_OK) {
-        fail_node(r, b->code == MDF_BLOB_E_EXPIRED ? "DownloadExpired" : "DownloadRefused",
-                  b->message);
+        fail_node(r, download_failure(b->code), b->message);
         return;
     }
     mdf_report *rep = NULL;
@@ -169,51 +189,15 @@ static void on_download(void *arg, mdf_blob_result *b)
     mdf_report_free(rep);
 }
 
-/* The first line of the command output that mentions the agent. */
-static void agent_line(const char *head, char *out, size_t outsz)
-{
-    const char *p = strstr(head, "MDE agent");
-    size_t n = p ? strcspn(p, "\r\n") : 0;
-    snprintf(out, outsz, "%.*s", (int)(n > 200 ? 200 : n), p ? p : "");
-}
-
 static void on_extract(void *arg, const mdf_arm_error *e, const mdf_opstatus *st)
 {
     mdf_request *r = arg;
     task *t = mdf_req_state(r);
     const mdf_az *az = t->x->env->az;
     char reason[1200], err[MDF_ERRSZ];
-    if (e->code == MDF_ARM_E_OPERATION_FAILED) {
-        snprintf(reason, sizeof reason, "extract operation %s", e->message);
-        fail_node(r, "OperationFailed", reason);
-        return;
-    }
-    if (e->code != MDF_ARM_OK) {
-        snprintf(reason, sizeof reason, MDF_ACTION_RUN_DATA_EXTRACTS ": %s: %s",
-                 mdf_arm_errcode_name(e->code), e->message);
-        fail_node(r, e->code == MDF_ARM_E_THROTTLED ? "Throttled" : "Other", reason);
-        return;
-    }
-    if (st->has_exit_code && strcmp(st->exit_code, "0") != 0) {
-        char line[256];
-        agent_line(st->output_head, line, sizeof line);
-        if (strcmp(st->exit_code, "252") == 0) {
-            snprintf(reason, sizeof reason,
-                     "the extract hit its time limit of %d s (exit code 252)", t->limit);
-            fail_node(r, "TimeLimit", reason);
-        } else if (strstr(st->output_head, "not running")) {
-            snprintf(reason, sizeof reason, "%s (exit code %s)",
-                     line[0] ? line : "MDE agent is not running", st->exit_code);
-            fail_node(r, "AgentNotRunning", reason);
-        } else {
-            snprintf(reason, sizeof reason, "the extract exited with code %s%s%s", st->exit_code,
-                     line[0] ? ": " : "", line);
-            fail_node(r, "OperationFailed", reason);
-        }
-        return;
-    }
-    if (!st->result_url[0]) {
-        fail_node(r, "OperationFailed", "the extract succeeded without a result URL");
+    const char *failure = mdf_extract_failure(e, st, t->limit, reason, sizeof reason);
+    if (failure) {
+        fail_node(r, failure, reason);
         return;
     }
     if (az->download(az->ctx, st->result_url, on_download, r, err, sizeof err) != MDF_OK)

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "blob.h"
 #include "clock.h"
 #include "err.h"
 #include "log.h"
@@ -34,6 +36,8 @@ typedef struct plan {
     planner *p;
     json_object *rec; /* the decoded request */
     char job_id[64], sub[64], rg[128], cluster[64], mrg[128];
+    json_object *output;      /* the Planned status's "output" (owned), once the cluster is read */
+    json_object *scan_action; /* its "scan_action" (owned), when the cluster reports one */
     char cluster_id[MDF_RID_MAX];
     char previous_level[16];
     bool enforce;
@@ -43,6 +47,8 @@ static void plan_free(void *state)
 {
     plan *pl = state;
     json_object_put(pl->rec);
+    json_object_put(pl->output);
+    json_object_put(pl->scan_action);
     free(pl);
 }
 
@@ -263,6 +269,8 @@ static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, 
     }
     json_object *s = mdf_rec_job_status(pl->job_id, "Scan", pl->cluster_id, "Planned", "", id);
     json_object_object_add(s, "node_count", json_object_new_int((int)count));
+    json_object_object_add(s, "output", json_object_get(pl->output));
+    json_object_object_add(s, "scan_action", json_object_get(pl->scan_action));
     emit_status(r, s, id);
     for (size_t i = 0; i < count; i++) {
         const char *name =
@@ -285,6 +293,82 @@ static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, 
     mdf_req_finish(r);
 }
 
+static json_object *str_or_null(const char *s)
+{
+    return s && *s ? json_object_new_string(s) : NULL;
+}
+
+/* An ARM time as epoch ms for the record, or null. */
+static json_object *time_or_null(const char *rfc3339)
+{
+    int64_t ms;
+    return rfc3339[0] && mdf_time_parse_rfc3339(rfc3339, &ms) == 0 ? json_object_new_int64(ms)
+                                                                   : NULL;
+}
+
+/* Where the job's results will be: the customer's container (account and
+ * container only: a URL's query stays out of records and logs) or the
+ * deprecated Cluster Manager storage. */
+static json_object *output_of(const plan *pl, const mdf_cluster *c)
+{
+    json_object *o = json_object_new_object();
+    const mdf_output_settings *s = &c->output;
+    if (!s->set) {
+        mdf_warn("job %s: cluster %s writes extract results to the Cluster Manager's storage "
+                 "account, which is deprecated: point commandOutputSettings at a container of "
+                 "your own storage account",
+                 pl->job_id, pl->cluster);
+        json_object_object_add(o, "mode", json_object_new_string("ClusterManager"));
+        return o;
+    }
+    char err[MDF_ERRSZ], account[64] = "", container[64] = "", identity[600];
+    mdf_url_parts u;
+    if (mdf_url_parse(s->container_url, &u, err, sizeof err) == MDF_OK)
+        mdf_blob_location(&u, account, sizeof account, container, sizeof container);
+    snprintf(identity, sizeof identity, "%s%s%s", s->identity_type,
+             s->identity_type[0] && s->identity_id[0] ? " " : "", s->identity_id);
+    json_object_object_add(o, "mode", json_object_new_string("CustomerStorage"));
+    json_object_object_add(o, "account", str_or_null(account));
+    json_object_object_add(o, "container", str_or_null(container));
+    json_object_object_add(o, "identity", str_or_null(identity));
+    mdf_info("job %s: results in storage account %s, container %s%s", pl->job_id, account,
+             container, s->overridden ? " (the data extracts' override)" : "");
+    return o;
+}
+
+/* After the scan: what the cluster says of it (actionStates, from API
+ * 2025-09-01). A Failed scan fails the job with the cluster's message. */
+static void on_scan_state(void *arg, const mdf_arm_error *e, const mdf_cluster *c)
+{
+    mdf_request *r = arg;
+    plan *pl = mdf_req_state(r);
+    const mdf_az *az = pl->p->env->az;
+    char err[MDF_ERRSZ], reason[700];
+    const mdf_action_state *a =
+        e->code == MDF_ARM_OK ? mdf_cluster_action(c, MDF_ACTION_TYPE_SCAN_RUNTIME) : NULL;
+    if (e->code != MDF_ARM_OK)
+        /* the scan itself succeeded: go on without its action state */
+        mdf_warn("job %s: reading the cluster after the scan: %s: %s", pl->job_id,
+                 mdf_arm_errcode_name(e->code), e->message);
+    if (a) {
+        json_object *s = json_object_new_object();
+        json_object_object_add(s, "status", json_object_new_string(a->status));
+        json_object_object_add(s, "message", str_or_null(a->message));
+        json_object_object_add(s, "correlation_id", str_or_null(a->correlation_id));
+        json_object_object_add(s, "start_time", time_or_null(a->start_time));
+        json_object_object_add(s, "end_time", time_or_null(a->end_time));
+        pl->scan_action = s;
+        if (strcasecmp(a->status, "Failed") == 0) {
+            snprintf(reason, sizeof reason, "the cluster's scan failed: %s",
+                     a->message[0] ? a->message : "no message");
+            fail_job(r, reason, false);
+            return;
+        }
+    }
+    if (az->list_bmms(az->ctx, pl->sub, pl->mrg, on_machines, r, err, sizeof err) != MDF_OK)
+        fail_job(r, err, true);
+}
+
 static void on_scan(void *arg, const mdf_arm_error *e, const mdf_opstatus *st)
 {
     mdf_request *r = arg;
@@ -296,7 +380,8 @@ static void on_scan(void *arg, const mdf_arm_error *e, const mdf_opstatus *st)
         fail_arm(r, MDF_ACTION_SCAN_RUNTIME, e);
         return;
     }
-    if (az->list_bmms(az->ctx, pl->sub, pl->mrg, on_machines, r, err, sizeof err) != MDF_OK)
+    if (az->get_cluster(az->ctx, pl->sub, pl->rg, pl->cluster, on_scan_state, r, err, sizeof err) !=
+        MDF_OK)
         fail_job(r, err, true);
 }
 
@@ -323,6 +408,7 @@ static void on_cluster(void *arg, const mdf_arm_error *e, const mdf_cluster *c)
         fail_job(r, "the cluster names no valid managed resource group", false);
         return;
     }
+    pl->output = output_of(pl, c);
     if (az->scan_runtime(az->ctx, pl->sub, pl->rg, pl->cluster, on_scan, r, err, sizeof err) !=
         MDF_OK)
         fail_job(r, err, true);

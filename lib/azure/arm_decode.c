@@ -37,6 +37,38 @@ static int need_object(const mdf_jval *v, const char *what, char *err, size_t er
     return MDF_OK;
 }
 
+/* One containerUrl + associatedIdentity; false when it has no containerUrl. */
+static bool decode_target(const mdf_jval *v, mdf_output_settings *out)
+{
+    const mdf_jval *u = mdf_jget(v, "containerUrl");
+    if (!u || u->type != MDF_J_STRING || u->len == 0 || u->len >= sizeof out->container_url)
+        return false;
+    str_at(v, "containerUrl", out->container_url, sizeof out->container_url);
+    const mdf_jval *id = mdf_jget(v, "associatedIdentity");
+    str_at(id, "identityType", out->identity_type, sizeof out->identity_type);
+    str_at(id, "userAssignedIdentityResourceId", out->identity_id, sizeof out->identity_id);
+    return true;
+}
+
+static void decode_output(const mdf_jval *v, mdf_output_settings *out)
+{
+    if (!v || v->type != MDF_J_OBJECT)
+        return;
+    out->set = decode_target(v, out);
+    const mdf_jval *ov = mdf_jget(v, "overrides");
+    for (uint32_t i = 0; ov && ov->type == MDF_J_ARRAY && i < ov->len; i++) {
+        const mdf_jval *o = &ov->u.items[i];
+        char type[64];
+        str_at(o, "commandOutputType", type, sizeof type);
+        mdf_output_settings t;
+        memset(&t, 0, sizeof t);
+        if (strcasecmp(type, MDF_OUTPUT_TYPE_DATA_EXTRACTS) == 0 && decode_target(o, &t)) {
+            t.set = t.overridden = true;
+            *out = t;
+        }
+    }
+}
+
 int mdf_arm_decode_cluster(const mdf_jval *v, mdf_cluster *out, char *err, size_t errsz)
 {
     memset(out, 0, sizeof *out);
@@ -70,9 +102,23 @@ int mdf_arm_decode_cluster(const mdf_jval *v, mdf_cluster *out, char *err, size_
             out->n_actions++;
         }
     }
+    decode_output(mdf_jget(p, "commandOutputSettings"), &out->output);
     if (!out->id[0] || !out->name[0])
         return mdf_seterr(err, errsz, "cluster: no id or name");
     return MDF_OK;
+}
+
+const mdf_action_state *mdf_cluster_action(const mdf_cluster *c, const char *action_type)
+{
+    const mdf_action_state *found = NULL;
+    for (size_t i = 0; i < c->n_actions; i++) {
+        const mdf_action_state *a = &c->actions[i];
+        /* the most recent, when the cluster lists several */
+        if (strcasecmp(a->action_type, action_type) == 0 &&
+            (!found || strcmp(a->start_time, found->start_time) > 0))
+            found = a;
+    }
+    return found;
 }
 
 int mdf_arm_decode_bmm(const mdf_jval *v, mdf_bmm *out, char *err, size_t errsz)
@@ -146,6 +192,14 @@ int mdf_arm_decode_opstatus(const mdf_jval *v, mdf_opstatus *out, char *err, siz
     if (u && u->type == MDF_J_STRING && u->len >= sizeof out->result_url)
         return mdf_seterr(err, errsz, "resultUrl longer than %d bytes", MDF_URL_MAX - 1);
     str_at(p, "resultUrl", out->result_url, sizeof out->result_url);
+    if (!out->result_url[0]) {
+        /* what it holds is not documented; it is used the same way */
+        const mdf_jval *ref = mdf_jget(p, "resultRef");
+        if (ref && ref->type == MDF_J_STRING && ref->len >= sizeof out->result_url)
+            return mdf_seterr(err, errsz, "resultRef longer than %d bytes", MDF_URL_MAX - 1);
+        str_at(p, "resultRef", out->result_url, sizeof out->result_url);
+        out->result_from_ref = out->result_url[0] != '\0';
+    }
     if (!out->status[0])
         return mdf_seterr(err, errsz, "operation status: no status");
     return MDF_OK;

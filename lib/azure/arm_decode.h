@@ -21,6 +21,19 @@ typedef struct mdf_action_state {
     char correlation_id[80];
 } mdf_action_state;
 
+/* Where the cluster's run-command output goes (commandOutputSettings, API
+ * 2024-07-01 and later): for data extracts, the BareMetalMachineRunDataExtracts
+ * override when there is one, else the default. Not set: the deprecated
+ * Cluster Manager storage (SAS URLs). */
+#define MDF_OUTPUT_TYPE_DATA_EXTRACTS "BareMetalMachineRunDataExtracts"
+typedef struct mdf_output_settings {
+    bool set;                 /* a containerUrl is configured */
+    bool overridden;          /* it is the data extracts' override */
+    char container_url[1024]; /* as the cluster has it (a query is not a SAS) */
+    char identity_type[40];   /* SystemAssignedIdentity | UserAssignedIdentity */
+    char identity_id[512];    /* the user-assigned identity's resource id */
+} mdf_output_settings;
+
 typedef struct mdf_cluster {
     char id[512];
     char name[64];
@@ -31,7 +44,12 @@ typedef struct mdf_cluster {
     char detailed_status[32];
     mdf_action_state actions[MDF_ARM_MAX_ACTIONS];
     size_t n_actions;
+    mdf_output_settings output;
 } mdf_cluster;
+
+/* The cluster's latest action of actionType (case-insensitive), e.g. the
+ * scan's MDF_ACTION_TYPE_SCAN_RUNTIME; NULL when it has none. */
+const mdf_action_state *mdf_cluster_action(const mdf_cluster *c, const char *action_type);
 
 typedef struct mdf_bmm {
     char id[512];
@@ -52,7 +70,8 @@ typedef struct mdf_opstatus {
     bool has_exit_code;
     char exit_code[16]; /* a string: "252" = time limit hit */
     char output_head[4096];
-    char result_url[MDF_URL_MAX];
+    char result_url[MDF_URL_MAX]; /* resultUrl, or resultRef when only that is set */
+    bool result_from_ref;
     char start_time[40], end_time[40];
 } mdf_opstatus;
 

@@ -27,7 +27,8 @@ typedef struct mdf_node_ctx {
 
 /* How the node's task ended. failure is a NodeFailure symbol of
  * schemas/JobStatus.avsc (AgentNotRunning, TimeLimit, OperationFailed,
- * DownloadRefused, DownloadExpired, UnreadableReport, Throttled, Other) or
+ * DownloadRefused, DownloadExpired, UnreadableReport, Throttled, Other,
+ * DownloadUnauthorized, DownloadForbidden, DownloadBlocked, DownloadMissing) or
  * NULL on success; reason is one readable line. */
 typedef struct mdf_outcome {
     bool succeeded;
