@@ -9,13 +9,16 @@
 #include "blob.h"
 #include "buf.h"
 #include "err.h"
+#include "extract_status.h"
 #include "http_loop.h"
 #include "json_writer.h"
+#include "names.h"
 #include "report.h"
 #include "strconv.h"
 #include "token.h"
 
 #define EXIT_USAGE 2
+#define EXIT_NO_RESULT 3
 
 static void usage(FILE *fp)
 {
@@ -37,13 +40,19 @@ static void usage(FILE *fp)
         "                        AZURE_AUTHORITY_HOST (and IMDS_ENDPOINT)\n"
         "  --allow-loopback-http plain http to 127.0.0.1 (the simulator)\n"
         "  --blob-hosts LIST     allowed result hosts (default *.blob.core.windows.net)\n"
+        "  --blob-auth MODE      auto (default: a SAS URL with its SAS, else a storage token)\n"
+        "                        | sas | entra\n"
+        "  --storage-audience URL  storage tokens' audience (default https://storage.azure.com/)\n"
         "  --limit-time-seconds N  extract time limit, 60..14400 (default 600)\n"
-        "  --restricted          use runDataExtractsRestricted\n");
+        "  --restricted          use runDataExtractsRestricted\n"
+        "exit: 0 done, 1 an Azure or download error, 2 bad usage, 3 the extract ran but\n"
+        "      produced no result (agent not running, time limit, operation failed)\n");
 }
 
 typedef struct run {
     mdf_http *http;
     mdf_blob_cfg blob;
+    int limit; /* of the extract, for its messages */
     int done;
     int rc;
 } run;
@@ -88,6 +97,21 @@ static void cluster_json(mdf_jsonw *w, const void *p)
         mdf_jsonw_obj_end(w);
     }
     mdf_jsonw_arr_end(w);
+    const mdf_output_settings *o = &c->output;
+    char shown[MDF_URL_MAX];
+    mdf_jsonw_key(w, "command_output");
+    if (o->set) {
+        mdf_url_redact(o->container_url, shown, sizeof shown);
+        mdf_jsonw_obj_begin(w);
+        mdf_jsonw_kstr(w, "mode", "customer storage");
+        mdf_jsonw_kstr(w, "container_url", shown);
+        mdf_jsonw_kbool(w, "data_extracts_override", o->overridden);
+        mdf_jsonw_kstr(w, "identity_type", o->identity_type[0] ? o->identity_type : NULL);
+        mdf_jsonw_kstr(w, "identity", o->identity_id[0] ? o->identity_id : NULL);
+        mdf_jsonw_obj_end(w);
+    } else {
+        mdf_jsonw_null(w); /* the deprecated Cluster Manager storage */
+    }
     mdf_jsonw_obj_end(w);
 }
 
@@ -188,14 +212,20 @@ static void on_op(void *arg, const mdf_arm_error *e, const mdf_opstatus *st)
     /* extract: the status is a side note on stderr, the report goes to stdout */
     if (st)
         print_json(r->blob.n_allowed ? stderr : stdout, opstatus_json, st);
-    if (e->code != MDF_ARM_OK) {
-        print_error(e);
+    if (!r->blob.n_allowed) { /* scan-runtime */
+        if (e->code != MDF_ARM_OK)
+            print_error(e);
         r->done = 1;
-        r->rc = 1;
+        r->rc = e->code == MDF_ARM_OK ? 0 : 1;
         return;
     }
-    if (!r->blob.n_allowed || !st->result_url[0]) {
+    char reason[1200];
+    const char *failure = mdf_extract_failure(e, st, r->limit, reason, sizeof reason);
+    if (failure) {
+        fprintf(stderr, "mdefleet-arm: extract: %s: %s\n", failure, reason);
         r->done = 1;
+        /* Azure refused or failed the call: 1; the extract ran without a result: 3 */
+        r->rc = e->code == MDF_ARM_OK || e->code == MDF_ARM_E_OPERATION_FAILED ? EXIT_NO_RESULT : 1;
         return;
     }
     /* extract: fetch and parse the result */
@@ -216,8 +246,9 @@ int main(int argc, char **argv)
     int limit = 600, rc = 1;
     char err[MDF_ERRSZ];
     run r = {0};
-    mdf_auth *auth = NULL;
+    mdf_auth *auth = NULL, *storage_auth = NULL;
     mdf_arm *arm = NULL;
+    const char *storage_audience = MDF_AUDIENCE_STORAGE;
     mdf_arm_cfg_default(&cfg);
     mdf_blob_cfg_default(&r.blob);
 
@@ -250,10 +281,21 @@ int main(int argc, char **argv)
         } else if (!strcmp(o, "--blob-hosts")) {
             blob_hosts = v;
             i++;
+        } else if (!strcmp(o, "--blob-auth")) {
+            if (mdf_blob_auth_parse(v, &r.blob.auth) != MDF_OK) {
+                fprintf(stderr, "mdefleet-arm: --blob-auth takes auto, sas or entra\n");
+                return EXIT_USAGE;
+            }
+            i++;
+        } else if (!strcmp(o, "--storage-audience")) {
+            storage_audience = v;
+            i++;
         } else if (!strcmp(o, "--limit-time-seconds")) {
             int64_t n;
-            if (mdf_parse_int64(v, strlen(v), &n) != 0 || n < 60 || n > 14400) {
-                fprintf(stderr, "mdefleet-arm: --limit-time-seconds takes 60..14400\n");
+            if (mdf_parse_int64(v, strlen(v), &n) != 0 || n < MDF_EXTRACT_LIMIT_MIN ||
+                n > MDF_EXTRACT_LIMIT_MAX) {
+                fprintf(stderr, "mdefleet-arm: --limit-time-seconds takes %d..%d\n",
+                        MDF_EXTRACT_LIMIT_MIN, MDF_EXTRACT_LIMIT_MAX);
                 return EXIT_USAGE;
             }
             limit = (int)n;
@@ -296,6 +338,13 @@ int main(int argc, char **argv)
     if (mdf_auth_new(&auth, r.http, &acfg, err, sizeof err) != MDF_OK ||
         mdf_arm_new(&arm, r.http, auth, &cfg, err, sizeof err) != MDF_OK)
         goto fail;
+    /* the result archive in customer storage: the same credentials, for storage */
+    if (mdf_strlcpy(acfg.resource, storage_audience, sizeof acfg.resource) != 0 ||
+        mdf_auth_new(&storage_auth, r.http, &acfg, err, sizeof err) != MDF_OK)
+        goto fail;
+    if (r.blob.auth != MDF_BLOB_AUTH_SAS)
+        r.blob.tokens = storage_auth;
+    r.limit = limit;
     int started;
     switch (c) {
     case 0:
@@ -331,5 +380,7 @@ cleanup:
     mdf_http_destroy(r.http);
     mdf_arm_destroy(arm);
     mdf_auth_destroy(auth);
+    mdf_auth_destroy(storage_auth);
+    explicit_bzero(&acfg, sizeof acfg); /* it held the client secret */
     return rc;
 }
