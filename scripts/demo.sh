@@ -107,6 +107,9 @@ echo "== summary of job $job (read back from the result topics)"
 ok=$(jq -s 'map(select(.outcome == "succeeded")) | length' "$work/node.reports.json")
 all=$(jq -s 'length' "$work/node.reports.json")
 echo "nodes scanned: $ok of $all"
+# where the archives were read from (the planner's line for the job)
+grep -h "job $job: results in storage account" "$work"/worker*.log | head -n 1 |
+    sed 's/.*: results in/results read from storage account/; s/^/  /' || true
 echo "scans reported: $(jq -s 'length' "$work/scan.results.json")"
 echo "threats by name and node:"
 jq -r '"  \(.finding_info.title) on \(.device.hostname): \(.status_detail // "unknown") (\(.status))"' \

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 
 from kafka import KafkaConsumer, TopicPartition
@@ -146,6 +147,11 @@ class Stack:
                     p.kill()
                     p.wait(timeout=5)
 
+    def sim_stats(self):
+        """The simulator's /_admin/stats."""
+        with urllib.request.urlopen(self.azure + "/_admin/stats", timeout=10) as r:
+            return json.load(r)
+
     def logs(self):
         text = ""
         for name in sorted(os.listdir(self.dir)):
@@ -225,6 +231,26 @@ def demo_test():
               len(tickets) == open_threats + len(failing), len(tickets))
         check("dlq empty", len(st.read("dlq")) == 0)
 
+        # customer storage: every reachable node's archive read with a
+        # storage token; no token of the wrong audience, none on a SAS
+        stats = st.sim_stats()
+        check("customer storage: one storage-token download per scanned node",
+              sum(stats["requests"].get("blob.customer", {}).get(s, 0) for s in ("200", "206"))
+              == len(ok_nodes), stats["requests"])
+        check("customer storage: no SAS download", "blob.get" not in stats["requests"],
+              stats["requests"])
+        check("no token presented to the wrong audience", stats["wrong_audience"] == 0, stats)
+        check("no Authorization header on a SAS download", stats["authorization_on_sas"] == 0,
+              stats)
+        planned = [d for d in status_records(st, job) if d["kind"] == "Planned"]
+        check("Planned says customer storage, account and container",
+              planned and planned[0]["output"] == {
+                  "mode": "CustomerStorage", "account": "contosoout",
+                  "container": "bmm-run-output",
+                  "identity": planned[0]["output"]["identity"]}
+              and planned[0]["output"]["identity"].startswith("UserAssignedIdentity /subscriptions/")
+              and planned[0]["scan_action"]["status"] == "Completed", planned)
+
         # OCSF, read by an independent client
         machine_names = {n["name"] for n in nodes}
         for s in scans:
@@ -294,6 +320,19 @@ def demo_test():
             check(f"worker {i} exits 0 on SIGTERM", w.returncode == 0, w.returncode)
 
 
+def status_records(st, job):
+    """Every JobStatus of a job, decoded with codec_tool."""
+    out = []
+    for h, v in st.read("job.status"):
+        if h.get("correlation-id") != job:
+            continue
+        r = subprocess.run([CODEC_TOOL, "decode", "JobStatus"], input=v, capture_output=True,
+                           timeout=10)
+        if r.returncode == 0:
+            out.append(json.loads(r.stdout))
+    return out
+
+
 def status_kinds(st, job):
     """Counts JobStatus kinds of a job, decoding Avro with codec_tool."""
     kinds = {}
@@ -315,6 +354,8 @@ def kill_test():
     spec = json.load(open(f"{SRC}/config/sim/demo.json"))
     spec["clusters"][0]["enforcement_level"] = "RealTime"
     spec["durations"]["extract_seconds"] = 150  # 3 s each at the demo's time scale
+    # the deprecated Cluster Manager storage (SAS URLs) stays covered here
+    spec["clusters"][0]["command_output"] = {"mode": "cluster_manager"}
     path = tempfile.mktemp(suffix=".json")
     json.dump(spec, open(path, "w"))
     nodes = [n["name"] for n in spec["clusters"][0]["nodes"]]
@@ -344,6 +385,11 @@ def kill_test():
                 terminal_statuses.add(d["status"])
         check("after SIGKILL: every node has an outcome", sorted(outcome_ids) == sorted(nodes),
               sorted(outcome_ids))
+        stats = st.sim_stats()
+        check("cluster-manager storage: archives read by their SAS, with no token",
+              stats["requests"].get("blob.get", {}).get("200", 0) > 0
+              and "blob.customer" not in stats["requests"]
+              and stats["authorization_on_sas"] == 0 and stats["wrong_audience"] == 0, stats)
         check("after SIGKILL: duplicates carry the same event id",
               all(len(ids) == 1 for ids in outcome_ids.values()), outcome_ids)
         check("after SIGKILL: the job ends with one terminal status", len(terminal_ids) == 1,

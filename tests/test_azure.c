@@ -217,6 +217,25 @@ static long sim_count(env *v, const char *route, const char *status)
     return n;
 }
 
+/* GET /_admin/stats: a top-level counter (wrong_audience, authorization_on_sas). */
+static long sim_counter(env *v, const char *name)
+{
+    char url[512], err[MDF_ERRSZ];
+    struct fetched got = {0};
+    snprintf(url, sizeof url, "%s/_admin/stats", v->base);
+    mdf_http_req req = {.url = url, .max_response = 1 << 20, .http = MDF_HTTP_LOOPBACK};
+    assert_int_equal(mdf_http_start(v->http, &req, on_fetched, &got, err, sizeof err), MDF_OK);
+    wait_done(v, &got.done, 1);
+    mdf_jdoc *doc = NULL;
+    assert_int_equal(mdf_jdoc_parse(&got.body, got.len, 16, &doc, err, sizeof err), MDF_OK);
+    const mdf_jval *n = mdf_jget(&doc->root, name);
+    if (!n || n->type != MDF_J_INT)
+        fail_msg("/_admin/stats has no counter %s", name);
+    long count = (long)n->u.i;
+    mdf_jdoc_free(doc);
+    return count;
+}
+
 /* ---- operations ----------------------------------------------------------------- */
 
 static void get_cluster(env *v, const char *name, result *r)
@@ -236,6 +255,30 @@ static void extract(env *v, const char *node, bool restricted, result *r)
                                               on_op, r, err, sizeof err),
                      MDF_OK);
     wait_done(v, &r->done, 1);
+}
+
+/* An extract on a machine of the customer-storage cluster. */
+static void extract_customer(env *v, const char *node, result *r)
+{
+    char err[MDF_ERRSZ];
+    memset(r, 0, sizeof *r);
+    assert_int_equal(mdf_arm_run_data_extract(v->arm, SUB, "cust-managed-rg", node, 600, false,
+                                              on_op, r, err, sizeof err),
+                     MDF_OK);
+    wait_done(v, &r->done, 1);
+    assert_int_equal(r->e.code, MDF_ARM_OK);
+}
+
+/* A token provider for another audience, from the same credentials. */
+static mdf_auth *auth_for(env *v, const char *audience)
+{
+    char err[MDF_ERRSZ];
+    mdf_auth_cfg c = v->auth_cfg;
+    mdf_auth *a = NULL;
+    mdf_strlcpy(c.resource, audience, sizeof c.resource);
+    if (mdf_auth_new(&a, v->http, &c, err, sizeof err) != MDF_OK)
+        fail_msg("auth: %s", err);
+    return a;
 }
 
 static void download(env *v, const char *url, result *r)
@@ -626,6 +669,175 @@ static void test_tokens(void **state)
     env_stop(&v);
 }
 
+/* Customer storage: the cluster says where its output goes, the result is
+ * a blob URL without a SAS, and it is read with a storage token (never an
+ * Authorization header on a SAS URL, never a token of the wrong audience). */
+static void test_customer_storage(void **state)
+{
+    (void)state;
+    env v;
+    result r, d;
+    char err[MDF_ERRSZ];
+    env_start(&v, "azure.json");
+    env_client(&v);
+    get_cluster(&v, "cust-cluster", &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    assert_true(r.cluster.output.set);
+    assert_non_null(strstr(r.cluster.output.container_url, "/contosoout/bmm-output"));
+    get_cluster(&v, "test-cluster", &r);
+    assert_false(r.cluster.output.set);
+
+    mdf_auth *storage = auth_for(&v, "https://storage.azure.com/");
+    v.blob_cfg.tokens = storage;
+    extract_customer(&v, "cust01", &r);
+    assert_null(strchr(r.st.result_url, '?'));
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_OK);
+    assert_true(d.blob.bearer);
+    assert_string_equal(d.blob.account, "contosoout");
+    assert_string_equal(d.blob.container, "bmm-output");
+    mdf_report *rep = NULL;
+    assert_int_equal(mdf_report_parse_mem(d.data, d.len, NULL, &rep, err, sizeof err), MDF_OK);
+    mdf_report_free(rep);
+    free(d.data);
+    assert_int_equal(sim_count(&v, "blob.customer", "200"), 1);
+    assert_int_equal(mdf_auth_fetches(storage), 1);
+
+    /* a SAS URL with storage tokens at hand: still read by its SAS alone */
+    extract(&v, "clean01", false, &r);
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_OK);
+    assert_false(d.blob.bearer);
+    free(d.data);
+    assert_int_equal(sim_counter(&v, "authorization_on_sas"), 0);
+    assert_int_equal(sim_counter(&v, "wrong_audience"), 0);
+
+    /* blob.auth=sas on a URL without a SAS: storage wants a token */
+    extract_customer(&v, "cust01", &r);
+    v.blob_cfg.auth = MDF_BLOB_AUTH_SAS;
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_E_UNAUTHORIZED);
+    assert_int_equal(d.blob.http_status, 409);
+    assert_non_null(strstr(d.blob.message, "PublicAccessNotPermitted"));
+    free(d.data);
+    v.blob_cfg.auth = MDF_BLOB_AUTH_AUTO;
+
+    /* no token provider: refused before anything is sent */
+    v.blob_cfg.tokens = NULL;
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_E_REFUSED);
+    free(d.data);
+    v.blob_cfg.tokens = storage;
+    env_stop(&v);
+    mdf_auth_destroy(storage);
+}
+
+/* One provider per audience: an ARM token is refused by storage and a
+ * storage token by ARM, and the simulator counts each presentation. */
+static void test_tokens_per_audience(void **state)
+{
+    (void)state;
+    env v;
+    result r, d;
+    char err[MDF_ERRSZ];
+    env_start(&v, "azure.json");
+    env_client(&v);
+    extract_customer(&v, "cust01", &r);
+
+    /* the ARM provider's tokens on the blob: one fresh token, then refused */
+    v.blob_cfg.tokens = v.auth;
+    uint64_t before = mdf_auth_fetches(v.auth);
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_E_UNAUTHORIZED);
+    assert_int_equal(d.blob.http_status, 401);
+    assert_non_null(strstr(d.blob.message, "InvalidAuthenticationInfo"));
+    assert_non_null(strstr(d.blob.message, "audience"));
+    free(d.data);
+    assert_int_equal(mdf_auth_fetches(v.auth) - before, 1); /* the fresh one */
+    assert_int_equal(sim_counter(&v, "wrong_audience"), 2);
+
+    /* a storage provider's tokens on ARM: refused */
+    mdf_auth *storage = auth_for(&v, "https://storage.azure.com/");
+    mdf_arm *arm = NULL;
+    assert_int_equal(mdf_arm_new(&arm, v.http, storage, &v.arm_cfg, err, sizeof err), MDF_OK);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(
+        mdf_arm_get_cluster(arm, SUB, "test-rg", "test-cluster", on_cluster, &r, err, sizeof err),
+        MDF_OK);
+    wait_done(&v, &r.done, 1);
+    assert_int_equal(r.e.code, MDF_ARM_E_AUTH);
+    assert_int_equal(r.e.http_status, 401);
+    assert_string_equal(r.e.arm_code, "InvalidAuthenticationTokenAudience");
+    assert_int_equal(sim_counter(&v, "wrong_audience"), 4); /* and its fresh one */
+
+    /* each with its own: both work, and nothing more is counted */
+    get_cluster(&v, "cust-cluster", &r);
+    assert_int_equal(r.e.code, MDF_ARM_OK);
+    v.blob_cfg.tokens = storage;
+    extract_customer(&v, "cust01", &r);
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_OK);
+    free(d.data);
+    assert_int_equal(sim_counter(&v, "wrong_audience"), 4);
+    env_stop(&v);
+    mdf_arm_destroy(arm);
+    mdf_auth_destroy(storage);
+}
+
+/* Each refusal of Storage is its own error, and says what to fix; what
+ * retrying can mend (one 401, a blob that appears late, 503) is mended. */
+static void test_storage_errors(void **state)
+{
+    (void)state;
+    env v;
+    result r, d;
+    env_start(&v, "azure.json");
+    env_client(&v);
+    mdf_auth *storage = auth_for(&v, "https://storage.azure.com/");
+    v.blob_cfg.tokens = storage;
+    v.blob_cfg.missing.base_ms = 50; /* the 404 retries, quicker */
+    static const struct {
+        const char *node;
+        mdf_blob_errcode code;
+        long status;
+        const char *says;
+    } cases[] = {
+        {"cust01", MDF_BLOB_OK, 200, NULL}, /* first: the provider has its token after it */
+        {"custtok01", MDF_BLOB_OK, 200, NULL},
+        {"custtok02", MDF_BLOB_E_UNAUTHORIZED, 401, "after a fresh one"},
+        {"custrole01", MDF_BLOB_E_NO_ROLE, 403,
+         "no data role on storage account contosoout, container bmm-output "
+         "(AuthorizationPermissionMismatch): grant it Storage Blob Data Reader"},
+        {"custfw01", MDF_BLOB_E_BLOCKED, 403, "firewall or private endpoint refused this worker"},
+        {"custlag01", MDF_BLOB_OK, 200, NULL},
+        {"custgone01", MDF_BLOB_E_NOT_FOUND, 404,
+         "no such blob in storage account contosoout, container bmm-output"},
+        {"custbusy01", MDF_BLOB_OK, 200, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        extract_customer(&v, cases[i].node, &r);
+        uint64_t fetches = mdf_auth_fetches(storage);
+        download(&v, r.st.result_url, &d);
+        if (d.blob.code != cases[i].code)
+            fail_msg("%s: %s, not %s (%s)", cases[i].node, mdf_blob_errcode_name(d.blob.code),
+                     mdf_blob_errcode_name(cases[i].code), d.blob.message);
+        assert_int_equal(d.blob.http_status, cases[i].status);
+        if (cases[i].says && !strstr(d.blob.message, cases[i].says))
+            fail_msg("%s: \"%s\" does not say \"%s\"", cases[i].node, d.blob.message,
+                     cases[i].says);
+        /* a 401 gets exactly one fresh token */
+        if (strncmp(cases[i].node, "custtok", 7) == 0)
+            assert_int_equal(mdf_auth_fetches(storage) - fetches, 1);
+        free(d.data);
+    }
+    /* custlag01 answered 404 twice, then the blob; custgone01 four times */
+    assert_int_equal(sim_count(&v, "blob.customer", "404"), 2 + 4);
+    assert_int_equal(sim_count(&v, "blob.customer", "503"), 2);
+    assert_int_equal(sim_counter(&v, "wrong_audience"), 0);
+    env_stop(&v);
+    mdf_auth_destroy(storage);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -636,6 +848,9 @@ int main(void)
         cmocka_unit_test_teardown(test_blob_rules, teardown),
         cmocka_unit_test_teardown(test_throttling, teardown),
         cmocka_unit_test_teardown(test_tokens, teardown),
+        cmocka_unit_test_teardown(test_customer_storage, teardown),
+        cmocka_unit_test_teardown(test_tokens_per_audience, teardown),
+        cmocka_unit_test_teardown(test_storage_errors, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
