@@ -99,13 +99,14 @@ static int fail(ld *l, const char *where, const char *key, const char *fmt, ...)
     return mdf_seterr(l->err, l->errsz, "%s: %s%s%s: %s", l->file, where, dot, key ? key : "", msg);
 }
 
+/* where.key[idx]: a path for messages; a path too long for them is cut. */
 static void sub(char out[WHERESZ], const char *where, const char *key, size_t idx)
 {
     const char *dot = where[0] ? "." : "";
-    if (idx == (size_t)-1)
-        snprintf(out, WHERESZ, "%s%s%s", where, dot, key);
-    else
-        snprintf(out, WHERESZ, "%s%s%s[%zu]", where, dot, key, idx);
+    int n = idx == (size_t)-1 ? snprintf(out, WHERESZ, "%s%s%s", where, dot, key)
+                              : snprintf(out, WHERESZ, "%s%s%s[%zu]", where, dot, key, idx);
+    if (n < 0 || n >= WHERESZ)
+        memcpy(out + WHERESZ - 4, "...", 4);
 }
 
 /* Refuses keys outside `allowed` (naming all of them) and repeated keys. */

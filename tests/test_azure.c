@@ -830,6 +830,31 @@ static void test_storage_errors(void **state)
             assert_int_equal(mdf_auth_fetches(storage) - fetches, 1);
         free(d.data);
     }
+    /* with a token too: a broken transfer resumes with Range + If-Match on
+     * the ETag, the cap holds, a stalled transfer is dropped */
+    extract_customer(&v, "custbroken01", &r);
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_OK);
+    assert_true(d.blob.bearer);
+    assert_int_equal(d.blob.resumes, 1);
+    assert_int_equal(sim_count(&v, "blob.customer", "206"), 1);
+    free(d.data);
+    mdf_blob_cfg saved = v.blob_cfg;
+    v.blob_cfg.max_bytes = 100;
+    extract_customer(&v, "cust01", &r);
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_E_TOO_BIG);
+    free(d.data);
+    v.blob_cfg = saved;
+    v.blob_cfg.low_speed_bytes_per_s = 1024;
+    v.blob_cfg.low_speed_time_s = 1;
+    v.blob_cfg.retry.max_retries = 0;
+    v.blob_cfg.max_resumes = 0;
+    extract_customer(&v, "custslow01", &r);
+    download(&v, r.st.result_url, &d);
+    assert_int_equal(d.blob.code, MDF_BLOB_E_TRANSPORT);
+    free(d.data);
+    v.blob_cfg = saved;
     /* custlag01 answered 404 twice, then the blob; custgone01 four times */
     assert_int_equal(sim_count(&v, "blob.customer", "404"), 2 + 4);
     assert_int_equal(sim_count(&v, "blob.customer", "503"), 2);
