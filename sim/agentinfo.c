@@ -43,15 +43,18 @@ static size_t scan_of_threat(const scan_view *scans, size_t n, const sim_threat 
     return fallback;
 }
 
-static void tracking_id(const sim_node *node, const sim_threat *t, char out[MDF_UUID_STRSZ])
+/* A name-based UUID of the node and the threat's identity (name, detection
+ * time) and of nothing else: the same threat has the same id in every
+ * extract, also once its status changed in the next phase. */
+static void tracking_id(const char *node, const sim_threat *t, char out[MDF_UUID_STRSZ])
 {
     char name[512];
-    int n = snprintf(name, sizeof name, "%s\n%s\n%" PRId64, node->name, t->name, t->detected_ms);
+    int n = snprintf(name, sizeof name, "%s\n%s\n%" PRId64, node, t->name, t->detected_ms);
     sim_uuid_named(name, n > 0 && (size_t)n < sizeof name ? (size_t)n : sizeof name - 1, out);
 }
 
 /* {"threat":{...},"detection_time":ms,"history":[{"key","value"}...]} */
-static void write_threat(mdf_jsonw *w, const sim_node *node, const sim_threat *t)
+static void write_threat(mdf_jsonw *w, const char *node, const sim_threat *t)
 {
     char id[MDF_UUID_STRSZ];
     tracking_id(node, t, id);
@@ -103,8 +106,8 @@ static void write_scan_list(mdf_jsonw *w, const scan_view *scans, size_t n)
 }
 
 /* mdatp threat list + quarantine list: snake_case, real numbers */
-static void write_threat_info(mdf_jsonw *w, const sim_node *node, const scan_view *scans, size_t n,
-                              const size_t *owner)
+static void write_threat_info(mdf_jsonw *w, const char *node, const sim_report *r,
+                              const scan_view *scans, size_t n, const size_t *owner)
 {
     mdf_jsonw_key(w, "threatInformation");
     mdf_jsonw_obj_begin(w);
@@ -122,9 +125,9 @@ static void write_threat_info(mdf_jsonw *w, const sim_node *node, const scan_vie
         mdf_jsonw_kint(w, "files_scanned", scans[i].files);
         mdf_jsonw_key(w, "threats");
         mdf_jsonw_arr_begin(w);
-        for (size_t t = 0; t < node->n_threats; t++)
+        for (size_t t = 0; t < r->n_threats; t++)
             if (owner[t] == i)
-                write_threat(w, node, &node->threats[t]);
+                write_threat(w, node, &r->threats[t]);
         mdf_jsonw_arr_end(w);
         mdf_jsonw_kstr(w, "state", scans[i].state);
         mdf_jsonw_obj_end(w);
@@ -137,8 +140,8 @@ static void write_threat_info(mdf_jsonw *w, const sim_node *node, const scan_vie
     mdf_jsonw_kstr(w, "type", "quarantined");
     mdf_jsonw_key(w, "threats");
     mdf_jsonw_arr_begin(w);
-    for (size_t t = 0; t < node->n_threats; t++) {
-        const sim_threat *th = &node->threats[t];
+    for (size_t t = 0; t < r->n_threats; t++) {
+        const sim_threat *th = &r->threats[t];
         if (strcmp(th->status[th->n_status - 1], "quarantined") == 0)
             write_threat(w, node, th);
     }
@@ -183,14 +186,13 @@ static int64_t minutes_ago(const sim_health *h, int64_t now_ms)
 }
 
 /* mdatp health --output json */
-static void write_health(mdf_jsonw *w, const sim_node *node, int64_t now_ms)
+static void write_health(mdf_jsonw *w, const char *node, const sim_health *h, int64_t now_ms)
 {
-    const sim_health *h = &node->health;
     char edr[MDF_UUID_STRSZ], guid[MDF_UUID_STRSZ], edr_hex[41];
     char name[160];
-    int n = snprintf(name, sizeof name, "edr\n%s", node->name);
+    int n = snprintf(name, sizeof name, "edr\n%s", node);
     sim_uuid_named(name, (size_t)(n > 0 && (size_t)n < sizeof name ? n : 0), edr);
-    sim_uuid_named(node->name, strlen(node->name), guid);
+    sim_uuid_named(node, strlen(node), guid);
     /* edrMachineId is 40 hex digits: the UUID's 32 plus the first 8 again */
     size_t o = 0;
     for (size_t i = 0; edr[i] && o < 32; i++)
@@ -236,16 +238,16 @@ static void write_health(mdf_jsonw *w, const sim_node *node, int64_t now_ms)
 
 /* realTimeProtectionStats and eventProviderStats. Their counts are derived
  * from the node's name so that a node reports the same numbers each time. */
-static void write_diagnostics(mdf_jsonw *w, const sim_node *node)
+static void write_diagnostics(mdf_jsonw *w, const char *node, const sim_health *health)
 {
-    uint64_t h = mdf_hash_bytes(node->name, strlen(node->name));
+    uint64_t h = mdf_hash_bytes(node, strlen(node));
     mdf_jsonw_key(w, "diagnosticInformation");
     mdf_jsonw_obj_begin(w);
     mdf_jsonw_key(w, "realTimeProtectionStats");
     mdf_jsonw_obj_begin(w);
     mdf_jsonw_key(w, "counters");
     mdf_jsonw_arr_begin(w);
-    if (node->health.real_time_protection) {
+    if (health->real_time_protection) {
         mdf_jsonw_obj_begin(w);
         mdf_jsonw_kint(w, "id", 1);
         mdf_jsonw_kstr(w, "name", "fanotify");
@@ -299,20 +301,20 @@ static void write_configuration(mdf_jsonw *w, const sim_health *h)
     mdf_jsonw_obj_end(w);
 }
 
-int sim_agentinfo_json(const sim_node *node, const sim_extra_scan *extra, size_t n_extra,
-                       int64_t now_ms, mdf_buf *out, char *err, size_t errsz)
+int sim_agentinfo_json(const char *node, const sim_report *r, const sim_extra_scan *extra,
+                       size_t n_extra, int64_t now_ms, mdf_buf *out, char *err, size_t errsz)
 {
     int rc = MDF_ERR;
-    size_t n = node->n_scans + n_extra;
+    size_t n = r->n_scans + n_extra;
     scan_view *scans = calloc(n ? n : 1, sizeof *scans);
-    size_t *owner = calloc(node->n_threats ? node->n_threats : 1, sizeof *owner);
+    size_t *owner = calloc(r->n_threats ? r->n_threats : 1, sizeof *owner);
     if (!scans || !owner) {
         mdf_seterr(err, errsz, "out of memory");
         goto cleanup;
     }
     int64_t copy_files = DEFAULT_QUICK_FILES, latest = INT64_MIN;
-    for (size_t i = 0; i < node->n_scans; i++) {
-        const sim_scan *s = &node->scans[i];
+    for (size_t i = 0; i < r->n_scans; i++) {
+        const sim_scan *s = &r->scans[i];
         scans[i] = (scan_view){s->type,  s->state, s->start_ms, s->start_ms + s->duration_ms,
                                s->files, true};
         if (s->start_ms >= latest) {
@@ -321,29 +323,29 @@ int sim_agentinfo_json(const sim_node *node, const sim_extra_scan *extra, size_t
         }
     }
     for (size_t i = 0; i < n_extra; i++)
-        scans[node->n_scans + i] = (scan_view){"quick",         "succeeded", extra[i].start_ms,
-                                               extra[i].end_ms, copy_files,  false};
+        scans[r->n_scans + i] = (scan_view){"quick",         "succeeded", extra[i].start_ms,
+                                            extra[i].end_ms, copy_files,  false};
     qsort(scans, n, sizeof *scans, by_start);
     /* the latest scenario scan, found again after sorting */
     size_t fallback = 0;
     for (size_t i = 0; i < n; i++)
         if (scans[i].from_scenario && scans[i].start_ms == latest)
             fallback = i;
-    for (size_t t = 0; t < node->n_threats; t++)
-        owner[t] = scan_of_threat(scans, n, &node->threats[t], fallback);
+    for (size_t t = 0; t < r->n_threats; t++)
+        owner[t] = scan_of_threat(scans, n, &r->threats[t], fallback);
 
     mdf_jsonw w;
     mdf_jsonw_init(&w, out, NULL);
     mdf_jsonw_obj_begin(&w);
-    write_diagnostics(&w, node);
-    write_definitions(&w, &node->health, now_ms);
-    write_health(&w, node, now_ms);
-    write_configuration(&w, &node->health);
+    write_diagnostics(&w, node, &r->health);
+    write_definitions(&w, &r->health, now_ms);
+    write_health(&w, node, &r->health, now_ms);
+    write_configuration(&w, &r->health);
     write_scan_list(&w, scans, n);
-    write_threat_info(&w, node, scans, n, owner);
+    write_threat_info(&w, node, r, scans, n, owner);
     mdf_jsonw_obj_end(&w);
     if (mdf_jsonw_finish(&w) != 0) {
-        mdf_seterr(err, errsz, "report of %s larger than the %zu-byte cap", node->name, out->max);
+        mdf_seterr(err, errsz, "report of %s larger than the %zu-byte cap", node, out->max);
         goto cleanup;
     }
     rc = MDF_OK;

@@ -18,11 +18,11 @@ typedef struct sim_extra_scan {
     int64_t start_ms, end_ms;
 } sim_extra_scan;
 
-/* Writes the report of `node` as of now_ms (simulated epoch ms): the
- * scenario's scans plus `extra`, its threats under the scan that found them,
- * its health. Appends to out. */
-int sim_agentinfo_json(const sim_node *node, const sim_extra_scan *extra, size_t n_extra,
-                       int64_t now_ms, mdf_buf *out, char *err, size_t errsz);
+/* Writes the report `r` of the node named `node` as of now_ms (simulated
+ * epoch ms): r's scans plus `extra`, its threats under the scan that found
+ * them, its health. Appends to out. */
+int sim_agentinfo_json(const char *node, const sim_report *r, const sim_extra_scan *extra,
+                       size_t n_extra, int64_t now_ms, mdf_buf *out, char *err, size_t errsz);
 
 /* Packs json[0..len) as SIM_AGENTINFO_PATH (with its folders) into a tar.gz
  * dated mtime_ms, appended to out. */

@@ -200,31 +200,32 @@ void sim_json_cluster(mdf_jsonw *w, const sim_state *st, size_t ci, const char *
 static void runtime_protection_status(mdf_jsonw *w, const sim_state *st, size_t ci, size_t ni,
                                       const char *apiv, int64_t real_ms)
 {
-    const sim_node *n = &st->sc->clusters[ci].nodes[ni];
-    const sim_health *h = &n->health;
+    const sim_report *r = sim_state_report(st, ci, ni, real_ms);
+    const sim_faults *f = sim_state_faults(st, ci, ni, real_ms);
+    const sim_health *h = &r->health;
     /* the latest scan the node reports: scenario scans, then simulated ones */
     int64_t started = INT64_MIN, completed = INT64_MIN;
-    for (size_t i = 0; i < n->n_scans; i++)
-        if (n->scans[i].start_ms > started) {
-            started = n->scans[i].start_ms;
-            completed = started + n->scans[i].duration_ms;
+    for (size_t i = 0; i < r->n_scans; i++)
+        if (r->scans[i].start_ms > started) {
+            started = r->scans[i].start_ms;
+            completed = started + r->scans[i].duration_ms;
         }
-    if (!n->faults.agent_not_running) {
+    if (!f->agent_not_running) {
         sim_extra_scan extra[SIM_KEEP_SCANS];
-        size_t k = sim_state_extra_scans(st, ci, sim_state_sim_ms(st, real_ms), extra);
+        size_t k = sim_state_extra_scans(st, ci, ni, sim_state_sim_ms(st, real_ms), extra);
         if (k > 0 && extra[k - 1].start_ms > started) {
             started = extra[k - 1].start_ms;
             completed = extra[k - 1].end_ms;
         }
     }
-    bool healthy = h->healthy && !n->faults.agent_not_running;
+    bool healthy = h->healthy && !f->agent_not_running;
     mdf_jsonw_key(w, "runtimeProtectionStatus");
     mdf_jsonw_obj_begin(w);
     if (sim_apiv_at_least(apiv, "2026-01-01")) {
         mdf_jsonw_kstr(w, "agentHealthStatus", healthy ? "Healthy" : "Unhealthy");
         mdf_jsonw_key(w, "agentHealthStatusIssues");
         mdf_jsonw_arr_begin(w);
-        if (n->faults.agent_not_running)
+        if (f->agent_not_running)
             mdf_jsonw_str(w, "MDE agent is not running");
         for (size_t i = 0; i < h->n_issues; i++)
             mdf_jsonw_str(w, h->issues[i]);

@@ -211,7 +211,7 @@ static ssize_t blob_read(void *cls, uint64_t pos, char *buf, size_t max)
  * state locked. */
 static enum MHD_Result serve(sim_req *r, sim_state *st, sim_op *op, const char *version)
 {
-    const sim_faults *f = &st->sc->clusters[op->cluster].nodes[op->node].faults;
+    const sim_faults *f = op->faults;
     uint64_t size = op->archive.len, from = 0, to = size ? size - 1 : 0;
     const char *im = sim_req_header(r, "If-Match");
     if (im && !etag_matches(im, op->etag))
@@ -551,7 +551,8 @@ enum MHD_Result sim_blob_customer(sim_req *r)
             : NULL;
     if (op && !output_at(&sc->clusters[op->cluster].output, &p))
         op = NULL;
-    const sim_faults *f = op ? &sc->clusters[op->cluster].nodes[op->node].faults : NULL;
+    /* the faults the extract started with, also after a phase change */
+    const sim_faults *f = op ? op->faults : NULL;
     if (f && f->blob_no_role) {
         ret = no_permission(r, version);
         goto cleanup;

@@ -462,28 +462,79 @@ static int load_faults(ld *l, const mdf_jval *node, const char *where, sim_fault
     return MDF_OK;
 }
 
+/* A node's `report` in `parent`, or its `next.report` when `base` is given:
+ * then the sections it gives replace base's whole (their absent fields take
+ * the defaults) and the others stay base's. */
+static int load_report(ld *l, const mdf_jval *parent, const char *where, const sim_report *base,
+                       sim_report *r)
+{
+    static const char *const keys[] = {"scans", "threats", "health", NULL};
+    static const mdf_jval empty = {.type = MDF_J_OBJECT};
+    const mdf_jval *rep;
+    char rw[WHERESZ];
+    if (get_obj(l, parent, where, "report", keys, false, &rep, rw) != MDF_OK)
+        return MDF_ERR;
+    if (!rep)
+        rep = &empty;
+    if (base)
+        *r = *base;
+    if ((!base || mdf_jget(rep, "scans")) && get_objs(l, rep, rw, "scans", false, sizeof(sim_scan),
+                                                      load_scan, (void **)&r->scans, &r->n_scans))
+        return MDF_ERR;
+    if ((!base || mdf_jget(rep, "threats")) &&
+        get_objs(l, rep, rw, "threats", false, sizeof(sim_threat), load_threat,
+                 (void **)&r->threats, &r->n_threats))
+        return MDF_ERR;
+    if ((!base || mdf_jget(rep, "health")) && load_health(l, rep, rw, &r->health) != MDF_OK)
+        return MDF_ERR;
+    /* threatInformation lists threats under the scan that found them */
+    if (r->n_threats > 0 && r->n_scans == 0) {
+        if (!base)
+            return fail(l, rw, "threats", "need at least one scan in report.scans to belong to");
+        return fail(l, rw, mdf_jget(rep, "threats") ? "threats" : "scans",
+                    "the threats of the next phase need at least one scan to belong to");
+    }
+    return MDF_OK;
+}
+
+/* `next`: one further phase of the node (POST /_admin/next-phase). */
+static int load_next(ld *l, const mdf_jval *node, const char *where, sim_node *n)
+{
+    static const char *const keys[] = {"report", "faults", NULL};
+    const mdf_jval *o;
+    char w[WHERESZ];
+    if (get_obj(l, node, where, "next", keys, false, &o, w) != MDF_OK)
+        return MDF_ERR;
+    if (!o)
+        return MDF_OK;
+    if (o->len == 0)
+        return fail(l, w, NULL, "give report or faults (or leave next out)");
+    n->has_next = true;
+    n->next_sets_faults = mdf_jget(o, "faults") != NULL;
+    n->next_faults = n->faults;
+    if (load_report(l, o, w, &n->report, &n->next_report) != MDF_OK)
+        return MDF_ERR;
+    return n->next_sets_faults ? load_faults(l, o, w, &n->next_faults) : MDF_OK;
+}
+
 static int load_node(ld *l, const mdf_jval *o, const char *w, void *dst)
 {
     static const char *const keys[] = {
         "name",          "rack",   "roles",  "power_state", "ready_state", "detailed_status",
-        "cordon_status", "report", "faults", NULL};
-    static const char *const report_keys[] = {"scans", "threats", "health", NULL};
+        "cordon_status", "report", "faults", "next",        NULL};
     static const char *const power[] = {"On", "Off", NULL};
     static const char *const ready[] = {"True", "False", NULL};
     static const char *const detailed[] = {
         "Preparing", "Error", "Available", "Provisioning", "Provisioned", "Deprovisioning", NULL};
     static const char *const cordon[] = {"Cordoned", "Uncordoned", NULL};
     sim_node *n = dst;
-    const mdf_jval *rep;
-    char rw[WHERESZ];
     if (check_keys(l, o, w, keys) != MDF_OK || get_str(l, o, w, "name", true, NULL, &n->name) ||
         get_str(l, o, w, "rack", true, NULL, &n->rack) ||
         get_strs(l, o, w, "roles", false, NULL, 0, &n->roles, &n->n_roles) ||
         get_enum(l, o, w, "power_state", power, "On", &n->power_state) ||
         get_enum(l, o, w, "ready_state", ready, "True", &n->ready_state) ||
         get_enum(l, o, w, "detailed_status", detailed, "Provisioned", &n->detailed_status) ||
-        get_enum(l, o, w, "cordon_status", cordon, "Uncordoned", &n->cordon_status) ||
-        get_obj(l, o, w, "report", report_keys, false, &rep, rw))
+        get_enum(l, o, w, "cordon_status", cordon, "Uncordoned", &n->cordon_status))
         return MDF_ERR;
     if (!mdf_valid_bmm_name(n->name))
         return fail(l, w, "name",
@@ -495,18 +546,9 @@ static int load_node(ld *l, const mdf_jval *o, const char *w, void *dst)
         return fail(l, w, "rack",
                     "\"%.70s\" does not match ^([a-zA-Z0-9][a-zA-Z0-9-_]{0,28}[a-zA-Z0-9])$",
                     n->rack);
-    static const mdf_jval empty = {.type = MDF_J_OBJECT};
-    if (!rep)
-        rep = &empty;
-    if (get_objs(l, rep, rw, "scans", false, sizeof(sim_scan), load_scan, (void **)&n->scans,
-                 &n->n_scans) ||
-        get_objs(l, rep, rw, "threats", false, sizeof(sim_threat), load_threat,
-                 (void **)&n->threats, &n->n_threats) ||
-        load_health(l, rep, rw, &n->health) || load_faults(l, o, w, &n->faults))
+    if (load_report(l, o, w, NULL, &n->report) || load_faults(l, o, w, &n->faults) ||
+        load_next(l, o, w, n))
         return MDF_ERR;
-    /* threatInformation lists threats under the scan that found them */
-    if (n->n_threats > 0 && n->n_scans == 0)
-        return fail(l, rw, "threats", "need at least one scan in report.scans to belong to");
     return MDF_OK;
 }
 

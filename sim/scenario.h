@@ -1,6 +1,8 @@
 /* The scenario file: what the simulated Azure looks like (subscription,
  * credentials, budgets, clusters, bare-metal machines, their MDE reports and
- * injected faults). Loaded once, strictly validated, read-only afterwards.
+ * injected faults, and what they become in the next phase). Loaded once,
+ * strictly validated, read-only afterwards: sim_state decides which of a
+ * node's two versions is in effect.
  * Its fields are documented in sim/README.md. */
 #ifndef SIM_SCENARIO_H
 #define SIM_SCENARIO_H
@@ -67,6 +69,15 @@ typedef struct sim_faults {
     bool blob_blocked; /* every GET: 403 AuthorizationFailure */
 } sim_faults;
 
+/* What a node's mde-agent-information.json says (its `report`). */
+typedef struct sim_report {
+    sim_scan *scans;
+    size_t n_scans;
+    sim_threat *threats;
+    size_t n_threats;
+    sim_health health;
+} sim_report;
+
 typedef struct sim_node {
     const char *name; /* BMM resource name and machineName */
     const char *rack;
@@ -76,12 +87,15 @@ typedef struct sim_node {
     const char *ready_state;     /* "True" | "False" */
     const char *detailed_status; /* Provisioned, Available, ... */
     const char *cordon_status;   /* Cordoned | Uncordoned */
-    sim_scan *scans;
-    size_t n_scans;
-    sim_threat *threats;
-    size_t n_threats;
-    sim_health health;
+    sim_report report;
     sim_faults faults;
+    /* `next`: the report and faults the node has once POST
+     * /_admin/next-phase has run. Resolved when loaded: a report section or
+     * the faults that `next` does not give are copies of the current ones. */
+    bool has_next;
+    bool next_sets_faults; /* next.faults given (it also restarts the http_5xx count) */
+    sim_report next_report;
+    sim_faults next_faults;
 } sim_node;
 
 /* Where a cluster's data extracts put their result archive

@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "err.h"
 #include "routes.h"
 #include "strconv.h"
@@ -77,10 +79,26 @@ static sim_route classify(const sim_scenario *sc, const char *method, const char
 
 static enum MHD_Result admin(sim_req *r)
 {
+    sim_state *st = r->srv->state;
     mdf_buf b;
     mdf_buf_init(&b, 1024 * 1024);
     if (strcmp(r->path, "/_admin/stats") == 0 && sim_req_is(r, "GET")) {
-        sim_stats_json(&r->srv->stats, &b);
+        sim_state_lock(st);
+        int64_t phase = st->phase;
+        sim_state_unlock(st);
+        sim_stats_json(&r->srv->stats, phase, &b);
+        return sim_send_json(r, 200, &b);
+    }
+    if (strcmp(r->path, "/_admin/next-phase") == 0 && sim_req_is(r, "POST")) {
+        sim_state_lock(st);
+        size_t changed = sim_state_next_phase(st, mdf_mono_ms());
+        int64_t phase = st->phase;
+        sim_state_unlock(st);
+        if (mdf_buf_appendf(&b, "{\"phase\":%" PRId64 ",\"nodes_changed\":%zu}", phase, changed) !=
+            0) {
+            mdf_buf_free(&b);
+            return sim_send_arm_error(r, 500, "InternalServerError", "Out of memory.");
+        }
         return sim_send_json(r, 200, &b);
     }
     if (strcmp(r->path, "/_admin/reset-stats") == 0 && sim_req_is(r, "POST")) {
@@ -92,7 +110,8 @@ static enum MHD_Result admin(sim_req *r)
     }
     mdf_buf_free(&b);
     return sim_send_arm_error(r, 404, "NotFound",
-                              "Admin routes: GET /_admin/stats, POST /_admin/reset-stats.");
+                              "Admin routes: GET /_admin/stats, POST /_admin/reset-stats, "
+                              "POST /_admin/next-phase.");
 }
 
 static enum MHD_Result dispatch(sim_req *r)

@@ -82,7 +82,7 @@ void sim_stats_reset(sim_stats *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-void sim_stats_json(sim_stats *s, mdf_buf *out)
+void sim_stats_json(sim_stats *s, int64_t phase, mdf_buf *out)
 {
     mdf_jsonw w;
     mdf_jsonw_init(&w, out, NULL);
@@ -105,6 +105,7 @@ void sim_stats_json(sim_stats *s, mdf_buf *out)
     mdf_jsonw_obj_end(&w);
     for (int m = 0; m < SIM_MISTAKE_COUNT; m++)
         mdf_jsonw_kint(&w, MISTAKE_NAMES[m], (int64_t)s->mistakes[m]);
+    mdf_jsonw_kint(&w, "phase", phase);
     mdf_jsonw_obj_end(&w);
     pthread_mutex_unlock(&s->mu);
     mdf_jsonw_finish(&w);

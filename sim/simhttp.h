@@ -64,8 +64,9 @@ void sim_stats_count(sim_stats *s, sim_route r, unsigned status);
 void sim_stats_mistake(sim_stats *s, sim_mistake m);
 void sim_stats_reset(sim_stats *s);
 /* {"requests":{"<route>":{"<status>":count,...},...},"wrong_audience":N,
- * "authorization_on_sas":N} */
-void sim_stats_json(sim_stats *s, mdf_buf *out);
+ * "authorization_on_sas":N,"phase":phase}; the phase is the state's (its
+ * lock, not the counters'), so the caller reads it. */
+void sim_stats_json(sim_stats *s, int64_t phase, mdf_buf *out);
 
 typedef struct sim_server {
     struct MHD_Daemon *daemon;

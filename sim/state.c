@@ -132,6 +132,51 @@ void sim_state_settle(sim_state *st, int64_t real_ms)
     }
 }
 
+/* Whether the node has its `next` at real_ms. An extract that ends at the
+ * moment of the phase change already sees the new report. */
+static bool in_next(const sim_state *st, const sim_node *n, int64_t real_ms)
+{
+    return n->has_next && st->phase > 0 && real_ms >= st->phase_real_ms;
+}
+
+const sim_report *sim_state_report(const sim_state *st, size_t cluster, size_t node,
+                                   int64_t real_ms)
+{
+    const sim_node *n = &st->sc->clusters[cluster].nodes[node];
+    return in_next(st, n, real_ms) ? &n->next_report : &n->report;
+}
+
+const sim_faults *sim_state_faults(const sim_state *st, size_t cluster, size_t node,
+                                   int64_t real_ms)
+{
+    const sim_node *n = &st->sc->clusters[cluster].nodes[node];
+    return in_next(st, n, real_ms) ? &n->next_faults : &n->faults;
+}
+
+size_t sim_state_next_phase(sim_state *st, int64_t real_ms)
+{
+    size_t changed = 0;
+    /* one `next` per node: there is one phase to apply at most */
+    if (st->phase > 0)
+        return 0;
+    for (size_t c = 0; c < st->sc->n_clusters; c++) {
+        const sim_cluster *cl = &st->sc->clusters[c];
+        for (size_t n = 0; n < cl->n_nodes; n++) {
+            if (!cl->nodes[n].has_next)
+                continue;
+            changed++;
+            /* new faults count their 503s from the start */
+            if (cl->nodes[n].next_sets_faults)
+                st->clusters[c].fivexx_left[n] = cl->nodes[n].next_faults.http_5xx;
+        }
+    }
+    if (changed > 0) {
+        st->phase = 1;
+        st->phase_real_ms = real_ms;
+    }
+    return changed;
+}
+
 int sim_state_cluster(const sim_state *st, const char *rg, const char *name)
 {
     for (size_t i = 0; i < st->sc->n_clusters; i++)
@@ -263,9 +308,10 @@ static int index_op(sim_state *st, sim_op *op, bool *kept)
 }
 
 /* What an extract will produce, from the node's faults and the time limit. */
-static void plan_extract(sim_state *st, sim_op *op, double *sim_seconds)
+static void plan_extract(sim_state *st, sim_op *op, int64_t real_ms, double *sim_seconds)
 {
-    const sim_faults *f = &st->sc->clusters[op->cluster].nodes[op->node].faults;
+    const sim_faults *f = sim_state_faults(st, op->cluster, op->node, real_ms);
+    op->faults = f;
     double run_s = f->extract_seconds >= 0 ? f->extract_seconds : st->sc->extract_s;
     op->exit_code = 0;
     if (f->operation_failed) {
@@ -311,7 +357,7 @@ sim_op *sim_state_op_new(sim_state *st, sim_op_kind kind, size_t cluster, size_t
     mdf_buf_init(&op->archive, REPORT_MAX_BYTES);
     mdf_random_id(op->id);
     if (kind == SIM_OP_EXTRACT)
-        plan_extract(st, op, &sim_seconds);
+        plan_extract(st, op, real_ms, &sim_seconds);
     op->real_start_ms = real_ms;
     op->real_end_ms = real_ms + sim_state_real_ms(st, sim_seconds);
     op->sim_start_ms = sim_state_sim_ms(st, real_ms);
@@ -320,7 +366,7 @@ sim_op *sim_state_op_new(sim_state *st, sim_op_kind kind, size_t cluster, size_t
         mdf_random_id(op->blob_id);
     /* the customer's storage is read with a token: no SAS is issued */
     if (op->has_result && !st->sc->clusters[cluster].output.customer) {
-        const sim_faults *f = &st->sc->clusters[cluster].nodes[node].faults;
+        const sim_faults *f = op->faults;
         if (random_sig(op->sig) != MDF_OK) {
             mdf_seterr(err, errsz, "no random bytes for a SAS signature");
             goto cleanup;
@@ -387,14 +433,20 @@ sim_opst sim_op_status(const sim_op *op, int64_t real_ms)
     return op->fails ? SIM_OPST_FAILED : SIM_OPST_SUCCEEDED;
 }
 
-size_t sim_state_extra_scans(const sim_state *st, size_t cluster, int64_t sim_ms,
+size_t sim_state_extra_scans(const sim_state *st, size_t cluster, size_t node, int64_t sim_ms,
                              sim_extra_scan out[SIM_KEEP_SCANS])
 {
     const sim_cluster_rt *rt = &st->clusters[cluster];
     size_t n = 0;
-    for (size_t i = 0; i < rt->n_scans; i++)
-        if (rt->scans[i]->sim_end_ms <= sim_ms)
-            out[n++] = (sim_extra_scan){rt->scans[i]->sim_start_ms, rt->scans[i]->sim_end_ms};
+    for (size_t i = 0; i < rt->n_scans; i++) {
+        const sim_op *s = rt->scans[i];
+        /* the cluster's scans go on across phases; a node takes those its
+         * agent was running for (an agent that came back in the next phase
+         * has the scans since) */
+        if (s->sim_end_ms <= sim_ms &&
+            !sim_state_faults(st, cluster, node, s->real_start_ms)->agent_not_running)
+            out[n++] = (sim_extra_scan){s->sim_start_ms, s->sim_end_ms};
+    }
     return n;
 }
 
@@ -407,16 +459,19 @@ int sim_state_op_archive(sim_state *st, sim_op *op, char *err, size_t errsz)
         rc = MDF_OK;
         goto cleanup;
     }
-    /* the report as it was when the operation ended */
+    /* the report as it was when the operation ended: one that ended before
+     * the phase changed keeps the old report, however late it is built */
     sim_extra_scan extra[SIM_KEEP_SCANS];
-    size_t n = sim_state_extra_scans(st, op->cluster, op->sim_end_ms, extra);
+    size_t n = sim_state_extra_scans(st, op->cluster, op->node, op->sim_end_ms, extra);
     const sim_node *node = &st->sc->clusters[op->cluster].nodes[op->node];
+    const sim_report *report = sim_state_report(st, op->cluster, op->node, op->real_end_ms);
     mdf_buf_reset(&op->archive);
-    if (sim_agentinfo_json(node, extra, n, op->sim_end_ms, &json, err, errsz) != MDF_OK ||
+    if (sim_agentinfo_json(node->name, report, extra, n, op->sim_end_ms, &json, err, errsz) !=
+            MDF_OK ||
         sim_agentinfo_archive(json.data, json.len, op->sim_end_ms, &op->archive, err, errsz) !=
             MDF_OK)
         goto cleanup;
-    if (node->faults.corrupt_archive)
+    if (op->faults->corrupt_archive)
         sim_agentinfo_corrupt(&op->archive);
     /* Azure's ETag form: "0x" and 15 hex digits */
     uint64_t h = mdf_hash_bytes(op->archive.data, op->archive.len);

@@ -73,6 +73,7 @@ typedef struct sim_op {
     /* SCAN: scanActivity "Skip" runs no scan */
     bool skip_scan;
     /* EXTRACT */
+    const sim_faults *faults; /* the node's when the op was created: they shape it and its blob */
     bool restricted;
     int64_t limit_s;
     int exit_code;
@@ -120,6 +121,12 @@ typedef struct sim_state {
     /* Resource Manager's request budgets. They refill in real time, never
      * scaled by time_scale, so that throttling tests behave like Azure. */
     mdf_token_bucket reads, writes;
+    /* POST /_admin/next-phase: the phases applied so far (0 or 1, as a node
+     * has at most one `next`) and, once applied, the real monotonic ms it
+     * was applied at. Everything the nodes do is worked out against it, as
+     * against the operations' times. */
+    int64_t phase;
+    int64_t phase_real_ms;
 } sim_state;
 
 /* Takes ownership of sc (also on failure). */
@@ -132,6 +139,17 @@ void sim_state_unlock(sim_state *st);
 int64_t sim_state_sim_ms(const sim_state *st, int64_t real_ms);
 /* Simulated seconds as real milliseconds (at least 0). */
 int64_t sim_state_real_ms(const sim_state *st, double sim_seconds);
+
+/* The node's report and faults at real time real_ms: its `next` once the
+ * phase that real_ms falls in has it, else the scenario's report and faults. */
+const sim_report *sim_state_report(const sim_state *st, size_t cluster, size_t node,
+                                   int64_t real_ms);
+const sim_faults *sim_state_faults(const sim_state *st, size_t cluster, size_t node,
+                                   int64_t real_ms);
+/* Moves to the next phase at real_ms: every node with a `next` takes it.
+ * Returns how many nodes changed; 0, and st->phase unchanged, when there is
+ * no further phase (it was applied already, or no node has a `next`). */
+size_t sim_state_next_phase(sim_state *st, int64_t real_ms);
 
 /* Applies the effects of operations that ended by real_ms (a PATCH's level). */
 void sim_state_settle(sim_state *st, int64_t real_ms);
@@ -168,9 +186,10 @@ sim_op *sim_state_op_find(const sim_state *st, const char *id);
 sim_op *sim_state_blob_find(const sim_state *st, const char *blob_id);
 sim_opst sim_op_status(const sim_op *op, int64_t real_ms);
 
-/* The simulated scans that a report taken at sim_ms shows for this cluster's
- * nodes: up to SIM_KEEP_SCANS, oldest first; returns how many. */
-size_t sim_state_extra_scans(const sim_state *st, size_t cluster, int64_t sim_ms,
+/* The simulated scans that a report of this node taken at sim_ms shows:
+ * up to SIM_KEEP_SCANS of its cluster's, oldest first, leaving out those
+ * that started while the node's agent was not running; returns how many. */
+size_t sim_state_extra_scans(const sim_state *st, size_t cluster, size_t node, int64_t sim_ms,
                              sim_extra_scan out[SIM_KEEP_SCANS]);
 
 /* Builds the result archive of a finished extract once (then reuses it). */

@@ -2,7 +2,8 @@
 # mdefleet-sim checked from the outside with independent clients (curl, jq,
 # GNU tar, and mdefleet-report on the archives): every endpoint, the Azure
 # shapes, the long-running operations, paging, the blob's SAS, ranges and
-# conditions, throttling, the admin counters and every injected fault.
+# conditions, throttling, the admin counters, every injected fault and the
+# next phase (a report that changes between two scan jobs).
 # usage: sim_smoke.sh SIM_BINARY DEMO_SCENARIO [REPORT_BINARY]
 set -uo pipefail
 sim=$1
@@ -378,7 +379,7 @@ req GET "$C?$av"
 req GET "$B/nothing-here"
 req GET "$B/_admin/stats"
 check "admin stats exact" json_is . \
-    '{"requests":{"cluster.get":{"200":2,"401":1},"unknown":{"404":1}},"wrong_audience":0,"authorization_on_sas":0}'
+    '{"requests":{"cluster.get":{"200":2,"401":1},"unknown":{"404":1}},"wrong_audience":0,"authorization_on_sas":0,"phase":0}'
 
 # oversized body
 head -c $((1024 * 1024 + 10)) /dev/zero | tr '\0' 'a' >"$tmp/big"
@@ -632,6 +633,119 @@ check "scan_action_failed: actionStates Failed with the message" jq -e '.propert
     and .stepStates[0].status=="Failed"' "$tmp/body"
 stop_sim "$customer_pid"
 check "customer sim exits 0 on SIGTERM" [ "$sim_rc" = 0 ]
+
+# ---- next phase: two scan jobs on one cluster see what changed ----------------------
+# rack2compute02's Mirai (detected) is quarantined in `next`, rack1compute02
+# gets a new threat, rack2compute03's agent runs again (next.faults = {}).
+# A scanRuntime runs before the change and one after.
+new_threat='Trojan:Linux/Tsunami.A!MTB'
+jq --arg nt "$new_threat" '.time_scale = 0.01 | .durations.extract_seconds = 10
+    | .durations.scan_runtime_seconds = 10 | .clusters[0].enforcement_level = "RealTime"
+    | .clusters[0].nodes |= map(del(.next)
+        | if .name == "rack2compute02" then
+            .next = {"report": {"threats": [.report.threats[0] | .status = ["detected", "quarantined"]]}}
+        elif .name == "rack1compute02" then
+            .next = {"report": {"threats": [{"name": $nt, "detected": (.report.scans[-1].start + 1000)}]}}
+        elif .name == "rack2compute03" then .next = {"faults": {}}
+        else . end)' "$demo" >"$tmp/phase.json"
+check "phase scenario: the Mirai is detected, the agent not running" jq -e '.clusters[0].nodes
+    | (map(select(.name == "rack2compute02"))[0].report.threats[0].status == ["detected"])
+    and (map(select(.name == "rack2compute03"))[0].faults == {"agent_not_running": true})' "$tmp/phase.json"
+start_sim phase "$tmp/phase.json"
+phase_pid=$last_pid
+B=$url
+tok=$(get_token "$B")
+C=$B/subscriptions/$sub/resourceGroups/contoso-cluster-rg/providers/Microsoft.NetworkCloud/clusters/contoso-cluster
+M=$B/subscriptions/$sub/resourceGroups/contoso-cluster-managed-rg/providers/Microsoft.NetworkCloud/bareMetalMachines
+pnodes=(rack2compute02 rack1compute02 rack2compute03)
+declare -A ploc purl
+# scan_job: a scanRuntime, followed to its end (poll: at most 30 s)
+scan_job() {
+    req POST "$C/scanRuntime?$av" -H "Authorization: Bearer $tok" -H "Content-Type: $json" -d '{"scanActivity":"Scan"}'
+    [ "$status" = 202 ] && poll "$(hdr Location)" && [ "$(j .status)" = Succeeded ]
+}
+# phase_extracts TAG: an extract on each of pnodes; the final operation
+# answer in $tmp/TAG-NODE.op.json, the archive (when there is a resultUrl)
+# in $tmp/TAG-NODE.tar.gz, the URL in purl[TAG-NODE]
+phase_extracts() {
+    local n
+    for n in "${pnodes[@]}"; do
+        extract "$n" "$mde"
+        ploc[$n]=$(hdr Location)
+    done
+    for n in "${pnodes[@]}"; do
+        poll "${ploc[$n]}"
+        cp "$tmp/body" "$tmp/$1-$n.op.json"
+        purl[$1-$n]=$(j '.properties.resultUrl // empty')
+        [ -z "${purl[$1-$n]}" ] || curl -s --max-time 15 -o "$tmp/$1-$n.tar.gz" "${purl[$1-$n]}"
+    done
+}
+# threat ARCHIVE NAME: "tracking_id status" of that threat in mdefleet-report's
+# model ("" when absent, "exit N" when it cannot read the archive)
+threat() {
+    "$report" "$1" >"$tmp/rep.json" 2>"$tmp/rep.err" || { echo "exit $?"; return; }
+    jq -r --arg n "$2" '[.threats[] | select(.name == $n) | "\(.tracking_id) \(.status)"] | join(",")' "$tmp/rep.json"
+}
+scans_in() { "$report" "$1" | jq '.scans | length'; } # scans_in ARCHIVE
+health_of() { # health_of NODE: the machine's agentHealthStatus
+    req GET "$M/$1?$av" -H "Authorization: Bearer $tok"
+    j .properties.runtimeProtectionStatus.agentHealthStatus
+}
+mirai='Backdoor:Linux/Mirai.IJ!MTB'
+
+check "phase 0 before any" [ "$(stats .phase)" = 0 ]
+check "agent not running: Unhealthy before" [ "$(health_of rack2compute03)" = Unhealthy ]
+check "scan job 1: scanRuntime Succeeded" scan_job
+phase_extracts before
+# an extract that ends before the change, its archive first read after it
+extract rack2compute02 "$mde"
+poll "$(hdr Location)"
+late_url=$(j '.properties.resultUrl // empty')
+before=$(threat "$tmp/before-rack2compute02.tar.gz" "$mirai")
+mirai_id=${before%% *}
+check "before: the Mirai is detected" re "$before" '^[0-9a-f-]{36} detected$'
+check "before: no new threat yet" [ -z "$(threat "$tmp/before-rack1compute02.tar.gz" "$new_threat")" ]
+check "before: agent not running, exitCode 1 and no resultUrl" jq -e '.status == "Succeeded"
+    and .properties.exitCode == "1" and (.properties | has("resultUrl") | not)' "$tmp/before-rack2compute03.op.json"
+check "before: scan job 1 in the report" [ "$(scans_in "$tmp/before-rack2compute02.tar.gz")" = 3 ]
+
+req POST "$B/_admin/next-phase"
+check "next-phase 200 phase 1, 3 nodes changed" [ "$status" = 200 ] && check "next-phase answer" \
+    json_is . '{"phase":1,"nodes_changed":3}'
+check "stats: phase 1" [ "$(stats .phase)" = 1 ]
+curl -s --max-time 15 -o "$tmp/late.tar.gz" "$late_url"
+check "an extract that ended before the change keeps the old report" \
+    [ "$(threat "$tmp/late.tar.gz" "$mirai")" = "$mirai_id detected" ]
+curl -s --max-time 15 -o "$tmp/again.tar.gz" "${purl[before-rack2compute02]}"
+check "an archive built before the change is unchanged" cmp -s "$tmp/again.tar.gz" "$tmp/before-rack2compute02.tar.gz"
+check "agent runs again: Healthy after" [ "$(health_of rack2compute03)" = Healthy ]
+check "scan job 2: scanRuntime Succeeded" scan_job
+phase_extracts after
+check "after: the same Mirai (same tracking id) is quarantined" \
+    [ "$(threat "$tmp/after-rack2compute02.tar.gz" "$mirai")" = "$mirai_id quarantined" ]
+check "after: the new threat appears" re "$(threat "$tmp/after-rack1compute02.tar.gz" "$new_threat")" '^[0-9a-f-]{36} detected$'
+check "after: the agent node's extract delivers" jq -e '.status == "Succeeded" and .properties.exitCode == "0"
+    and (.properties.resultUrl | type) == "string"' "$tmp/after-rack2compute03.op.json"
+check "after: mdefleet-report reads the recovered node's archive" "$report" "$tmp/after-rack2compute03.tar.gz"
+check "after: both scan jobs in the report" [ "$(scans_in "$tmp/after-rack2compute02.tar.gz")" = 4 ]
+check "after: the recovered node has only the scan since" [ "$(scans_in "$tmp/after-rack2compute03.tar.gz")" = 3 ]
+req POST "$B/_admin/next-phase"
+check "second next-phase changes nothing" json_is . '{"phase":1,"nodes_changed":0}'
+curl -s --max-time 5 -X POST "$B/_admin/reset-stats" >/dev/null
+check "reset-stats keeps the phase" [ "$(stats .phase)" = 1 ]
+stop_sim "$phase_pid"
+check "phase sim exits 0 on SIGTERM" [ "$sim_rc" = 0 ]
+
+jq '.clusters[0].nodes[1].next = {"report": {}, "bogus": 1}' "$demo" >"$tmp/bad-next.json"
+"$sim" --scenario "$tmp/bad-next.json" >/dev/null 2>"$tmp/err"
+check "unknown key in next: exit 1" [ $? -eq 1 ]
+check "unknown key in next: one line naming it" [ "$(wc -l <"$tmp/err")" -eq 1 ] && check "next error path" \
+    grep -q 'clusters\[0\]\.nodes\[1\]\.next: unknown key "bogus"' "$tmp/err"
+jq '.clusters[0].nodes[3].next = {"report": {"threats": [{"name": "a", "detected": 1727161518389},
+    {"name": "b", "detected": 1727161518389, "status": ["Quarantined"]}]}}' "$demo" >"$tmp/bad-next2.json"
+"$sim" --scenario "$tmp/bad-next2.json" >/dev/null 2>"$tmp/err"
+check "bad status in next: the field path" grep -q \
+    'clusters\[0\]\.nodes\[3\]\.next\.report\.threats\[1\]\.status: "Quarantined" is not a lowercase word' "$tmp/err"
 
 # ---- throttling, token expiry, no managed identity ---------------------------------------
 jq '.time_scale = 0.01 | .auth.token_lifetime_seconds = 500 | .auth.managed_identity = false
