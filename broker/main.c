@@ -2,7 +2,9 @@
  * creates mdefleet's topics (config/topics) up front, because the mock
  * cluster would otherwise auto-create them with 4 partitions, writes its
  * bootstrap list to a file (ports are random) and runs until SIGTERM or
- * SIGINT. For tests and one-machine runs only: data lives in memory. */
+ * SIGINT. With --control it takes fault commands on stdin (a partition
+ * without a leader), for the tests of what a stalled write does. For tests
+ * and one-machine runs only: data lives in memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -56,6 +58,10 @@ static int usage(FILE *out)
             "  --topics FILE          topic list: name and partitions per line\n"
             "                         (default " MDF_TOPICS_FILE ")\n"
             "  --prefix P             prefix of every topic name (default \"mde.\")\n"
+            "  --control              read fault commands from stdin, one per line, each\n"
+            "                         answered \"ok\" or \"error: ...\" on stdout:\n"
+            "                           leader TOPIC PARTITION|* BROKER|-1\n"
+            "                         (-1: no leader, so that writes to it wait)\n"
             "Prints the bootstrap list on one line once it accepts connections; runs until\n"
             "SIGTERM/SIGINT. librdkafka 2.0.2's mock keeps about 5 MB per partition, in\n"
             "memory; a rebalance waits session.timeout.ms minus 1 s (use ~6000 ms).\n");
@@ -294,16 +300,91 @@ cleanup:
     return rc;
 }
 
+/* ---- --control: faults on demand, for tests ----------------------------------- */
+
+#define CONTROL_LINE_MAX 512
+
+static int partitions_of(const topic_spec *topics, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(topics[i].name, name) == 0)
+            return topics[i].partitions;
+    }
+    return -1;
+}
+
+/* One command line; the answer goes to stdout. */
+static void control(rd_kafka_mock_cluster_t *mc, const topic_spec *topics, size_t n_topics,
+                    int64_t brokers, const char *line)
+{
+    char verb[16], topic[TOPIC_NAME_MAX + 1], part[16], broker[16], extra[2];
+    int64_t p = -1, b = 0;
+    int got = sscanf(line, "%15s %249s %15s %15s %1s", verb, topic, part, broker, extra);
+    int n = partitions_of(topics, n_topics, topic);
+    if (got != 4 || strcmp(verb, "leader") != 0)
+        printf("error: expected: leader TOPIC PARTITION|* BROKER|-1\n");
+    else if (n < 0)
+        printf("error: no topic %s\n", topic);
+    else if (strcmp(part, "*") != 0 &&
+             (mdf_parse_int64(part, strlen(part), &p) != 0 || p < 0 || p >= n))
+        printf("error: %s has partitions 0..%d, not %s\n", topic, n - 1, part);
+    else if (mdf_parse_int64(broker, strlen(broker), &b) != 0 || b < -1 || b == 0 || b > brokers)
+        printf("error: broker %s is not -1 or 1..%lld\n", broker, (long long)brokers);
+    else {
+        for (int i = p < 0 ? 0 : (int)p; i < (p < 0 ? n : (int)p + 1); i++) {
+            rd_kafka_resp_err_t e = rd_kafka_mock_partition_set_leader(mc, topic, i, (int32_t)b);
+            if (e) {
+                printf("error: %s[%d]: %s\n", topic, i, rd_kafka_err2str(e));
+                fflush(stdout);
+                return;
+            }
+        }
+        printf("ok\n");
+    }
+    fflush(stdout);
+}
+
+/* Reads what stdin has (non-blocking) and runs each complete line; false
+ * once stdin is closed. */
+static bool control_poll(rd_kafka_mock_cluster_t *mc, const topic_spec *topics, size_t n_topics,
+                         int64_t brokers, mdf_buf *pending)
+{
+    char chunk[256];
+    ssize_t got = read(0, chunk, sizeof chunk);
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
+        return false;
+    if (got > 0 && mdf_buf_append(pending, chunk, (size_t)got) != 0) {
+        printf("error: a command longer than %d bytes\n", CONTROL_LINE_MAX);
+        fflush(stdout);
+        mdf_buf_reset(pending);
+    }
+    char *nl;
+    while (pending->data && (nl = memchr(pending->data, '\n', pending->len))) {
+        *nl = '\0';
+        control(mc, topics, n_topics, brokers, pending->data);
+        size_t rest = pending->len - (size_t)(nl + 1 - pending->data);
+        memmove(pending->data, nl + 1, rest);
+        pending->len = rest;
+        pending->data[rest] = '\0';
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     const char *bootstrap_path = NULL, *topics_path = MDF_TOPICS_FILE, *prefix = "mde.";
     int64_t brokers = 3;
+    bool with_control = false;
     char err[MDF_ERRSZ];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
+        }
+        if (strcmp(a, "--control") == 0) {
+            with_control = true;
+            continue;
         }
         if (!v || (strcmp(a, "--bootstrap-file") && strcmp(a, "--brokers") &&
                    strcmp(a, "--topics") && strcmp(a, "--prefix"))) {
@@ -395,11 +476,23 @@ int main(int argc, char **argv)
     printf("%s\n", list);
     fflush(stdout);
 
-    /* the mock brokers run on their own threads; this one only waits */
+    /* the mock brokers run on their own threads; this one waits, and
+     * serves --control */
+    mdf_buf pending;
+    mdf_buf_init(&pending, CONTROL_LINE_MAX);
+    if (with_control)
+        fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
     while (!stop_signal) {
+        if (with_control) {
+            struct pollfd pfd = {.fd = 0, .events = POLLIN};
+            if (poll(&pfd, 1, 100) > 0 && !control_poll(mc, topics, n_topics, brokers, &pending))
+                with_control = false; /* stdin closed: only signals now */
+            continue;
+        }
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    mdf_buf_free(&pending);
     rc = 0;
 cleanup:
     if (wrote)

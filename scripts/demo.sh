@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: the whole fleet on one machine. Starts the embedded broker,
 # the Azure simulator with config/sim/demo.json and 3 workers; sets the
-# cluster to RealTime; runs a scan job with the progress bar; prints a
-# summary read back from the result topics; stops everything.
+# cluster to RealTime; runs a scan job with the progress bar and prints
+# what it published, read back from the result topics; changes the
+# simulator's scenario (its next phase) and runs a second job, which
+# publishes only the changes; stops everything.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,44 +82,62 @@ producer=("$bin/mdefleet-producer" --config "$work/mdefleet.conf")
 echo "== mdefleet-producer enforce --level RealTime --wait"
 "${producer[@]}" enforce --subscription $sub --resource-group $rg --cluster $cluster \
     --level RealTime --wait --timeout 120
-echo "== mdefleet-producer scan --wait"
-rc=0
-# straight to the terminal, for the progress bar
-"${producer[@]}" scan --subscription $sub --resource-group $rg --cluster $cluster \
-    --wait --timeout 300 || rc=$?
-echo "   (exit $rc: 0 succeeded, 3 partly succeeded, 1 failed)"
-# the job id, from the request's correlation-id header
-job=$(kcat -C -b "$brokers" -t mde.scan.jobs -o beginning -e -q -f '%h\n' 2>/dev/null |
-    grep -oE 'correlation-id=[0-9a-f-]{36}' | tail -n 1 | cut -d= -f2)
-
-# every record of the job has arrived once its terminal status has; read
-# the result topics back with kcat, an independent client
+# read_topic TOPIC JOB: the records of one job, read back with kcat (an
+# independent client); every record of a job has arrived once its
+# terminal status has
 read_topic() {
     kcat -C -b "$brokers" -t "mde.$1" -o beginning -e -q -f '%s\n' 2>/dev/null |
-        jq -c --arg job "$job" 'select(.job_id == $job or .unmapped.job_id == $job
-                                       or .details.job_id == $job or .metadata.correlation_uid == $job)'
+        jq -c --arg job "$2" 'select(.job_id == $job or .unmapped.job_id == $job
+                                     or .details.job_id == $job or .metadata.correlation_uid == $job)'
 }
-read_topic node.reports >"$work/node.reports.json"
-read_topic scan.results >"$work/scan.results.json"
-read_topic threats >"$work/threats.json"
-read_topic tickets >"$work/tickets.json"
 
+# run_scan N: a scan job with the progress bar; sets $job
+run_scan() {
+    echo "== mdefleet-producer scan --wait (job $1)"
+    local rc=0
+    # straight to the terminal, for the progress bar
+    "${producer[@]}" scan --subscription $sub --resource-group $rg --cluster $cluster \
+        --wait --timeout 300 || rc=$?
+    echo "   (exit $rc: 0 succeeded, 3 partly succeeded, 1 failed)"
+    # the job id, from the request's correlation-id header
+    job=$(kcat -C -b "$brokers" -t mde.scan.jobs -o beginning -e -q -f '%h\n' 2>/dev/null |
+        grep -oE 'correlation-id=[0-9a-f-]{36}' | tail -n 1 | cut -d= -f2)
+    local t
+    for t in node.reports scan.results threats tickets; do
+        read_topic "$t" "$job" >"$work/job$1.$t.json"
+    done
+}
+
+# what_published N: the job's records, as a SOC reads them
+what_published() {
+    local d=$work/job$1
+    echo "nodes scanned: $(jq -s 'map(select(.outcome == "succeeded")) | length' "$d.node.reports.json") of $(jq -s 'length' "$d.node.reports.json")"
+    echo "new scans published: $(jq -s 'length' "$d.scan.results.json")"
+    echo "findings published:"
+    jq -r '"  \(.activity_name) \(.finding_info.title) on \(.device.hostname): \(.status) (\(.status_detail // "no status"))"' \
+        "$d.threats.json" | sort
+    echo "failed nodes:"
+    jq -r 'select(.outcome == "failed") | "  \(.hostname): \(.failure): \(.reason)"' \
+        "$d.node.reports.json" | sort
+    echo "tickets:"
+    jq -r '"  \(.state) [\(.severity)] \(.kind): \(.summary)"' "$d.tickets.json" | sort
+}
+
+run_scan 1
 echo
-echo "== summary of job $job (read back from the result topics)"
-ok=$(jq -s 'map(select(.outcome == "succeeded")) | length' "$work/node.reports.json")
-all=$(jq -s 'length' "$work/node.reports.json")
-echo "nodes scanned: $ok of $all"
+echo "== what job 1 published (read back from the result topics)"
 # where the archives were read from (the planner's line for the job)
 grep -h "job $job: results in storage account" "$work"/worker*.log | head -n 1 |
     sed 's/.*: results in/results read from storage account/; s/^/  /' || true
-echo "scans reported: $(jq -s 'length' "$work/scan.results.json")"
-echo "threats by name and node:"
-jq -r '"  \(.finding_info.title) on \(.device.hostname): \(.status_detail // "unknown") (\(.status))"' \
-    "$work/threats.json" | sort
-echo "failed nodes:"
-jq -r 'select(.outcome == "failed") | "  \(.hostname): \(.failure): \(.reason)"' \
-    "$work/node.reports.json" | sort
-echo "tickets:"
-jq -r '"  [\(.severity)] \(.kind): \(.summary)"' "$work/tickets.json" | sort
+what_published 1
+
+echo
+echo "== the scenario changes: a threat is quarantined, a new one appears, a node recovers"
+changed=$(curl -s --max-time 10 -X POST "$azure/_admin/next-phase")
+echo "   simulator: $changed"
+run_scan 2
+echo
+echo "== what job 2 published: only the changes, and the tickets they resolve"
+what_published 2
 echo
 echo "logs and records: $work"

@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential cmake pkg-config clang-format git
 librdkafka-dev libavro-dev libcurl4-openssl-dev libjson-c-dev uuid-dev
 libarchive-dev libmicrohttpd-dev zlib1g-dev libcmocka-dev
-kcat jq curl time python3 python3-kafka python3-avro stress-ng"
+kcat jq curl time python3 python3-kafka python3-avro python3-jsonschema stress-ng"
 
 missing=""
 for p in $PKGS; do

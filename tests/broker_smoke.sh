@@ -54,10 +54,10 @@ while read -r name parts _; do
     check "topic mde.$name has $parts partitions" \
         grep -q "^  topic \"mde.$name\" with $parts partitions:" "$tmp/meta"
 done <"$topics"
-check "9 topics in the list" test "$ntopics" -eq 9
+check "10 topics in the list" test "$ntopics" -eq 10
 check "mde.node.tasks has 12 partitions" \
     grep -q '^  topic "mde.node.tasks" with 12 partitions:' "$tmp/meta"
-check "kcat sees exactly those topics" test "$(grep -c '^  topic ' "$tmp/meta")" -eq 9
+check "kcat sees exactly those topics" test "$(grep -c "^  topic " "$tmp/meta")" -eq 10
 
 # one record through the broker, by kcat both ways
 msg="smoke-$$-$RANDOM"
@@ -82,7 +82,7 @@ finally:
     c.close()
 EOF
     check "python3-kafka listed the topics" test $? -eq 0
-    check "python3-kafka sees 9 topics" test "$(grep -c '^mde\.' "$tmp/py.out")" -eq 9
+    check "python3-kafka sees 10 topics" test "$(grep -c '^mde\.' "$tmp/py.out")" -eq 10
     check "python3-kafka: mde.node.tasks 12" grep -qx 'mde.node.tasks 12' "$tmp/py.out"
     check "python3-kafka: mde.dlq 6" grep -qx 'mde.dlq 6' "$tmp/py.out"
     [ "$failures" -eq 0 ] || sed 's/^/python: /' "$tmp/py.err" >&2
@@ -102,6 +102,45 @@ check "--brokers 1" grep -q '^ 1 brokers:' "$tmp/meta2"
 check "--prefix dev-" grep -q '^  topic "dev-node.tasks" with 12 partitions:' "$tmp/meta2"
 stop_broker INT
 check "SIGINT: exit status 0" test "$broker_rc" -eq 0
+
+# --control: fault commands on stdin, one answer line each on stdout
+mkfifo "$tmp/ctl"
+"$broker" --bootstrap-file "$bsfile" --topics "$topics" --control <"$tmp/ctl" >"$tmp/out" \
+    2>"$tmp/err" &
+pid=$!
+exec 3>"$tmp/ctl" # held open: the broker's stdin stays open until we close it
+wait_file "$bsfile" 30 "the bootstrap file of broker --control" "$pid" "$tmp/err"
+bs=$(cat "$bsfile")
+answer() { # answer N: until stdout has the list and N answers
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [ "$(wc -l <"$tmp/out")" -ge $(($1 + 1)) ] && return 0
+        sleep 0.1
+    done
+    fatal "no answer $1 from broker --control after 10 s"
+}
+echo "leader mde.findings.state 3 -1" >&3
+answer 1
+check "--control: leader ... -1 answered ok" test "$(sed -n 2p "$tmp/out")" = ok
+timeout 30 kcat -L -b "$bs" -t mde.findings.state >"$tmp/meta3" 2>&1
+check "--control: the partition has no leader" grep -q 'partition 3, leader -1,' "$tmp/meta3"
+check "--control: the others keep theirs" test "$(grep -c 'leader -1,' "$tmp/meta3")" -eq 1
+echo "leader mde.findings.state * 2" >&3
+printf 'leader mde.nope 0 1\nleader mde.findings.state 12 1\nleader mde.dlq 0 4\nbogus\n' >&3
+answer 6
+check "--control: leader TOPIC * BROKER ok" test "$(sed -n 3p "$tmp/out")" = ok
+timeout 30 kcat -L -b "$bs" -t mde.findings.state >"$tmp/meta3" 2>&1
+check "--control: every partition led by broker 2" \
+    test "$(grep -c 'leader 2,' "$tmp/meta3")" -eq 12
+check "--control: unknown topic named" test "$(sed -n 4p "$tmp/out")" = "error: no topic mde.nope"
+check "--control: partition out of range" grep -qx 'error: mde.findings.state has partitions 0..11, not 12' "$tmp/out"
+check "--control: broker out of range" grep -qx 'error: broker 4 is not -1 or 1..3' "$tmp/out"
+check "--control: unknown command" grep -qx 'error: expected: leader TOPIC PARTITION|\* BROKER|-1' "$tmp/out"
+exec 3>&- # stdin closed: it keeps running until a signal
+sleep 0.3
+check "--control: runs on after stdin closes" running "$pid"
+stop_broker TERM
+check "--control: SIGTERM exit status 0" test "$broker_rc" -eq 0
 
 # usage errors
 "$broker" >/dev/null 2>&1

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """The fleet end to end on the embedded stack: mdefleet-broker, mdefleet-sim
 and mdefleet-worker processes, driven by mdefleet-producer and kcat, checked
-with python3-kafka (an independent Kafka client).
+with python3-kafka (an independent Kafka client), the project's OCSF checker
+(tests/ocsf, from the compiled OCSF 1.8.0 schema) and the topics' JSON
+Schemas (schemas/json, with python3-jsonschema).
 
 usage: fleet_test.py BUILD_BIN_DIR SOURCE_DIR
 """
+import collections
 import ctypes
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -19,11 +23,19 @@ import uuid
 from kafka import KafkaConsumer, TopicPartition
 
 BIN, SRC = sys.argv[1], sys.argv[2]
+sys.path.insert(0, os.path.join(SRC, "tests", "ocsf"))
+sys.path.insert(0, os.path.join(SRC, "tests"))
+import ocsf_check  # noqa: E402
+import json_schema_check  # noqa: E402
+
+OCSF = ocsf_check.load_schema(os.path.join(SRC, "tests", "data", "ocsf", "ocsf-1.8.0-subset.json"))
+SCHEMAS = json_schema_check.load(os.path.join(SRC, "schemas", "json"))
 SUB = "00000000-0000-0000-0000-000000000000"
 RG, CLUSTER = "contoso-cluster-rg", "contoso-cluster"
 SECRET = "demo-secret"
 TOPICS = ["enforcement.requests", "scan.jobs", "node.tasks", "job.status", "scan.results",
-          "threats", "node.reports", "tickets", "dlq"]
+          "threats", "node.reports", "tickets", "dlq", "findings.state"]
+JSON_TOPICS = ["scan.results", "threats", "node.reports", "tickets"]
 REMEDIATED = {"quarantined", "removed", "cleaned", "remediated"}
 
 failures = []
@@ -76,13 +88,16 @@ def _die_with_parent():
 class Stack:
     """Broker, simulator and workers; every process stopped by its PID."""
 
-    def __init__(self, scenario, workers=3, extra_conf=""):
+    def __init__(self, scenario, workers=3, extra_conf="", control=False):
         self.dir = tempfile.mkdtemp(prefix="mdf-fleet-")
         self.procs = []
         self.workers = []
         boot = os.path.join(self.dir, "bootstrap")
-        self.spawn("broker", [f"{BIN}/mdefleet-broker", "--bootstrap-file", boot,
-                              "--topics", f"{SRC}/config/topics"])
+        argv = [f"{BIN}/mdefleet-broker", "--bootstrap-file", boot,
+                "--topics", f"{SRC}/config/topics"]
+        # --control: fault commands on its stdin, answers on its stdout
+        self.broker = self.spawn("broker", argv + ["--control"] if control else argv,
+                                 control=control)
         self.brokers = wait_file(boot, 30)
         simout = os.path.join(self.dir, "sim.out")
         self.spawn("sim", [f"{BIN}/mdefleet-sim", "--scenario", scenario, "--port", "0"],
@@ -121,13 +136,30 @@ class Stack:
             return done == n and total == partitions
         wait_until(settled, timeout, f"the {n} workers' group to settle on {partitions} partitions")
 
-    def spawn(self, name, argv, stdout=None):
-        out = open(stdout or os.path.join(self.dir, name + ".log"), "w")
+    def spawn(self, name, argv, stdout=None, control=False):
+        out = subprocess.PIPE if control else open(stdout or os.path.join(self.dir, name + ".log"),
+                                                   "w")
         err = open(os.path.join(self.dir, name + ".err"), "w")
         p = subprocess.Popen(argv, stdout=out, stderr=err, env=getattr(self, "env", None),
+                             stdin=subprocess.PIPE if control else None,
                              preexec_fn=_die_with_parent)
         self.procs.append(p)
         return p
+
+    def broker_cmd(self, cmd, timeout=10):
+        """A --control command; its one-line answer must be "ok"."""
+        self.broker.stdin.write((cmd + "\n").encode())
+        self.broker.stdin.flush()
+        deadline = time.time() + timeout
+        while True:
+            left = deadline - time.time()
+            if left <= 0 or not select.select([self.broker.stdout], [], [], left)[0]:
+                raise Timeout(f"waited {timeout} s for the broker's answer to: {cmd}")
+            line = self.broker.stdout.readline().decode().strip()
+            if line == "ok" or line.startswith("error"):
+                check(f"broker: {cmd}", line == "ok", line)
+                return
+            # the bootstrap list, printed once at the start
 
     def producer(self, args, timeout=300):
         return subprocess.run([f"{BIN}/mdefleet-producer", "--config", self.conf] + args,
@@ -162,6 +194,10 @@ class Stack:
 
     def read(self, topic):
         """Every record of mde.<topic>: (headers dict, value bytes)."""
+        return [(m["headers"], m["value"]) for m in self.read_full(topic)]
+
+    def read_full(self, topic):
+        """Every record of mde.<topic>: dicts of headers, value, key, partition, offset."""
         c = KafkaConsumer(bootstrap_servers=self.brokers, enable_auto_commit=False,
                           consumer_timeout_ms=3000)
         try:
@@ -177,7 +213,9 @@ class Stack:
                     raise Timeout(f"waited 30 s to read mde.{topic} to its end")
                 for recs in c.poll(timeout_ms=500).values():
                     for m in recs:
-                        out.append(({k: v.decode() for k, v in m.headers}, m.value))
+                        out.append({"headers": {k: v.decode() for k, v in m.headers},
+                                    "value": m.value, "key": m.key, "partition": m.partition,
+                                    "offset": m.offset})
             return out
         finally:
             c.close()
@@ -185,6 +223,100 @@ class Stack:
 
 def jsons(records, job):
     return [json.loads(v) for h, v in records if h.get("correlation-id") == job]
+
+
+def check_contracts(st, job, what):
+    """Every JSON record of the job validates against its topic's JSON
+    Schema, and every OCSF record passes the OCSF checker with no error."""
+    n_ocsf = n_json = 0
+    for topic in JSON_TOPICS:
+        for rec in jsons(st.read(topic), job):
+            errs = json_schema_check.errors(SCHEMAS, topic, rec)
+            check(f"{what}: {topic} record matches schemas/json", not errs, errs[:5])
+            n_json += 1
+            if topic in ("scan.results", "threats"):
+                errs = ocsf_check.check(OCSF, rec)
+                check(f"{what}: {topic} record is valid OCSF 1.8.0", not errs, errs[:5])
+                n_ocsf += 1
+    check(f"{what}: records checked ({n_json} JSON, {n_ocsf} OCSF)", n_json > 0 and n_ocsf > 0)
+
+
+def check_state(st, job, nodes_ok):
+    """findings.state: for every node task of the job, the node's state in
+    the same partition under the same key (co-partitioned), valid."""
+    tasks = [m for m in st.read_full("node.tasks") if m["headers"].get("correlation-id") == job]
+    states = {}
+    for m in st.read_full("findings.state"):
+        states[(m["partition"], m["key"])] = m  # the latest per key, as compaction keeps
+    check("node.tasks: one per node", len(tasks) == nodes_ok, len(tasks))
+    for t in tasks:
+        s = states.get((t["partition"], t["key"]))
+        check("findings.state: the node's state in its task's partition, same key",
+              s is not None, (t["partition"], t["key"]))
+        if s:
+            v = json.loads(s["value"])
+            errs = json_schema_check.errors(SCHEMAS, "findings.state", v)
+            check("findings.state record matches its schema", not errs, errs[:5])
+            check("findings.state names its job and node", v.get("job_id") == job
+                  and v.get("node_id", "").encode() == t["key"], v.get("job_id"))
+
+
+FAILURE_OF_FAULTS = {"agent_not_running": "AgentNotRunning", "252": "TimeLimit"}
+
+
+def failure_of(faults):
+    """The NodeFailure the simulator's faults cause (None: the node scans)."""
+    if faults.get("agent_not_running"):
+        return "AgentNotRunning"
+    if faults.get("exit_code"):
+        return FAILURE_OF_FAULTS.get(faults["exit_code"], "OperationFailed")
+    return None
+
+
+def expected_second_job(nodes):
+    """What the job after POST /_admin/next-phase publishes, from the
+    scenario alone: (scans per host, findings, tickets) where findings are
+    (activity, title, host) and tickets (state, kind, host), each sorted."""
+    scans, findings, tickets = {}, [], []
+    for n in nodes:
+        host, nxt = n["name"], n.get("next") or {}
+        f1 = failure_of(n.get("faults") or {})
+        f2 = failure_of(nxt["faults"] if "faults" in nxt else (n.get("faults") or {}))
+        if f2:
+            if not f1:
+                tickets.append(("open", "node_failure", host))
+            elif f1 != f2:
+                tickets.append(("open", "node_failure", host))  # the same ticket, updated
+            continue
+        rep1 = n.get("report", {})
+        rep2 = dict(rep1, **nxt.get("report", {}))
+        # scanRuntime adds one scan per job; a node whose agent was down
+        # has its report's scans and the second job's
+        scans[host] = len(rep2.get("scans", [])) + 1 if f1 else 1
+        if f1:
+            tickets.append(("resolved", "node_failure", host))
+        prev = {} if f1 else {(t["name"], t["detected"]): t.get("status", ["detected"])[-1]
+                              for t in rep1.get("threats", [])}
+        cur = {(t["name"], t["detected"]): t.get("status", ["detected"])[-1]
+               for t in rep2.get("threats", [])}
+        for k, status in cur.items():
+            done = status in REMEDIATED
+            if k not in prev:
+                findings.append(("Create", k[0], host))
+                if not done:
+                    tickets.append(("open", "threat", host))
+            elif prev[k] != status:
+                was_open = prev[k] not in REMEDIATED
+                findings.append(("Close" if was_open and done else "Update", k[0], host))
+                if was_open and done:
+                    tickets.append(("resolved", "threat", host))
+                elif not done:
+                    tickets.append(("open", "threat", host))
+        for k, status in prev.items():
+            if k not in cur and status not in REMEDIATED:
+                findings.append(("Close", k[0], host))
+                tickets.append(("resolved", "threat", host))
+    return scans, sorted(findings), sorted(tickets)
 
 
 # ---- 1. the demo scenario: exactly the expected records per topic ------------------
@@ -251,30 +383,40 @@ def demo_test():
               and planned[0]["output"]["identity"].startswith("UserAssignedIdentity /subscriptions/")
               and planned[0]["scan_action"]["status"] == "Completed", planned)
 
-        # OCSF, read by an independent client
+        # OCSF, read by an independent client: valid by the checker (below),
+        # and saying what the scenario holds
         machine_names = {n["name"] for n in nodes}
-        for s in scans:
-            ok = (s["class_uid"] == 6007 and s["type_uid"] == 600700 + s["activity_id"]
-                  and isinstance(s["time"], int) and isinstance(s.get("start_time"), int)
-                  and isinstance(s.get("end_time"), int) and isinstance(s.get("num_files"), int)
-                  and "num_detections" in s and s["scan"]["type"] in ("quick", "full")
-                  and s["device"]["hostname"] in machine_names
-                  and s["metadata"]["product"]["name"] == "Microsoft Defender for Endpoint"
-                  and s["unmapped"]["cluster_resource_id"].endswith("/clusters/" + CLUSTER)
-                  and "/bareMetalMachines/" in s["unmapped"]["node_resource_id"])
-            check("scan result OCSF fields", ok, s)
+        for sc in scans:
+            ok = (sc["class_uid"] == 6007 and sc["scan"]["type"] == "Manual"
+                  and sc["unmapped"]["scan_type"] in ("quick", "full")
+                  and sc["device"]["hostname"] in machine_names
+                  and sc["device"]["agent_list"][0]["uid"]
+                  and sc["cloud"]["account"]["uid"] == SUB
+                  and sc["unmapped"]["cluster_resource_id"].endswith("/clusters/" + CLUSTER)
+                  and "/bareMetalMachines/" in sc["device"]["uid"])
+            check("scan result says the scan, the node, its agent and subscription", ok, sc)
         for t in threats:
-            ok = (t["class_uid"] == 2004 and t["finding_info"]["uid"]
-                  and t["finding_info"]["title"] and t["malware"][0]["name"] == t["finding_info"]["title"]
-                  and t["malware"][0]["classification_ids"] and t["severity_id"] >= 1
-                  and t["status"] in ("New", "Resolved") and t["device"]["hostname"] in machine_names)
-            check("threat OCSF fields", ok, t)
+            ok = (t["class_uid"] == 2004 and t["activity_name"] == "Create"
+                  and t["finding_info"]["uid"] and t["malware"][0]["name"] == t["finding_info"]["title"]
+                  and t["status"] in ("New", "Resolved") and t["device"]["hostname"] in machine_names
+                  and t["device"]["agent_list"][0]["uid"])
+            check("threat: a Create of the node's finding with its agent", ok, t)
         eicar = [t for t in threats if "EICAR" in t["finding_info"]["title"]]
         check("EICAR quarantined -> Resolved", eicar and eicar[0]["status"] == "Resolved", eicar)
         kinds = sorted(t["kind"] for t in tickets)
         check("ticket kinds", kinds == sorted(["threat"] * open_threats + ["node_failure"] * len(failing)),
               kinds)
+        check("tickets all open", {t["state"] for t in tickets} == {"open"}, tickets)
         check("ticket dedupe keys unique", len({t["dedupe_key"] for t in tickets}) == len(tickets))
+        for m in st.read_full("tickets"):
+            if m["headers"].get("correlation-id") == job:
+                check("ticket keyed by its dedupe_key",
+                      m["key"] == json.loads(m["value"])["dedupe_key"].encode(), m["key"])
+        check_contracts(st, job, "job 1")
+        check_state(st, job, len(nodes))
+
+        # the scenario changes; the next job publishes only the changes
+        second_job(st, nodes, job, threats, tickets)
 
         # every record carries its headers
         for topic in ("scan.results", "threats", "node.reports", "tickets", "job.status"):
@@ -318,6 +460,59 @@ def demo_test():
         st.stop()
         for i, w in enumerate(st.workers):
             check(f"worker {i} exits 0 on SIGTERM", w.returncode == 0, w.returncode)
+
+
+def second_job(st, nodes, job1, threats1, tickets1):
+    with urllib.request.urlopen(urllib.request.Request(st.azure + "/_admin/next-phase",
+                                                       method="POST"), timeout=10) as r:
+        phase = json.load(r)
+    check("next-phase changes the scenario", phase.get("phase") == 1
+          and phase.get("nodes_changed", 0) > 0, phase)
+    r = st.producer(["scan", "--subscription", SUB, "--resource-group", RG,
+                     "--cluster", CLUSTER, "--wait", "--timeout", "300"])
+    job = r.stdout.split()[0] if r.stdout else ""
+    check("job 2: scan --wait ends", r.returncode in (0, 3) and len(job) == 36, r.stdout + r.stderr)
+    exp_scans, exp_findings, exp_tickets = expected_second_job(nodes)
+    wait_until(lambda: len(jsons(st.read("node.reports"), job)) >= len(nodes)
+               and len(jsons(st.read("scan.results"), job)) >= sum(exp_scans.values()), 30,
+               "job 2's node reports and scan results")
+    scans = jsons(st.read("scan.results"), job)
+    threats = jsons(st.read("threats"), job)
+    tickets = jsons(st.read("tickets"), job)
+    got_scans = collections.Counter(x["device"]["hostname"] for x in scans)
+    check("job 2: only the new scans, per node", dict(got_scans) == exp_scans,
+          (dict(got_scans), exp_scans))
+    got = sorted((t["activity_name"], t["finding_info"]["title"], t["device"]["hostname"])
+                 for t in threats)
+    check("job 2: exactly the findings created, updated and closed", got == exp_findings,
+          (got, exp_findings))
+    got = sorted((t["state"], t["kind"], t["hostname"]) for t in tickets)
+    check("job 2: exactly the tickets opened and resolved", got == exp_tickets, (got, exp_tickets))
+    check("job 2: at least one finding closed and one ticket resolved",
+          any(f[0] == "Close" for f in exp_findings)
+          and any(t[0] == "resolved" for t in exp_tickets), (exp_findings, exp_tickets))
+    # a finding keeps its uid across its activities, a ticket its key
+    uid1 = {(t["finding_info"]["title"], t["device"]["hostname"]): t["finding_info"]["uid"]
+            for t in threats1}
+    for t in threats:
+        k = (t["finding_info"]["title"], t["device"]["hostname"])
+        if t["activity_name"] != "Create":
+            check("job 2: a closed finding has the uid it was created with",
+                  uid1.get(k) == t["finding_info"]["uid"], (k, uid1.get(k)))
+            check("job 2: the change's own time (the history key) and first seen",
+                  t["time"] >= t["finding_info"]["first_seen_time"], t)
+        check("job 2: a closed finding is Resolved, a new one New",
+              t["status"] == ("New" if t["activity_name"] == "Create" else "Resolved"), t)
+    keys1 = {(t["kind"], t["hostname"]): t["dedupe_key"] for t in tickets1}
+    for t in tickets:
+        if t["state"] == "resolved":
+            check("job 2: a ticket resolves under the key it opened with",
+                  keys1.get((t["kind"], t["hostname"])) == t["dedupe_key"], t)
+            check("job 2: a resolved ticket says why", t["resolution"], t)
+    reports = jsons(st.read("node.reports"), job)
+    check("job 2: node.reports one per node", len(reports) == len(nodes), len(reports))
+    check_contracts(st, job, "job 2")
+    check_state(st, job, len(nodes))
 
 
 def status_records(st, job):
@@ -398,6 +593,8 @@ def kill_test():
         check("after SIGKILL: every terminal record says the same",
               terminal_statuses == {"PartiallySucceeded"}, terminal_statuses)
         for topic, key in (("scan.results", lambda d: (d["device"]["name"], d.get("start_time"))),
+                           ("threats", lambda d: (d["finding_info"]["uid"], d["activity_id"])),
+                           ("tickets", lambda d: (d["dedupe_key"], d["state"])),
                            ("node.reports", lambda d: d["node"])):
             ids = {}
             for h, v in st.read(topic):
@@ -410,7 +607,58 @@ def kill_test():
         os.unlink(path)
 
 
-# ---- 3. a worker joining mid-job: the partitions move, the jobs end once ------------
+# ---- 3. SIGKILL between a node's results and its state ---------------------------
+def state_crash_test():
+    """The state topic has no leader, so the workers' state writes wait;
+    the job's results are all acknowledged; the worker is killed. A new
+    worker redoes the tasks from the state before: the same records under
+    the same event ids, nothing missing, and then the state."""
+    spec = json.load(open(f"{SRC}/config/sim/demo.json"))
+    spec["clusters"][0]["enforcement_level"] = "RealTime"
+    path = tempfile.mktemp(suffix=".json")
+    json.dump(spec, open(path, "w"))
+    nodes = spec["clusters"][0]["nodes"]
+    st = Stack(path, workers=1, control=True)
+    try:
+        st.broker_cmd("leader mde.findings.state * -1")
+        r = st.producer(["scan", "--subscription", SUB, "--resource-group", RG,
+                         "--cluster", CLUSTER, "--wait", "--timeout", "300"])
+        job = r.stdout.split()[0] if r.stdout else ""
+        check("crash: the job ends while no state can be written", r.returncode == 3,
+              r.stdout + r.stderr)
+
+        def ids(topic):
+            return collections.Counter(m["headers"]["event-id"] for m in st.read_full(topic)
+                                       if m["headers"].get("correlation-id") == job)
+        wait_until(lambda: len(ids("node.reports")) == len(nodes), 30,
+                   "the node reports of the job before the SIGKILL")
+        first = {t: ids(t) for t in JSON_TOPICS}
+        check("crash: each record once before the SIGKILL",
+              all(c and max(c.values()) == 1 for c in first.values()),
+              {t: len(c) for t, c in first.items()})
+        victim = st.workers.pop()
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        # readable again (a partition without a leader cannot be read either)
+        st.broker_cmd("leader mde.findings.state * 1")
+        check("crash: the killed worker wrote no state", len(st.read_full("findings.state")) == 0)
+        st.workers.append(st.spawn("worker1", [f"{BIN}/mdefleet-worker", "--config", st.conf,
+                                               "--set", "kafka.session.timeout.ms=6000"]))
+        wait_until(lambda: len({m["key"] for m in st.read_full("findings.state")}) == len(nodes),
+                   180, "the state of every node, written by the worker that redid the tasks", 1)
+        for t in JSON_TOPICS:
+            again = ids(t)
+            check(f"crash: {t}: every record again under the same event id, none new",
+                  set(again) == set(first[t]) and all(n == 2 for n in again.values()),
+                  (len(first[t]), dict(collections.Counter(again.values()))))
+        check_state(st, job, len(nodes))
+        check_contracts(st, job, "crash")
+    finally:
+        st.stop()
+        os.unlink(path)
+
+
+# ---- 4. a worker joining mid-job: the partitions move, the jobs end once ------------
 def rebalance_test():
     spec = json.load(open(f"{SRC}/config/sim/demo.json"))
     spec["clusters"][0]["enforcement_level"] = "RealTime"
@@ -461,9 +709,11 @@ CODEC_TOOL = os.path.join(BIN, "codec_tool")
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        demo_test()
-        kill_test()
-        rebalance_test()
+        # FLEET_TESTS=name,name: only those (when working on one)
+        only = [t for t in os.environ.get("FLEET_TESTS", "").split(",") if t]
+        for t in (demo_test, kill_test, state_crash_test, rebalance_test):
+            if not only or t.__name__ in only:
+                t()
     except Timeout as e:
         print(f"FAIL: {e}", file=sys.stderr)
         failures.append(str(e))

@@ -245,7 +245,7 @@ FULL = {
          "managed_resource_group": "rg-managed", "node": "bmm-1", "machine_name": "rack1compute01",
          "rack_id": "/subscriptions/" + SUB + "/resourceGroups/rg-managed/providers/"
                     "Microsoft.NetworkCloud/racks/rack1",
-         "limit_time_seconds": 600, "attempt": 2147483647},
+         "limit_time_seconds": 600, "attempt": 2147483647, "location": "eastus"},
     ],
     "JobStatus": [
         STATUS,

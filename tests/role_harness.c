@@ -13,12 +13,13 @@
 #include "log.h"
 #include "records.h"
 #include "resource_id.h"
+#include "state_store.h"
 
 /* ---- the recording port --------------------------------------------------- */
 
-static int h_send(void *ctx, mdf_request *r, mdf_topic t, const char *key, size_t key_len,
-                  const void *value, size_t value_len, const mdf_header *headers, size_t n_headers,
-                  char *err, size_t errsz)
+static int h_send(void *ctx, mdf_request *r, mdf_topic t, int32_t partition, const char *key,
+                  size_t key_len, const void *value, size_t value_len, const mdf_header *headers,
+                  size_t n_headers, char *err, size_t errsz)
 {
     harness *h = ctx;
     if (h->n_records == H_MAX_RECORDS)
@@ -26,6 +27,7 @@ static int h_send(void *ctx, mdf_request *r, mdf_topic t, const char *key, size_
     h_record *rec = &h->records[h->n_records++];
     memset(rec, 0, sizeof *rec);
     rec->topic = t;
+    rec->partition = partition;
     snprintf(rec->key, sizeof rec->key, "%.*s", (int)key_len, key);
     rec->value = malloc(value_len + 1);
     assert_non_null(rec->value);
@@ -64,9 +66,10 @@ static void h_stop(void *ctx, const char *why)
 
 void h_ack_all(harness *h)
 {
-    /* a delivery may complete a request; a completion never sends, so the
-     * list does not grow under us */
-    for (size_t i = 0; i < h->n_records; i++) {
+    /* only what is outstanding now: a delivery may let a role send more
+     * (a barrier, mdf_req_when_delivered), which waits for the next call */
+    size_t n = h->n_records;
+    for (size_t i = 0; i < n; i++) {
         if (!h->records[i].delivered) {
             h->records[i].delivered = true;
             mdf_req_delivered(h->records[i].req, true);
@@ -264,6 +267,21 @@ static int64_t h_clock(void)
     return clock_owner->now;
 }
 
+/* ---- the findings state: the worker's store, every partition ready ------------- */
+
+#define H_PARTITIONS 16
+
+static const char *h_state_get(void *ctx, int32_t p, const char *key, size_t key_len, size_t *len)
+{
+    return mdf_state_store_get(ctx, p, key, key_len, len);
+}
+
+static int h_state_put(void *ctx, int32_t p, const char *key, size_t key_len, const void *value,
+                       size_t len, char *err, size_t errsz)
+{
+    return mdf_state_store_put(ctx, p, key, key_len, value, len, err, errsz);
+}
+
 /* ---- setup --------------------------------------------------------------------- */
 
 void h_init(harness *h, const mdf_role *role, const char *const *settings)
@@ -297,8 +315,13 @@ void h_init(harness *h, const mdf_role *role, const char *const *settings)
                      az_run_data_extract,
                      az_download,
                      h};
-    h->role_env =
-        (mdf_role_env){.cfg = h->cfg, .codec = h->codec, .az = &h->az, .mono_ms = h_clock};
+    h->store = mdf_state_store_new(64u << 20);
+    assert_non_null(h->store);
+    for (int32_t p = 0; p < H_PARTITIONS; p++)
+        assert_int_equal(mdf_state_store_set_ready(h->store, p), MDF_OK);
+    h->state = (mdf_state_port){h_state_get, h_state_put, h->store};
+    h->role_env = (mdf_role_env){
+        .cfg = h->cfg, .codec = h->codec, .az = &h->az, .state = &h->state, .mono_ms = h_clock};
     h->role = role;
     if (role->init(&h->role_env, &h->self, err, sizeof err) != MDF_OK)
         fail_msg("%s", err);
@@ -311,6 +334,7 @@ void h_fini(harness *h)
         free(h->records[i].value);
     mdf_codec_destroy(h->codec);
     mdf_config_free(h->cfg);
+    mdf_state_store_free(h->store);
 }
 
 /* ---- messages and records ---------------------------------------------------------- */

@@ -14,12 +14,14 @@
 #include "config.h"
 #include "request.h"
 #include "role.h"
+#include "state_store.h"
 
 #define H_MAX_RECORDS 4096
 #define H_MAX_CALLS 256
 
 typedef struct h_record {
     mdf_topic topic;
+    int32_t partition; /* -1: the partitioner's choice */
     char key[600];
     char *value; /* owned, NUL-terminated */
     size_t value_len;
@@ -59,6 +61,8 @@ typedef struct harness {
     mdf_req_env env;
     mdf_az az;
     mdf_role_env role_env;
+    mdf_state_store *store; /* the findings state, partitions 0..15 ready */
+    mdf_state_port state;
     int64_t now;   /* the clock, ms */
     bool auto_ack; /* deliver each record at once */
     h_record records[H_MAX_RECORDS];
@@ -83,7 +87,8 @@ mdf_request *h_deliver(harness *h, mdf_topic t, int32_t partition, int64_t offse
 /* The same with raw bytes as the value. */
 mdf_request *h_deliver_raw(harness *h, mdf_topic t, int32_t partition, int64_t offset,
                            const void *value, size_t len);
-/* Acknowledges every record not yet delivered. */
+/* Acknowledges every record sent so far and not yet delivered (not those
+ * the acknowledgements cause). */
 void h_ack_all(harness *h);
 
 /* Records on topic t, and the i-th of them; records of job.status and dlq

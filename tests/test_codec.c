@@ -50,7 +50,7 @@ static const char *const samples[MDF_REC__COUNT] = {
         "'created_at':1714564801000,'subscription_id':'11111111-2222-3333-4444-555555555555',"
         "'resource_group':'rg-nexus','cluster':'cluster-01','managed_resource_group':'rg-managed',"
         "'node':'bmm-1','machine_name':'rack1compute01','rack_id':null,'limit_time_seconds':600,'"
-        "attempt':2}",
+        "attempt':2,'location':'eastus'}",
     [MDF_REC_JOB_STATUS] =
         "{'event_id':'1d2e3f40-5162-4738-890a-bcdef0123456','job_id':'0b6c1d2e-1f20-4a3b-8c4d-"
         "5e6f708192a3',"

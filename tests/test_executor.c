@@ -264,6 +264,100 @@ static void result_ref_is_used(void **state)
     h_fini(&h);
 }
 
+/* The report's records, then, once they are all acknowledged, the node's
+ * state in the task's partition; the task is done only when that is
+ * acknowledged too. */
+#define JOB2 "7a2d1d2f-9e2d-4c6f-8a4b-1d2e3f4a5b6c"
+
+static void run_report_task(harness *h, const char *job, int64_t offset, const char *report,
+                            size_t len)
+{
+    json_object *t = node_task("rack1compute07", 600);
+    json_object_object_add(t, "job_id", json_object_new_string(job));
+    h_deliver(h, MDF_TOPIC_NODE_TASKS, 2, offset, MDF_REC_NODE_TASK, t);
+    json_object_put(t);
+    extract_done(h, "0", "MDE agent is running", SAS);
+    h_answer_download(h, h_expect(h, AZ_DOWNLOAD), MDF_BLOB_OK, report, len);
+}
+
+static void state_follows_acknowledged_results(void **state)
+{
+    (void)state;
+    harness h;
+    size_t len;
+    char *report = h_read_file(MDF_TEST_DATA "/sample-report.json", &len);
+    h_init(&h, &mdf_role_executor, NULL);
+    h.auto_ack = false;
+    run_report_task(&h, JOB, 11, report, len);
+    assert_int_equal(h_count(&h, MDF_TOPIC_SCAN_RESULTS), 2);
+    assert_int_equal(h_count(&h, MDF_TOPIC_THREATS), 2);
+    assert_int_equal(h_count(&h, MDF_TOPIC_TICKETS), 1);
+    assert_int_equal(h_count(&h, MDF_TOPIC_FINDINGS_STATE), 0); /* not before the acks */
+    assert_int_equal(h.completed, 0);
+
+    h_ack_all(&h);
+    assert_int_equal(h_count(&h, MDF_TOPIC_FINDINGS_STATE), 1);
+    const h_record *st = h_nth(&h, MDF_TOPIC_FINDINGS_STATE, 0);
+    assert_int_equal(st->partition, 2); /* the task's own partition */
+    assert_string_equal(st->key, "k");  /* the task's key: node.tasks is keyed by node */
+    assert_string_equal(st->content_type, "application/json");
+    json_object *v = h_parse_json(st);
+    assert_int_equal(json_object_get_int(json_object_object_get(v, "v")), 1);
+    assert_int_equal(json_object_array_length(json_object_object_get(v, "scans")), 2);
+    assert_int_equal(json_object_array_length(json_object_object_get(v, "threats")), 2);
+    json_object_put(v);
+    assert_int_equal(h.completed, 0); /* the state is not acknowledged yet */
+
+    h_ack_all(&h);
+    assert_int_equal(h.completed, 1);
+    assert_int_equal(h.stored, 1);
+
+    /* the next job on the same node, same report: only its report and
+     * outcome, and the state again */
+    size_t before = h.n_records;
+    run_report_task(&h, JOB2, 12, report, len);
+    h_ack_all(&h);
+    h_ack_all(&h);
+    assert_int_equal(h_count(&h, MDF_TOPIC_SCAN_RESULTS), 2);
+    assert_int_equal(h_count(&h, MDF_TOPIC_THREATS), 2);
+    assert_int_equal(h_count(&h, MDF_TOPIC_TICKETS), 1);
+    assert_int_equal(h_count(&h, MDF_TOPIC_NODE_REPORTS), 2);
+    assert_int_equal(h_count(&h, MDF_TOPIC_FINDINGS_STATE), 2);
+    assert_int_equal(h.n_records - before, 3);
+    json_object *nr = h_parse_json(h_nth(&h, MDF_TOPIC_NODE_REPORTS, 1));
+    json_object *pub = json_object_object_get(nr, "published");
+    assert_int_equal(json_object_get_int(json_object_object_get(pub, "scans")), 0);
+    assert_int_equal(json_object_get_int(json_object_object_get(pub, "findings_created")), 0);
+    json_object_put(nr);
+    assert_int_equal(h.stored, 2);
+    free(report);
+    h_fini(&h);
+}
+
+/* A result that is not acknowledged stops the task before its state: it
+ * is not stored, so it runs again from the state before. */
+static void lost_result_writes_no_state(void **state)
+{
+    (void)state;
+    harness h;
+    size_t len;
+    char *report = h_read_file(MDF_TEST_DATA "/sample-report.json", &len);
+    h_init(&h, &mdf_role_executor, NULL);
+    h.auto_ack = false;
+    run_report_task(&h, JOB, 11, report, len);
+    for (size_t i = 0; i < h.n_records; i++) {
+        if (!h.records[i].delivered) {
+            h.records[i].delivered = true;
+            mdf_req_delivered(h.records[i].req, i != 0); /* the first one fails */
+        }
+    }
+    assert_int_equal(h_count(&h, MDF_TOPIC_FINDINGS_STATE), 0);
+    assert_int_equal(h.completed, 1);
+    assert_int_equal(h.stored, 0);
+    free(report);
+    h_fini(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +369,8 @@ int main(void)
         cmocka_unit_test(bad_name_dead_letters),
         cmocka_unit_test(download_errors_name_the_failure),
         cmocka_unit_test(result_ref_is_used),
+        cmocka_unit_test(state_follows_acknowledged_results),
+        cmocka_unit_test(lost_result_writes_no_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,6 +46,25 @@ static void test_strlcpy(void **state)
     assert_string_equal(small, "abc");
     assert_int_equal(mdf_strlcpy(small, "abcd", sizeof small), -1);
     assert_string_equal(small, "abc");
+
+    /* text: a cut never splits a UTF-8 character */
+    static const char e_acute[] = "ab\xc3\xa9"; /* ab + 2-byte e-acute */
+    static const char euro[] = "a\xe2\x82\xac"
+                               "b"; /* a + 3-byte euro sign + b */
+    assert_int_equal(mdf_strlcpy_utf8(small, e_acute, strlen(e_acute), sizeof small), -1);
+    assert_string_equal(small, "ab");
+    char five[5];
+    assert_int_equal(mdf_strlcpy_utf8(five, e_acute, strlen(e_acute), sizeof five), 0);
+    assert_string_equal(five, e_acute);
+    assert_int_equal(mdf_strlcpy_utf8(small, euro, strlen(euro), sizeof small), -1);
+    assert_string_equal(small, "a");
+    assert_int_equal(mdf_strlcpy_utf8(five, euro, strlen(euro), sizeof five), -1);
+    assert_string_equal(five, "a\xe2\x82\xac");
+    /* n bytes, not NUL-terminated, and ASCII cut anywhere */
+    assert_int_equal(mdf_strlcpy_utf8(small, "xyzzy", 2, sizeof small), 0);
+    assert_string_equal(small, "xy");
+    assert_int_equal(mdf_strlcpy_utf8(small, "wxyz", 4, sizeof small), -1);
+    assert_string_equal(small, "wxy");
 }
 
 static void test_jsonw(void **state)

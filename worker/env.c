@@ -101,6 +101,17 @@ cleanup:
     return rc;
 }
 
+static const char *state_get(void *ctx, int32_t p, const char *key, size_t key_len, size_t *len)
+{
+    return mdf_state_store_get(ctx, p, key, key_len, len);
+}
+
+static int state_put(void *ctx, int32_t p, const char *key, size_t key_len, const void *value,
+                     size_t len, char *err, size_t errsz)
+{
+    return mdf_state_store_put(ctx, p, key, key_len, value, len, err, errsz);
+}
+
 int mdf_worker_env_init(mdf_worker_env *e, const mdf_config *cfg, char *err, size_t errsz)
 {
     memset(e, 0, sizeof *e);
@@ -111,7 +122,14 @@ int mdf_worker_env_init(mdf_worker_env *e, const mdf_config *cfg, char *err, siz
                      az_run_data_extract,
                      az_download,
                      e};
-    e->role = (mdf_role_env){.cfg = cfg, .az = &e->az, .mono_ms = mdf_mono_ms};
+    e->store = mdf_state_store_new((size_t)mdf_config_get_int(cfg, "state.max_bytes"));
+    e->state = (mdf_state_port){state_get, state_put, e->store};
+    e->role = (mdf_role_env){.cfg = cfg, .az = &e->az, .state = &e->state, .mono_ms = mdf_mono_ms};
+    if (!e->store) {
+        mdf_seterr(err, errsz, "out of memory");
+        mdf_worker_env_fini(e);
+        return MDF_ERR;
+    }
     if (mdf_codec_new(&e->codec, err, errsz) != MDF_OK || azure_new(e, cfg, err, errsz) != MDF_OK) {
         mdf_worker_env_fini(e);
         return MDF_ERR;
@@ -127,5 +145,6 @@ void mdf_worker_env_fini(mdf_worker_env *e)
     mdf_auth_destroy(e->arm_auth);
     mdf_auth_destroy(e->storage_auth);
     mdf_codec_destroy(e->codec);
+    mdf_state_store_free(e->store);
     memset(e, 0, sizeof *e);
 }

@@ -1,8 +1,8 @@
 /* What the worker's roles are given (role.h), built from the
  * configuration: the codec, the HTTP event loop, an Entra ID token
  * provider per audience (Resource Manager, storage: the same credentials,
- * never each other's tokens), the ARM client, the blob settings, and Azure
- * bound to them. */
+ * never each other's tokens), the ARM client, the blob settings, Azure
+ * bound to them, and the findings state store. */
 #ifndef MDF_WORKER_ENV_H
 #define MDF_WORKER_ENV_H
 
@@ -12,6 +12,7 @@
 #include "config.h"
 #include "http_loop.h"
 #include "role.h"
+#include "state_store.h"
 #include "token.h"
 
 typedef struct mdf_worker_env {
@@ -23,6 +24,8 @@ typedef struct mdf_worker_env {
     mdf_arm *arm;
     mdf_blob_cfg blob;
     mdf_az az;
+    mdf_state_store *store; /* the findings state the loop restores */
+    mdf_state_port state;
 } mdf_worker_env;
 
 /* cfg is borrowed and must outlive the environment. */

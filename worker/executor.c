@@ -1,6 +1,10 @@
 /* The executor: one node task = runDataExtracts (mde-agent-information),
  * follow it, download the archive, parse the report, and send what the
- * SIEM and the ticketing system read, then the node's outcome. */
+ * SIEM and the ticketing system read (what changed since the node's last
+ * state, lifecycle.h), the node's report and its outcome; once they are
+ * all acknowledged, the node's new state, and only then is the task done.
+ * A crash before the state is written redoes the task from the old state:
+ * the same records with the same event ids. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,50 +12,67 @@
 #include "clock.h"
 #include "err.h"
 #include "extract_status.h"
+#include "finding_state.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "names.h"
 #include "node_report.h"
-#include "ocsf.h"
 #include "records.h"
 #include "report.h"
 #include "resource_id.h"
 #include "role.h"
-#include "ticket.h"
 
 #define OUT_MAX (256 * 1024) /* one output record */
 
 typedef struct executor {
     const mdf_role_env *env;
-    bool restricted; /* extract.restricted */
+    bool restricted;       /* extract.restricted */
+    mdf_results_mode mode; /* results.mode */
 } executor;
 
 typedef struct task {
     executor *x;
     json_object *rec;
     char job_id[64], sub[64], rg[128], cluster[64], mrg[128], node[80];
-    char machine_name[80], rack_id[512];
+    char machine_name[80], rack_id[512], location[64];
     char cluster_id[MDF_RID_MAX], node_id[MDF_RID_MAX];
     int limit;
     int reruns; /* extracts run again because the SAS expired */
     int scans, threats;
+    mdf_buf state; /* the node's new state, sent once the rest is acknowledged */
 } task;
 
 static void task_free(void *state)
 {
     task *t = state;
     json_object_put(t->rec);
+    mdf_buf_free(&t->state);
     free(t);
 }
 
-static mdf_node_ctx ctx_of(const task *t)
+static mdf_node_ctx ctx_of(const task *t, const mdf_report *rep)
 {
     return (mdf_node_ctx){.job_id = t->job_id,
                           .cluster_id = t->cluster_id,
+                          .cluster = t->cluster,
+                          .subscription = t->sub,
+                          .region = t->location[0] ? t->location : NULL,
                           .node_id = t->node_id,
                           .node = t->node,
                           .machine_name = t->machine_name[0] ? t->machine_name : t->node,
                           .rack_id = t->rack_id[0] ? t->rack_id : NULL,
+                          .agent = rep ? &rep->health : NULL,
                           .time_ms = mdf_time_now_ms()};
+}
+
+/* The node's state is keyed like its task (node.tasks is keyed by node),
+ * in the same partition: the worker that owns a node's tasks owns its
+ * state. A task without a key is keyed by the node's resource id. */
+static void state_key(const mdf_request *r, const task *t, const char **key, size_t *len)
+{
+    const mdf_msg *m = mdf_req_msg(r);
+    *key = m->key ? m->key : t->node_id;
+    *len = m->key ? m->key_len : strlen(t->node_id);
 }
 
 /* One JSON record, keyed by the node. */
@@ -77,69 +98,142 @@ static void emit_outcome(mdf_request *r, const mdf_outcome *o)
     json_object_put(s);
 }
 
-/* The node could not be scanned: its report record, a ticket, the outcome;
- * and the task to the DLQ when it could never have run. */
-static void fail_node_dl(mdf_request *r, const char *failure, const char *reason, bool dead_letter)
+/* The node's last state; empty when it has none, or one this worker
+ * cannot read (its findings are then new again: copies, never losses). */
+static void load_state(mdf_request *r, const task *t, mdf_fstate *prev)
 {
-    task *t = mdf_req_state(r);
-    mdf_node_ctx n = ctx_of(t);
-    mdf_outcome o = {false, failure, reason};
-    char id[MDF_UUID_STRSZ];
-    mdf_buf b;
-    mdf_warn("job %s node %s failed: %s: %s", t->job_id, t->node, failure, reason);
-    mdf_buf_init(&b, OUT_MAX);
-    if (mdf_node_report(&n, NULL, &o, &b, id) == MDF_OK)
-        emit_json(r, MDF_TOPIC_NODE_REPORTS, &b, id);
-    mdf_buf_reset(&b);
-    if (mdf_ticket_node_failure(&n, &o, &b, id) == MDF_OK)
-        emit_json(r, MDF_TOPIC_TICKETS, &b, id);
-    mdf_buf_free(&b);
-    emit_outcome(r, &o);
-    if (dead_letter)
-        mdf_req_dead_letter(r, reason);
-    else
-        mdf_req_finish(r);
+    const mdf_state_port *sp = t->x->env->state;
+    const char *key;
+    size_t key_len, len = 0;
+    char err[MDF_ERRSZ];
+    state_key(r, t, &key, &key_len);
+    const char *v = sp->get(sp->ctx, mdf_req_msg(r)->partition, key, key_len, &len);
+    if (v && mdf_fstate_parse(v, len, prev, err, sizeof err) != MDF_OK)
+        mdf_warn("job %s node %s: its findings state is unreadable (%s): starting afresh",
+                 t->job_id, t->node, err);
 }
 
+typedef struct sink_ctx {
+    mdf_request *r;
+} sink_ctx;
+
+static void sink_emit(void *arg, mdf_result_kind kind, const char *key, const mdf_buf *rec,
+                      const char *event_id)
+{
+    static const mdf_topic topic[] = {[MDF_RESULT_SCAN] = MDF_TOPIC_SCAN_RESULTS,
+                                      [MDF_RESULT_THREAT] = MDF_TOPIC_THREATS,
+                                      [MDF_RESULT_TICKET] = MDF_TOPIC_TICKETS};
+    sink_ctx *c = arg;
+    mdf_req_emit_json(c->r, topic[kind], key, rec, event_id);
+}
+
+/* Once every record of the task is acknowledged: the node's new state,
+ * then the task is done (its offset is stored after the state's ack). */
+static void write_state(mdf_request *r)
+{
+    task *t = mdf_req_state(r);
+    const char *key;
+    size_t key_len;
+    char id[MDF_UUID_STRSZ];
+    state_key(r, t, &key, &key_len);
+    mdf_event_id_of(id, t->node_id, "state", t->job_id, NULL, NULL, NULL);
+    mdf_req_emit_at(r, MDF_TOPIC_FINDINGS_STATE, mdf_req_msg(r)->partition, key, key_len,
+                    t->state.data, t->state.len, MDF_CONTENT_JSON, id);
+    mdf_req_finish(r);
+}
+
+/* The node's changes, report and outcome from its report (NULL when it
+ * could not be read), and its new state once they are acknowledged. */
+static void finish_node(mdf_request *r, const mdf_report *rep, const mdf_outcome *o)
+{
+    task *t = mdf_req_state(r);
+    const mdf_state_port *sp = t->x->env->state;
+    mdf_node_ctx n = ctx_of(t, rep);
+    mdf_fstate prev, next;
+    mdf_results_counts counts;
+    sink_ctx sc = {r};
+    mdf_results_sink sink = {sink_emit, &sc};
+    char err[MDF_ERRSZ], id[MDF_UUID_STRSZ];
+    int64_t dropped = 0;
+    mdf_buf b;
+    mdf_fstate_init(&prev);
+    mdf_fstate_init(&next);
+    mdf_buf_init(&b, OUT_MAX);
+    load_state(r, t, &prev);
+    if (mdf_results_apply(&n, rep, o, t->x->mode, &prev, &next, &sink, &counts, err, sizeof err) !=
+        MDF_OK) {
+        /* nothing is stored: the task runs again after a restart */
+        mdf_error("job %s node %s: %s; giving the task up", t->job_id, t->node, err);
+        mdf_req_drop(r);
+        goto cleanup;
+    }
+    if (counts.unwritten)
+        mdf_warn("job %s node %s: %lld records over their cap were not sent", t->job_id, t->node,
+                 (long long)counts.unwritten);
+    if (mdf_fstate_write(&next, t->node_id, t->job_id, n.time_ms, &t->state, &dropped, err,
+                         sizeof err) != MDF_OK)
+        mdf_warn("job %s node %s: %s: its findings will be new again", t->job_id, t->node, err);
+    else if (dropped)
+        mdf_warn("job %s node %s: %lld threats left out of its state (over %d bytes): they "
+                 "will be reported again",
+                 t->job_id, t->node, (long long)dropped, MDF_FSTATE_MAX_BYTES);
+    if (t->state.len) {
+        /* kept now: the node's next task, maybe already here, starts from it */
+        const char *key;
+        size_t key_len;
+        state_key(r, t, &key, &key_len);
+        if (sp->put(sp->ctx, mdf_req_msg(r)->partition, key, key_len, t->state.data, t->state.len,
+                    err, sizeof err) != MDF_OK)
+            mdf_warn("job %s node %s: state not kept: %s", t->job_id, t->node, err);
+    }
+    if (mdf_node_report(&n, rep, o, &counts, &b, id) == MDF_OK)
+        emit_json(r, MDF_TOPIC_NODE_REPORTS, &b, id);
+    emit_outcome(r, o);
+    if (rep)
+        mdf_info("job %s node %s: %zu scans, %zu threats; published %lld scans, %lld/%lld/%lld "
+                 "findings created/updated/closed, tickets %lld opened, %lld resolved",
+                 t->job_id, t->node, rep->n_scans, rep->n_threats, (long long)counts.scans,
+                 (long long)counts.created, (long long)counts.updated, (long long)counts.closed,
+                 (long long)counts.tickets_opened, (long long)counts.tickets_resolved);
+    if (t->state.len)
+        mdf_req_when_delivered(r, write_state);
+    else
+        mdf_req_finish(r);
+cleanup:
+    mdf_buf_free(&b);
+    mdf_fstate_free(&prev);
+    mdf_fstate_free(&next);
+}
+
+/* The node could not be scanned: a ticket (once), its report, the
+ * outcome, and its state. */
 static void fail_node(mdf_request *r, const char *failure, const char *reason)
 {
-    fail_node_dl(r, failure, reason, false);
+    task *t = mdf_req_state(r);
+    mdf_outcome o = {false, failure, reason};
+    mdf_warn("job %s node %s failed: %s: %s", t->job_id, t->node, failure, reason);
+    finish_node(r, NULL, &o);
 }
 
 static void report_node(mdf_request *r, const mdf_report *rep)
 {
     task *t = mdf_req_state(r);
-    mdf_node_ctx n = ctx_of(t);
     mdf_outcome o = {true, NULL, NULL};
-    char id[MDF_UUID_STRSZ];
-    mdf_buf b;
-    mdf_buf_init(&b, OUT_MAX);
-    for (size_t i = 0; i < rep->n_scans; i++) {
-        mdf_buf_reset(&b);
-        if (mdf_ocsf_scan(&n, &rep->scans[i], &b, id) == MDF_OK)
-            emit_json(r, MDF_TOPIC_SCAN_RESULTS, &b, id);
-    }
-    for (size_t i = 0; i < rep->n_threats; i++) {
-        const mdf_threat *th = &rep->threats[i];
-        mdf_buf_reset(&b);
-        if (mdf_ocsf_threat(&n, th, &b, id) == MDF_OK)
-            emit_json(r, MDF_TOPIC_THREATS, &b, id);
-        if (mdf_threat_remediated(th))
-            continue;
-        mdf_buf_reset(&b);
-        if (mdf_ticket_threat(&n, th, &b, id) == MDF_OK)
-            emit_json(r, MDF_TOPIC_TICKETS, &b, id);
-    }
     t->scans = (int)rep->n_scans;
     t->threats = (int)rep->n_threats;
-    mdf_buf_reset(&b);
-    if (mdf_node_report(&n, rep, &o, &b, id) == MDF_OK)
-        emit_json(r, MDF_TOPIC_NODE_REPORTS, &b, id);
-    mdf_buf_free(&b);
-    mdf_info("job %s node %s: %zu scans, %zu threats", t->job_id, t->node, rep->n_scans,
-             rep->n_threats);
+    finish_node(r, rep, &o);
+}
+
+/* A task that could never have run (its names break the API's patterns):
+ * its outcome, and the task to the DLQ. No state: its node id means
+ * nothing. */
+static void reject_task(mdf_request *r, const char *reason)
+{
+    task *t = mdf_req_state(r);
+    mdf_outcome o = {false, "Other", reason};
+    mdf_warn("job %s node %s rejected: %s", t->job_id, t->node, reason);
     emit_outcome(r, &o);
-    mdf_req_finish(r);
+    mdf_req_dead_letter(r, reason);
 }
 
 static void run_extract(mdf_request *r);
@@ -237,14 +331,15 @@ static void executor_on_message(void *self, mdf_request *r)
     mdf_strlcpy(t->node, mdf_jstr(rec, "node"), sizeof t->node);
     mdf_strlcpy(t->machine_name, mdf_jstr(rec, "machine_name"), sizeof t->machine_name);
     mdf_strlcpy(t->rack_id, mdf_jstr(rec, "rack_id"), sizeof t->rack_id);
+    mdf_strlcpy(t->location, mdf_jstr(rec, "location"), sizeof t->location);
+    mdf_buf_init(&t->state, MDF_FSTATE_MAX_BYTES);
     t->limit = json_object_get_int(json_object_object_get(rec, "limit_time_seconds"));
     mdf_req_set_correlation(r, t->job_id);
     mdf_rid_cluster(t->cluster_id, sizeof t->cluster_id, t->sub, t->rg, t->cluster);
     mdf_rid_bmm(t->node_id, sizeof t->node_id, t->sub, t->mrg, t->node);
     if (!mdf_valid_subscription(t->sub) || !mdf_valid_resource_group(t->mrg) ||
         !mdf_valid_bmm_name(t->node) || !mdf_valid_cluster_name(t->cluster)) {
-        fail_node_dl(r, "Other", "node task with a name that does not match the API's pattern",
-                     true);
+        reject_task(r, "node task with a name that does not match the API's pattern");
         return;
     }
     run_extract(r);
@@ -257,6 +352,7 @@ static int executor_init(const mdf_role_env *env, void **self, char *err, size_t
         return mdf_seterr(err, errsz, "out of memory");
     x->env = env;
     x->restricted = mdf_config_get_bool(env->cfg, "extract.restricted");
+    mdf_results_mode_parse(mdf_config_get(env->cfg, "results.mode"), &x->mode); /* an enum */
     *self = x;
     return MDF_OK;
 }
@@ -271,6 +367,7 @@ const mdf_role mdf_role_executor = {
     .topics = {MDF_TOPIC_NODE_TASKS},
     .n_topics = 1,
     .holds_slot = true,
+    .keeps_state = true,
     .init = executor_init,
     .on_message = executor_on_message,
     .fini = executor_fini,

@@ -17,12 +17,14 @@
 #include "kafka_producer.h"
 #include "log.h"
 #include "offsets.h"
+#include "state_store.h"
 #include "vec.h"
 
 #define POLL_BATCH 500
 #define MAX_PARTITIONS 100000 /* partitions one worker may be assigned, all topics */
 #define TICK_MS 1000
 #define CLOSE_FLUSH_MS 10000
+#define METADATA_TIMEOUT_MS 10000
 
 /* The loop's own data on a request. */
 typedef struct slot {
@@ -59,6 +61,13 @@ typedef struct loop {
     struct slot_list running; /* in flight */
     struct slot_list backlog; /* consumed while full, not started */
     mdf_vec parts;            /* partition_offsets */
+    /* The findings state: the role that keeps it (NULL: none here), the
+     * store, and the consumer that reads findings.state into it. */
+    const mdf_loop_role *state_role;
+    mdf_state_store *store;
+    rd_kafka_t *restorer;
+    int32_t n_state_parts; /* of findings.state, = those of node.tasks */
+    int64_t restore_timeout_ms;
     volatile sig_atomic_t *stop;
     bool draining;
     bool closing; /* teardown: delivery reports are ignored */
@@ -131,13 +140,14 @@ static void on_delivery(void *opaque, rd_kafka_resp_err_t err)
     mdf_req_delivered(r, err == RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
-static int port_send(void *ctx, mdf_request *r, mdf_topic t, const char *key, size_t key_len,
-                     const void *value, size_t value_len, const mdf_header *headers,
+static int port_send(void *ctx, mdf_request *r, mdf_topic t, int32_t partition, const char *key,
+                     size_t key_len, const void *value, size_t value_len, const mdf_header *headers,
                      size_t n_headers, char *err, size_t errsz)
 {
     loop *l = ctx;
-    return mdf_producer_send(l->producer, l->env.topics[t], key, key_len, value, value_len, headers,
-                             n_headers, on_delivery, r, err, errsz);
+    return mdf_producer_send_to(l->producer, l->env.topics[t],
+                                partition < 0 ? RD_KAFKA_PARTITION_UA : partition, key, key_len,
+                                value, value_len, headers, n_headers, on_delivery, r, err, errsz);
 }
 
 static void slot_free(loop *l, slot *s)
@@ -204,6 +214,12 @@ static slot *find_slot(loop *l, mdf_topic t, int32_t partition, int64_t offset)
         }
     }
     return NULL;
+}
+
+static void out_of_memory_stop(loop *l, const char *what)
+{
+    mdf_error("out of memory (%s); stopping", what);
+    *l->stop = 1;
 }
 
 static void out_of_memory(loop *l, const rd_kafka_message_t *m)
@@ -316,6 +332,110 @@ static void drop_backlog_not_in(loop *l, const rd_kafka_topic_partition_list_t *
     }
 }
 
+/* ---- the findings state ------------------------------------------------------ */
+
+/* The findings.state partitions of the state role's partitions in parts
+ * that the store does not hold yet, read to their end (bounded by
+ * state.restore_timeout_seconds). What is not read in time is missing:
+ * those nodes' findings are new again, copies rather than losses. */
+static void restore_state(loop *l, const rd_kafka_topic_partition_list_t *parts)
+{
+    const char *tasks = l->env.topics[l->state_role->role->topics[0]];
+    const char *topic = l->env.topics[MDF_TOPIC_FINDINGS_STATE];
+    rd_kafka_topic_partition_list_t *rl = rd_kafka_topic_partition_list_new(parts->cnt);
+    char err[MDF_ERRSZ];
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (strcmp(parts->elems[i].topic, tasks) != 0 || mdf_state_store_ready(l->store, p))
+            continue;
+        if (mdf_state_store_set_ready(l->store, p) != MDF_OK) {
+            out_of_memory_stop(l, "state store");
+            break;
+        }
+        rd_kafka_topic_partition_list_add(rl, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    int left = rl->cnt, records = 0, refused = 0;
+    int64_t start = mdf_mono_ms(), deadline = start + l->restore_timeout_ms;
+    /* where each partition ends now: an empty one is read already, and the
+     * others are read once their last record is (compaction leaves gaps,
+     * so the end-of-partition event ends them too) */
+    int64_t *end = calloc((size_t)(rl->cnt ? rl->cnt : 1), sizeof *end);
+    for (int i = 0; end && i < rl->cnt; i++) {
+        int64_t lo = 0, hi = -1;
+        int ms = (int)(deadline - mdf_mono_ms());
+        if (ms > 0 && rd_kafka_query_watermark_offsets(l->restorer, topic, rl->elems[i].partition,
+                                                       &lo, &hi, ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            hi = -1; /* unknown: read to the end-of-partition event */
+        end[i] = hi;
+        if (hi >= 0 && hi <= lo) {
+            rl->elems[i].offset = RD_KAFKA_OFFSET_END; /* marks it read */
+            left--;
+        }
+    }
+    if (!end) {
+        out_of_memory_stop(l, "state restore");
+        left = 0;
+    }
+    if (left && rd_kafka_assign(l->restorer, rl) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        mdf_warn("cannot read %s: its nodes' findings are new again", topic);
+        left = 0;
+    }
+    while (left > 0 && mdf_mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(l->restorer, 100);
+        if (!m)
+            continue;
+        int idx = -1;
+        for (int i = 0; i < rl->cnt; i++) {
+            if (rl->elems[i].partition == m->partition)
+                idx = i;
+        }
+        rd_kafka_topic_partition_t *tp = idx >= 0 ? &rl->elems[idx] : NULL;
+        bool last = false;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            last = true;
+        } else if (m->err) {
+            mdf_warn("reading %s: %s", topic, rd_kafka_message_errstr(m));
+        } else if (mdf_state_store_put(l->store, m->partition, m->key, m->key_len, m->payload,
+                                       m->len, err, sizeof err) != MDF_OK) {
+            if (refused++ == 0)
+                mdf_warn("%s[%d]: %s", topic, (int)m->partition, err);
+        } else {
+            records++;
+        }
+        if (!m->err && tp && end[idx] >= 0 && m->offset >= end[idx] - 1)
+            last = true;
+        if (last && tp && tp->offset != RD_KAFKA_OFFSET_END) {
+            tp->offset = RD_KAFKA_OFFSET_END;
+            left--;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    free(end);
+    for (int i = 0; i < rl->cnt; i++) {
+        if (rl->elems[i].offset != RD_KAFKA_OFFSET_END)
+            mdf_warn("%s[%d] not read to its end in %llds: its nodes' findings are new again",
+                     topic, (int)rl->elems[i].partition, (long long)(l->restore_timeout_ms / 1000));
+    }
+    if (rl->cnt) {
+        rd_kafka_assign(l->restorer, NULL);
+        mdf_info("findings state of %d partitions restored: %d records in %lld ms (%zu nodes, "
+                 "%zu bytes held)",
+                 rl->cnt, records, (long long)(mdf_mono_ms() - start),
+                 mdf_state_store_count(l->store), mdf_state_store_bytes(l->store));
+    }
+    rd_kafka_topic_partition_list_destroy(rl);
+}
+
+/* The store keeps only the state role's partitions in parts (NULL: none). */
+static void drop_state_not_in(loop *l, const rd_kafka_topic_partition_list_t *parts)
+{
+    const char *tasks = l->env.topics[l->state_role->role->topics[0]];
+    for (int32_t p = 0; p < l->n_state_parts; p++) {
+        if (!parts || !rd_kafka_topic_partition_list_find(parts, tasks, p))
+            mdf_state_store_drop(l->store, p);
+    }
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -333,6 +453,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         mdf_info("assigned %d partitions", parts->cnt);
         drop_backlog_not_in(l, parts);
+        if (l->state_role) {
+            /* a state held through the revoke before is still ours: no
+             * one else owned those partitions in between */
+            drop_state_not_in(l, parts);
+            restore_state(l, parts);
+        }
         rd_kafka_assign(rk, parts);
         /* a partition paused before a revoke stays paused in librdkafka: a
          * new assignment starts running (the loop pauses again if full) */
@@ -346,6 +472,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (role && role->role->on_revoke)
                 role->role->on_revoke(role->self, t, parts->elems[i].partition);
         }
+        /* lost (not handed over): another worker may have written since */
+        if (l->state_role && rd_kafka_assignment_lost(rk))
+            drop_state_not_in(l, NULL);
         rd_kafka_assign(rk, NULL);
     }
 }
@@ -395,6 +524,73 @@ static int consumer_new(loop *l, char *err, size_t errsz)
     return MDF_OK;
 }
 
+/* The partitions of topic, from the broker. */
+static int partitions_of(rd_kafka_t *rk, const char *topic, int32_t *n, char *err, size_t errsz)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int rc = MDF_ERR;
+    rd_kafka_resp_err_t e =
+        rkt ? rd_kafka_metadata(rk, 0, rkt, &md, METADATA_TIMEOUT_MS) : RD_KAFKA_RESP_ERR__FAIL;
+    if (e)
+        mdf_seterr(err, errsz, "topic %s: %s", topic, rd_kafka_err2str(e));
+    else if (md->topic_cnt != 1 || md->topics[0].err)
+        mdf_seterr(err, errsz, "topic %s: %s", topic,
+                   rd_kafka_err2str(md->topic_cnt ? md->topics[0].err
+                                                  : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+    else {
+        *n = md->topics[0].partition_cnt;
+        rc = MDF_OK;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    return rc;
+}
+
+/* The findings state is co-partitioned with its role's topic: the same
+ * key in the same partition number, so a worker owns exactly the state of
+ * the nodes it scans. A topic that breaks that stops the worker here,
+ * with what to fix. */
+static int state_setup(loop *l, char *err, size_t errsz)
+{
+    const char *tasks = l->env.topics[l->state_role->role->topics[0]];
+    const char *topic = l->env.topics[MDF_TOPIC_FINDINGS_STATE];
+    rd_kafka_t *p = mdf_producer_handle(l->producer);
+    int32_t n_tasks = 0;
+    char e[512];
+    if (partitions_of(p, tasks, &n_tasks, e, sizeof e) != MDF_OK ||
+        partitions_of(p, topic, &l->n_state_parts, e, sizeof e) != MDF_OK)
+        return mdf_seterr(err, errsz,
+                          "%s; create %s compacted, with as many partitions as %s (config/topics)",
+                          e, topic, tasks);
+    if (l->n_state_parts != n_tasks)
+        return mdf_seterr(err, errsz,
+                          "topic %s has %d partitions and %s %d: they must be equal "
+                          "(config/topics)",
+                          topic, (int)l->n_state_parts, tasks, (int)n_tasks);
+    l->restore_timeout_ms = mdf_config_get_int(l->cfg, "state.restore_timeout_seconds") * 1000;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* assign() needs a group id; this one never joins nor commits */
+    if (mdf_config_apply_kafka(l->cfg, conf, err, errsz) != MDF_OK ||
+        mdf_kafka_conf_set(conf, "group.id", "mdefleet-state-restore", err, errsz) ||
+        mdf_kafka_conf_set(conf, "enable.auto.commit", "false", err, errsz) ||
+        mdf_kafka_conf_set(conf, "enable.partition.eof", "true", err, errsz) ||
+        /* a restore waits on the end of a partition, not on more records */
+        mdf_kafka_conf_set(conf, "fetch.wait.max.ms", "50", err, errsz)) {
+        rd_kafka_conf_destroy(conf);
+        return MDF_ERR;
+    }
+    l->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!l->restorer) {
+        rd_kafka_conf_destroy(conf);
+        return mdf_seterr(err, errsz, "kafka consumer for %s: %s", topic, e);
+    }
+    rd_kafka_poll_set_consumer(l->restorer);
+    return MDF_OK;
+}
+
 static int loop_setup(loop *l, mdf_codec *codec, char *err, size_t errsz)
 {
     const mdf_config *c = l->cfg;
@@ -411,9 +607,12 @@ static int loop_setup(loop *l, mdf_codec *codec, char *err, size_t errsz)
     for (size_t i = 0; i < l->n_roles; i++) {
         for (size_t k = 0; k < l->roles[i].role->n_topics; k++)
             l->by_topic[l->roles[i].role->topics[k]] = &l->roles[i];
+        if (l->roles[i].role->keeps_state)
+            l->state_role = &l->roles[i];
     }
     l->max_inflight = (int)mdf_config_get_int(c, "worker.max_inflight");
     if (mdf_producer_new(&l->producer, c, err, errsz) != MDF_OK ||
+        (l->state_role && state_setup(l, err, errsz) != MDF_OK) ||
         consumer_new(l, err, errsz) != MDF_OK)
         return MDF_ERR;
     return MDF_OK;
@@ -446,6 +645,10 @@ static void loop_teardown(loop *l)
             rd_kafka_queue_destroy(l->queue);
         rd_kafka_destroy(l->consumer);
     }
+    if (l->restorer) {
+        rd_kafka_consumer_close(l->restorer);
+        rd_kafka_destroy(l->restorer);
+    }
     free_list(&l->running);
     free_list(&l->backlog);
     for (size_t i = 0; i < l->parts.len; i++)
@@ -467,11 +670,12 @@ static void tick(loop *l)
     }
 }
 
-int mdf_loop_run(const mdf_config *cfg, mdf_http *http, mdf_codec *codec,
+int mdf_loop_run(const mdf_config *cfg, mdf_http *http, mdf_codec *codec, mdf_state_store *store,
                  const mdf_loop_role *roles, size_t n_roles, volatile sig_atomic_t *stop, char *err,
                  size_t errsz)
 {
-    loop l = {.cfg = cfg, .http = http, .roles = roles, .n_roles = n_roles, .stop = stop};
+    loop l = {
+        .cfg = cfg, .http = http, .store = store, .roles = roles, .n_roles = n_roles, .stop = stop};
     int rc = MDF_ERR;
     if (loop_setup(&l, codec, err, errsz) != MDF_OK)
         goto cleanup;

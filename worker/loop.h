@@ -9,7 +9,9 @@
  * worker.max_inflight the partitions of slot-holding roles are paused and
  * what was already fetched waits in a backlog. On a revoke, offsets begun
  * before are no longer stored and the roles hear of it; a message
- * redelivered while its request still runs here is adopted by it. On
+ * redelivered while its request still runs here is adopted by it. Before
+ * a role that keeps_state gets messages of a partition, the partition's
+ * findings.state is read to its end into the store. On
  * *stop: no new work, in-flight work gets worker.grace_seconds, then the
  * group is left and the producer flushed. */
 #ifndef MDF_WORKER_LOOP_H
@@ -22,6 +24,7 @@
 #include "config.h"
 #include "http_loop.h"
 #include "role.h"
+#include "state_store.h"
 
 /* A role registered with the loop, with its state from init. */
 typedef struct mdf_loop_role {
@@ -30,10 +33,11 @@ typedef struct mdf_loop_role {
 } mdf_loop_role;
 
 /* Runs until *stop is set and the work drained. http is the event loop
- * the roles' Azure calls run on; codec encodes and decodes records.
+ * the roles' Azure calls run on; codec encodes and decodes records; store
+ * holds the findings state the loop restores for a role that keeps_state.
  * Returns MDF_OK after a clean stop, MDF_ERR (and err) when it could not
  * start. */
-int mdf_loop_run(const mdf_config *cfg, mdf_http *http, mdf_codec *codec,
+int mdf_loop_run(const mdf_config *cfg, mdf_http *http, mdf_codec *codec, mdf_state_store *store,
                  const mdf_loop_role *roles, size_t n_roles, volatile sig_atomic_t *stop, char *err,
                  size_t errsz);
 

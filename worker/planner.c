@@ -36,6 +36,7 @@ typedef struct plan {
     planner *p;
     json_object *rec; /* the decoded request */
     char job_id[64], sub[64], rg[128], cluster[64], mrg[128];
+    char location[64];        /* the cluster's Azure region, once read */
     json_object *output;      /* the Planned status's "output" (owned), once the cluster is read */
     json_object *scan_action; /* its "scan_action" (owned), when the cluster reports one */
     char cluster_id[MDF_RID_MAX];
@@ -215,6 +216,8 @@ static json_object *node_task(const plan *pl, const mdf_bmm *b, int limit,
     json_object_object_add(t, "rack_id", b->rack_id[0] ? json_object_new_string(b->rack_id) : NULL);
     json_object_object_add(t, "limit_time_seconds", json_object_new_int(limit));
     json_object_object_add(t, "attempt", json_object_new_int(0));
+    json_object_object_add(t, "location",
+                           pl->location[0] ? json_object_new_string(pl->location) : NULL);
     return t;
 }
 
@@ -408,6 +411,7 @@ static void on_cluster(void *arg, const mdf_arm_error *e, const mdf_cluster *c)
         fail_job(r, "the cluster names no valid managed resource group", false);
         return;
     }
+    mdf_strlcpy(pl->location, c->location, sizeof pl->location);
     pl->output = output_of(pl, c);
     if (az->scan_runtime(az->ctx, pl->sub, pl->rg, pl->cluster, on_scan, r, err, sizeof err) !=
         MDF_OK)

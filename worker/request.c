@@ -19,7 +19,8 @@ struct mdf_request {
     bool lost;      /* a record could not be delivered, or dropped: never store */
     void *state;    /* the role's, freed with free_state */
     void (*free_state)(void *state);
-    void *owner; /* the port's */
+    void *owner;                           /* the port's */
+    void (*when_delivered)(mdf_request *); /* the role's barrier, see request.h */
 };
 
 /* A NUL-terminated copy of p[0..n); NULL when out of memory. */
@@ -97,12 +98,36 @@ static void maybe_complete(mdf_request *r)
     r->env->port->complete(r->env->port->ctx, r, !r->lost);
 }
 
+/* The role's barrier, when it waits and nothing is outstanding. A lost
+ * record cancels it: what depended on the records is not written, and r
+ * ends unstored (it runs again). */
+static bool run_barrier(mdf_request *r)
+{
+    if (!r->when_delivered || r->pending > 0)
+        return false;
+    void (*cb)(mdf_request *) = r->when_delivered;
+    r->when_delivered = NULL;
+    if (r->lost) {
+        mdf_req_finish(r);
+        return true;
+    }
+    cb(r); /* may emit and finish r: r may be gone now */
+    return true;
+}
+
 void mdf_req_delivered(mdf_request *r, bool ok)
 {
     r->pending--;
     if (!ok)
         r->lost = true;
-    maybe_complete(r);
+    if (!run_barrier(r))
+        maybe_complete(r);
+}
+
+void mdf_req_when_delivered(mdf_request *r, void (*cb)(mdf_request *r))
+{
+    r->when_delivered = cb;
+    run_barrier(r);
 }
 
 void mdf_req_finish(mdf_request *r)
@@ -148,14 +173,21 @@ void *mdf_req_state(const mdf_request *r)
 void mdf_req_emit(mdf_request *r, mdf_topic t, const char *key, size_t key_len, const void *value,
                   size_t value_len, const char *content_type, const char *event_id)
 {
+    mdf_req_emit_at(r, t, -1, key, key_len, value, value_len, content_type, event_id);
+}
+
+void mdf_req_emit_at(mdf_request *r, mdf_topic t, int32_t partition, const char *key,
+                     size_t key_len, const void *value, size_t value_len, const char *content_type,
+                     const char *event_id)
+{
     const mdf_req_port *port = r->env->port;
     char err[MDF_ERRSZ];
     mdf_header h[3] = {{MDF_HDR_CONTENT_TYPE, content_type},
                        {MDF_HDR_EVENT_ID, event_id},
                        {MDF_HDR_CORRELATION_ID, r->correlation[0] ? r->correlation : event_id}};
     r->pending++;
-    if (port->send(port->ctx, r, t, key, key_len, value, value_len, h, 3, err, sizeof err) !=
-        MDF_OK) {
+    if (port->send(port->ctx, r, t, partition, key, key_len, value, value_len, h, 3, err,
+                   sizeof err) != MDF_OK) {
         r->pending--;
         r->lost = true;
         mdf_error("cannot send to %s: %s; stopping", r->env->topics[t], err);

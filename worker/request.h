@@ -39,9 +39,9 @@ typedef struct mdf_msg {
 typedef struct mdf_req_port {
     /* Queues one record of r. On MDF_OK, mdf_req_delivered(r, ...) follows
      * exactly once; on MDF_ERR (and err) it does not. */
-    int (*send)(void *ctx, mdf_request *r, mdf_topic t, const char *key, size_t key_len,
-                const void *value, size_t value_len, const mdf_header *headers, size_t n_headers,
-                char *err, size_t errsz);
+    int (*send)(void *ctx, mdf_request *r, mdf_topic t, int32_t partition, const char *key,
+                size_t key_len, const void *value, size_t value_len, const mdf_header *headers,
+                size_t n_headers, char *err, size_t errsz);
     /* r is finished and every record it sent is accounted for: the port
      * stores its offset when `store`, then frees it (mdf_req_free). */
     void (*complete)(void *ctx, mdf_request *r, bool store);
@@ -95,6 +95,11 @@ void *mdf_req_state(const mdf_request *r);
  * correlation-id headers; r's offset waits for its acknowledgement. */
 void mdf_req_emit(mdf_request *r, mdf_topic t, const char *key, size_t key_len, const void *value,
                   size_t value_len, const char *content_type, const char *event_id);
+/* The same to one partition of t (a state record goes to the partition of
+ * the work it records; mdf_req_emit lets the partitioner choose by key). */
+void mdf_req_emit_at(mdf_request *r, mdf_topic t, int32_t partition, const char *key,
+                     size_t key_len, const void *value, size_t value_len, const char *content_type,
+                     const char *event_id);
 /* A JSON record (b's bytes). */
 void mdf_req_emit_json(mdf_request *r, mdf_topic t, const char *key, const mdf_buf *b,
                        const char *event_id);
@@ -103,6 +108,13 @@ void mdf_req_emit_json(mdf_request *r, mdf_topic t, const char *key, const mdf_b
  * stores its offset. */
 void mdf_req_emit_avro(mdf_request *r, mdf_topic t, mdf_rec_type rt, json_object *rec,
                        const char *key, const char *event_id);
+
+/* Calls cb(r) once every record r has sent so far is acknowledged (at once
+ * when none is outstanding), before r can complete: a role writes what
+ * depends on its records being kept (a node's state) from there, then
+ * finishes r. One at a time. When a record fails, cb is not called and r
+ * is finished unstored (it runs again; the worker stops). */
+void mdf_req_when_delivered(mdf_request *r, void (*cb)(mdf_request *r));
 
 /* The role is done with r: its offset is stored once all is delivered. */
 void mdf_req_finish(mdf_request *r);

@@ -2,7 +2,7 @@
  *
  *   planner   scan.jobs, enforcement.requests -> job.status, node.tasks
  *   executor  node.tasks -> scan.results, threats, node.reports, tickets,
- *             job.status (node outcomes)
+ *             job.status (node outcomes), findings.state (the nodes' state)
  *   tracker   job.status -> job.status (one terminal status per job)
  *
  * A role implements struct mdf_role and sees only its environment
@@ -46,12 +46,26 @@ typedef struct mdf_az {
     void *ctx;
 } mdf_az;
 
+/* The findings state of the nodes of a role's partitions, by partition
+ * and key, restored before their messages arrive (state_store.h). The
+ * worker binds it to its store; the role tests to a map of their own. */
+typedef struct mdf_state_port {
+    /* key's value in partition p, borrowed until the next put; NULL when
+     * none */
+    const char *(*get)(void *ctx, int32_t p, const char *key, size_t key_len, size_t *len);
+    /* Keeps value as key's (the role also sends it to findings.state). */
+    int (*put)(void *ctx, int32_t p, const char *key, size_t key_len, const void *value, size_t len,
+               char *err, size_t errsz);
+    void *ctx;
+} mdf_state_port;
+
 /* What a role is given; it outlives the role. */
 typedef struct mdf_role_env {
     const mdf_config *cfg; /* its settings (extract.*, job.*, ...) */
     mdf_codec *codec;      /* to decode its messages (request.h decodes too) */
     const mdf_az *az;
-    int64_t (*mono_ms)(void); /* the monotonic clock: mdf_mono_ms, or a test's */
+    const mdf_state_port *state; /* for a role that keeps_state */
+    int64_t (*mono_ms)(void);    /* the monotonic clock: mdf_mono_ms, or a test's */
 } mdf_role_env;
 
 typedef struct mdf_role {
@@ -62,6 +76,10 @@ typedef struct mdf_role {
      * when they are all taken, its partitions are paused. A role that
      * does not hold slots (the tracker) keeps consuming. */
     bool holds_slot;
+    /* The findings.state partitions matching those of topics[0] are read
+     * to their end (env->state) before any of their messages is handed
+     * over. */
+    bool keeps_state;
     int (*init)(const mdf_role_env *env, void **self, char *err, size_t errsz);
     /* r is the role's until it finishes, drops or dead-letters it. */
     void (*on_message)(void *self, mdf_request *r);

@@ -119,6 +119,12 @@ static const keydef keys[] = {
     KBOOL("extract.restricted", "false", "Use runDataExtractsRestricted"),
     KINT("job.timeout_seconds", "7200", 60, 604800,
          "A scan job not finished by then ends TimedOut"),
+    KENUM("results.mode", "delta", "delta|snapshot",
+          "delta: publish what changed since a node's last state; snapshot: all of it each job"),
+    KINT("state.restore_timeout_seconds", "60", 1, 3600,
+         "On assignment, how long reading the nodes' findings state may take"),
+    KINT("state.max_bytes", "268435456", 1048576, 4294967296,
+         "Cap on the findings state one worker holds (past it, nodes are new again)"),
     KENUM("codec.framing", "single_object", "single_object|confluent",
           "Avro framing written (readers accept both)"),
     KSCHEMA("EnforcementChange"),
@@ -712,16 +718,6 @@ const char *mdf_config_topic(const mdf_config *c, const char *name)
         if (is_topic_key(i) && strcmp(keys[i].key + TOPIC_PREFIX_LEN, name) == 0)
             return c->topics[i];
     return NULL;
-}
-
-const char *mdf_topic_key(mdf_topic t)
-{
-    static const char *const names[] = {
-#define NAME_X(id, name, ds) name,
-        MDF_TOPIC_LIST(NAME_X)
-#undef NAME_X
-    };
-    return (unsigned)t < MDF_TOPIC__COUNT ? names[t] : NULL;
 }
 
 const char *mdf_config_topic_id(const mdf_config *c, mdf_topic t)

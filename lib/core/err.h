@@ -24,5 +24,9 @@ int mdf_seterr(char *err, size_t errsz, const char *fmt, ...) MDF_PRINTF(3, 4);
 
 /* Bounded copy: always NUL-terminates, returns 0 or -1 when truncated. */
 int mdf_strlcpy(char *dst, const char *src, size_t dstsz);
+/* The same for text: a cut falls between UTF-8 characters, never inside
+ * one, so what is kept stays valid UTF-8 when src was. src holds n bytes
+ * (no NUL needed). */
+int mdf_strlcpy_utf8(char *dst, const char *src, size_t n, size_t dstsz);
 
 #endif

@@ -251,7 +251,9 @@ void mdf_jsonw_ktime(mdf_jsonw *w, const char *key, int64_t ms)
 {
     char t[MDF_TIME_STRSZ];
     mdf_jsonw_key(w, key);
-    if (ms != MDF_TIME_NONE && mdf_time_format_ms(ms, t) == 0)
+    if (ms != MDF_TIME_NONE && w->epoch_ms)
+        mdf_jsonw_int(w, ms);
+    else if (ms != MDF_TIME_NONE && mdf_time_format_ms(ms, t) == 0)
         mdf_jsonw_str(w, t);
     else
         mdf_jsonw_null(w);

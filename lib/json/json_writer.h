@@ -21,6 +21,9 @@ typedef struct mdf_jsonw {
     bool first[MDF_JSONW_MAXDEPTH];
     bool after_key;
     bool failed;
+    /* mdf_jsonw_ktime writes epoch ms numbers, not RFC 3339 text: the
+     * Kafka records use OCSF's one time style, files for people the text. */
+    bool epoch_ms;
 } mdf_jsonw;
 
 void mdf_jsonw_init(mdf_jsonw *w, mdf_buf *out, FILE *fp);
@@ -47,8 +50,8 @@ void mdf_jsonw_kstr(mdf_jsonw *w, const char *key, const char *s);
 void mdf_jsonw_kint(mdf_jsonw *w, const char *key, int64_t v);
 void mdf_jsonw_kbool(mdf_jsonw *w, const char *key, bool v);
 void mdf_jsonw_knull(mdf_jsonw *w, const char *key);
-/* Epoch ms as RFC 3339 text (clock.h), or null when MDF_TIME_NONE or out
- * of range. */
+/* Epoch ms as RFC 3339 text (clock.h), or as the number with epoch_ms;
+ * null when MDF_TIME_NONE or out of range. */
 void mdf_jsonw_ktime(mdf_jsonw *w, const char *key, int64_t ms);
 
 #endif

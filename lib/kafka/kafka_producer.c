@@ -141,9 +141,10 @@ static int fatal_check(mdf_producer *p, char *err, size_t errsz)
                       rd_kafka_err2name(code), why);
 }
 
-int mdf_producer_send(mdf_producer *p, const char *topic, const void *key, size_t key_len,
-                      const void *value, size_t value_len, const mdf_header *headers,
-                      size_t n_headers, mdf_delivery_cb cb, void *opaque, char *err, size_t errsz)
+int mdf_producer_send_to(mdf_producer *p, const char *topic, int32_t partition, const void *key,
+                         size_t key_len, const void *value, size_t value_len,
+                         const mdf_header *headers, size_t n_headers, mdf_delivery_cb cb,
+                         void *opaque, char *err, size_t errsz)
 {
     int rc = MDF_ERR;
     rd_kafka_headers_t *hdrs = NULL;
@@ -173,9 +174,10 @@ int mdf_producer_send(mdf_producer *p, const char *topic, const void *key, size_
          * polling thread) before producev even returns. */
         atomic_fetch_add(&p->outstanding, 1);
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-            RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(pd), RD_KAFKA_V_END);
+            p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_OPAQUE(pd), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
         atomic_fetch_sub(&p->outstanding, 1);
@@ -232,4 +234,12 @@ int mdf_producer_outstanding(const mdf_producer *p)
 rd_kafka_t *mdf_producer_handle(mdf_producer *p)
 {
     return p->rk;
+}
+
+int mdf_producer_send(mdf_producer *p, const char *topic, const void *key, size_t key_len,
+                      const void *value, size_t value_len, const mdf_header *headers,
+                      size_t n_headers, mdf_delivery_cb cb, void *opaque, char *err, size_t errsz)
+{
+    return mdf_producer_send_to(p, topic, RD_KAFKA_PARTITION_UA, key, key_len, value, value_len,
+                                headers, n_headers, cb, opaque, err, errsz);
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -32,6 +33,12 @@ int mdf_producer_close(mdf_producer *p, int timeout_ms);
 int mdf_producer_send(mdf_producer *p, const char *topic, const void *key, size_t key_len,
                       const void *value, size_t value_len, const mdf_header *headers,
                       size_t n_headers, mdf_delivery_cb cb, void *opaque, char *err, size_t errsz);
+/* The same to one partition (RD_KAFKA_PARTITION_UA: the partitioner's
+ * choice by key): a state record goes where the work it records is. */
+int mdf_producer_send_to(mdf_producer *p, const char *topic, int32_t partition, const void *key,
+                         size_t key_len, const void *value, size_t value_len,
+                         const mdf_header *headers, size_t n_headers, mdf_delivery_cb cb,
+                         void *opaque, char *err, size_t errsz);
 /* Serves delivery reports; returns how many were served. */
 int mdf_producer_poll(mdf_producer *p, int timeout_ms);
 /* Waits until every queued record is acknowledged or failed; MDF_ERR on

@@ -20,8 +20,21 @@ static void write_counts(mdf_jsonw *w, const mdf_report *r)
     mdf_jsonw_obj_end(w);
 }
 
-int mdf_node_report(const mdf_node_ctx *n, const mdf_report *r, const mdf_outcome *o, mdf_buf *out,
-                    char event_id[MDF_UUID_STRSZ])
+static void write_changes(mdf_jsonw *w, const mdf_results_counts *c)
+{
+    mdf_jsonw_obj_begin(w);
+    mdf_jsonw_kint(w, "scans", c->scans);
+    mdf_jsonw_kint(w, "findings_created", c->created);
+    mdf_jsonw_kint(w, "findings_updated", c->updated);
+    mdf_jsonw_kint(w, "findings_closed", c->closed);
+    mdf_jsonw_kint(w, "tickets_opened", c->tickets_opened);
+    mdf_jsonw_kint(w, "tickets_updated", c->tickets_updated);
+    mdf_jsonw_kint(w, "tickets_resolved", c->tickets_resolved);
+    mdf_jsonw_obj_end(w);
+}
+
+int mdf_node_report(const mdf_node_ctx *n, const mdf_report *r, const mdf_outcome *o,
+                    const mdf_results_counts *changes, mdf_buf *out, char event_id[MDF_UUID_STRSZ])
 {
     mdf_event_id_of(event_id, siem_nz(n->job_id), siem_nz(n->node_id), "node-report", NULL, NULL,
                     NULL);
@@ -65,6 +78,13 @@ int mdf_node_report(const mdf_node_ctx *n, const mdf_report *r, const mdf_outcom
     } else {
         mdf_jsonw_null(&w);
     }
+
+    /* what this job published about the node: in delta mode, the changes */
+    mdf_jsonw_key(&w, "published");
+    if (changes)
+        write_changes(&w, changes);
+    else
+        mdf_jsonw_null(&w);
 
     mdf_jsonw_key(&w, "warnings");
     mdf_jsonw_arr_begin(&w);

@@ -14,15 +14,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Where a report came from. Strings are borrowed. */
+#include "report.h"
+
+/* Where a report came from. Strings are borrowed; those marked may be
+ * NULL when unknown. */
 typedef struct mdf_node_ctx {
     const char *job_id;       /* the correlation id */
     const char *cluster_id;   /* ARM resource id of the cluster */
+    const char *cluster;      /* its name */
+    const char *subscription; /* its subscription (cloud.account.uid) */
+    const char *region;       /* its Azure region (cloud.region); may be NULL */
     const char *node_id;      /* ARM resource id of the bare-metal machine */
     const char *node;         /* its resource name */
     const char *machine_name; /* its host name (device.hostname) */
     const char *rack_id;      /* may be NULL */
-    int64_t time_ms;          /* when the report was read */
+    /* The agent as the report states it (app version, edr_machine_id);
+     * NULL when the node could not be read. */
+    const mdf_health *agent;
+    int64_t time_ms; /* when the report was read */
 } mdf_node_ctx;
 
 /* How the node's task ended. failure is a NodeFailure symbol of

@@ -76,6 +76,7 @@ void siem_begin(mdf_jsonw *w, mdf_buf *out, size_t *start)
 {
     *start = out->len;
     mdf_jsonw_init(w, out, NULL);
+    w->epoch_ms = true; /* every record on Kafka: OCSF's time style */
 }
 
 /* A record is all or nothing: on failure the partial object is cut off, so

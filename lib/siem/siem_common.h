@@ -18,6 +18,10 @@
  * pathological threat name. */
 #define SIEM_LINE_MAX 4096
 
+/* Why a threat's finding closed and its ticket resolved when the report
+ * no longer lists it. */
+#define SIEM_GONE "gone from the report"
+
 enum { SEV_UNKNOWN, SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL, SEV__COUNT };
 extern const char *const siem_sev_caption[SEV__COUNT]; /* OCSF's captions */
 extern const char *const siem_sev_lower[SEV__COUNT];   /* tickets' */
