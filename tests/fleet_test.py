@@ -239,6 +239,7 @@ def check_contracts(st, job, what):
                 check(f"{what}: {topic} record is valid OCSF 1.8.0", not errs, errs[:5])
                 n_ocsf += 1
     check(f"{what}: records checked ({n_json} JSON, {n_ocsf} OCSF)", n_json > 0 and n_ocsf > 0)
+    print(f"{what}: {n_json} JSON records against their schemas, {n_ocsf} through the OCSF checker")
 
 
 def check_state(st, job, nodes_ok):
