@@ -220,6 +220,7 @@ typedef struct arm_ctx {
     sim_req *r;
     sim_state *st;
     const arm_path *p;
+    size_t sub; /* the path's subscription, an index in sc->subscriptions */
     const char *apiv;
     int64_t now; /* real, monotonic */
 } arm_ctx;
@@ -236,10 +237,10 @@ static enum MHD_Result send_doc(arm_ctx *a, unsigned status, mdf_buf *b, mdf_jso
 /* The cluster of the path, or -1 after answering 404. */
 static int find_cluster(arm_ctx *a, enum MHD_Result *ret)
 {
-    int ci = sim_state_cluster(a->st, a->p->rg, a->p->name);
+    int ci = sim_state_cluster(a->st, a->sub, a->p->rg, a->p->name);
     if (ci >= 0)
         return ci;
-    if (!sim_state_rg_exists(a->st, a->p->rg))
+    if (!sim_state_rg_exists(a->st, a->sub, a->p->rg))
         *ret = sim_send_arm_error(a->r, 404, "ResourceGroupNotFound",
                                   "Resource group '%.90s' could not be found.", a->p->rg);
     else
@@ -255,11 +256,11 @@ static int find_cluster(arm_ctx *a, enum MHD_Result *ret)
  * after answering 404. */
 static int find_bmm(arm_ctx *a, int *ci, enum MHD_Result *ret)
 {
-    *ci = sim_state_cluster_by_managed_rg(a->st, a->p->rg);
+    *ci = sim_state_cluster_by_managed_rg(a->st, a->sub, a->p->rg);
     int ni = *ci >= 0 ? sim_state_node(a->st, (size_t)*ci, a->p->name) : -1;
     if (ni >= 0)
         return ni;
-    if (!sim_state_rg_exists(a->st, a->p->rg))
+    if (!sim_state_rg_exists(a->st, a->sub, a->p->rg))
         *ret = sim_send_arm_error(a->r, 404, "ResourceGroupNotFound",
                                   "Resource group '%.90s' could not be found.", a->p->rg);
     else
@@ -533,8 +534,8 @@ static int64_t query_count(const char *v)
 static enum MHD_Result bmm_list(arm_ctx *a)
 {
     const sim_scenario *sc = a->st->sc;
-    int ci = sim_state_cluster_by_managed_rg(a->st, a->p->rg);
-    if (ci < 0 && !sim_state_rg_exists(a->st, a->p->rg))
+    int ci = sim_state_cluster_by_managed_rg(a->st, a->sub, a->p->rg);
+    if (ci < 0 && !sim_state_rg_exists(a->st, a->sub, a->p->rg))
         return sim_send_arm_error(a->r, 404, "ResourceGroupNotFound",
                                   "Resource group '%.90s' could not be found.", a->p->rg);
     const char *tq = sim_req_query(a->r, "$top"), *kq = sim_req_query(a->r, "$skipToken");
@@ -556,8 +557,8 @@ static enum MHD_Result bmm_list(arm_ctx *a)
     end = total - end > (size_t)top ? end + (size_t)top : total;
     if (end < total) {
         char coll[MDF_RID_MAX], link[MDF_RID_MAX + 600];
-        mdf_rid_bmm(coll, sizeof coll, sc->subscription, sc->clusters[ci].managed_resource_group,
-                    NULL);
+        mdf_rid_bmm(coll, sizeof coll, sc->clusters[ci].subscription,
+                    sc->clusters[ci].managed_resource_group, NULL);
         snprintf(link, sizeof link, "%s%s?api-version=%s&$top=%" PRId64 "&$skipToken=%zu",
                  a->r->base_url, coll, a->apiv, top, end);
         mdf_jsonw_kstr(&w, "nextLink", link);
@@ -697,7 +698,9 @@ static enum MHD_Result operation_get(arm_ctx *a)
 {
     sim_state_settle(a->st, a->now);
     sim_op *op = sim_state_op_find(a->st, a->p->op);
-    if (!op || !sim_ieq(a->p->loc, a->st->sc->location))
+    /* an operation is found only in the subscription it was started in */
+    if (!op || a->st->sc->clusters[op->cluster].sub != a->sub ||
+        !sim_ieq(a->p->loc, a->st->sc->location))
         return sim_send_arm_error(a->r, 404, "ResourceNotFound",
                                   "The operation '%.80s' in location '%.40s' was not found.",
                                   a->p->op, a->p->loc);
@@ -761,15 +764,49 @@ static bool is_write(const sim_req *r)
     return !sim_req_is(r, "GET") && !sim_req_is(r, "HEAD");
 }
 
+/* The served subscription a /subscriptions/{id}/... path names: its index
+ * in sc->subscriptions, or -1. */
+static int path_subscription(const sim_scenario *sc, const char *path)
+{
+    char copy[PATH_MAX_BYTES];
+    char *segs[MAX_SEGS];
+    if (mdf_strlcpy(copy, path, sizeof copy) != 0)
+        return -1;
+    int n = split(copy, segs); /* past MAX_SEGS the first ones are still there */
+    if (n < 2 || !sim_ieq(segs[0], "subscriptions"))
+        return -1;
+    return sim_scenario_subscription(sc, segs[1]);
+}
+
+/* The bucket a request of subscription sub (-1: not served) draws from:
+ * NULL when there is none. */
+static mdf_token_bucket *bucket_of(sim_state *st, int sub, bool write)
+{
+    if (sub < 0)
+        return NULL;
+    return write ? &st->budgets[sub].writes : &st->budgets[sub].reads;
+}
+
+/* x-ms-ratelimit-remaining-*: the bucket's whole tokens. A subscription
+ * that is not served has no bucket; it shows a full one rather than
+ * another subscription's. */
+static int64_t remaining(const sim_state *st, mdf_token_bucket *b, bool write, int64_t now)
+{
+    if (b)
+        return mdf_tb_remaining(b, now);
+    return (int64_t)(write ? st->sc->writes.burst : st->sc->reads.burst);
+}
+
 void sim_arm_prepare(sim_req *r)
 {
     sim_state *st = r->srv->state;
+    bool write = is_write(r);
     r->arm = true;
-    r->ratelimit_header = is_write(r) ? MDF_H_RATELIMIT_WRITES : MDF_H_RATELIMIT_READS;
+    r->ratelimit_header = write ? MDF_H_RATELIMIT_WRITES : MDF_H_RATELIMIT_READS;
     correlation_id(r);
+    int sub = path_subscription(st->sc, r->path); /* the scenario is read-only: no lock */
     sim_state_lock(st);
-    r->ratelimit_remaining =
-        mdf_tb_remaining(is_write(r) ? &st->writes : &st->reads, mdf_mono_ms());
+    r->ratelimit_remaining = remaining(st, bucket_of(st, sub, write), write, mdf_mono_ms());
     sim_state_unlock(st);
 }
 
@@ -790,26 +827,33 @@ enum MHD_Result sim_arm_handle(sim_req *r)
 
     sim_state_lock(st);
     arm_ctx a = {.r = r, .st = st, .p = &p, .now = mdf_mono_ms()};
-    mdf_token_bucket *bucket = write ? &st->writes : &st->reads;
-    r->ratelimit_remaining = mdf_tb_remaining(bucket, a.now);
+    int sub = sim_scenario_subscription(st->sc, p.sub);
+    mdf_token_bucket *bucket = bucket_of(st, sub, write);
+    r->ratelimit_remaining = remaining(st, bucket, write, a.now);
     if (!authorized(r, st, a.now, &ret) || !(a.apiv = api_version(r, st->sc, &ret)))
         goto cleanup;
-    if (!sim_ieq(p.sub, st->sc->subscription)) {
-        ret = sim_send_arm_error(r, 404, "SubscriptionNotFound",
-                                 "The subscription '%.60s' could not be found.", p.sub);
+    if (sub < 0) {
+        ret =
+            sim_send_arm_error(r, 404, "SubscriptionNotFound",
+                               "The subscription '%.60s' could not be found.", p.sub ? p.sub : "");
         goto cleanup;
     }
+    a.sub = (size_t)sub;
+    /* counted before the answer goes out, so that stats read after it
+     * include it */
     int64_t wait_ms = mdf_tb_take(bucket, a.now);
     if (wait_ms > 0) {
+        sim_stats_charge(&r->srv->stats, a.sub, SIM_CHARGE_THROTTLED);
         ret = sim_send_arm_error_retry(r, 429, wait_ms, "SubscriptionRequestsThrottled",
                                        "Number of '%s' requests for subscription '%s' exceeded. "
                                        "Please try again after '%" PRId64 "' seconds after "
                                        "additional tokens are available. Refer to "
                                        "https://aka.ms/arm-throttling",
-                                       write ? "write" : "read", st->sc->subscription,
+                                       write ? "write" : "read", st->sc->subscriptions[a.sub],
                                        (wait_ms + 999) / 1000);
         goto cleanup;
     }
+    sim_stats_charge(&r->srv->stats, a.sub, write ? SIM_CHARGE_WRITE : SIM_CHARGE_READ);
     r->ratelimit_remaining = mdf_tb_remaining(bucket, a.now); /* what the take left */
     ret = route(&a);
 cleanup:

@@ -18,19 +18,20 @@ bool sim_apiv_at_least(const char *apiv, const char *date)
 void sim_cluster_id(const sim_state *st, size_t ci, char out[MDF_RID_MAX])
 {
     const sim_cluster *c = &st->sc->clusters[ci];
-    mdf_rid_cluster(out, MDF_RID_MAX, st->sc->subscription, c->resource_group, c->name);
+    mdf_rid_cluster(out, MDF_RID_MAX, c->subscription, c->resource_group, c->name);
 }
 
 void sim_bmm_id(const sim_state *st, size_t ci, size_t ni, char out[MDF_RID_MAX])
 {
     const sim_cluster *c = &st->sc->clusters[ci];
-    mdf_rid_bmm(out, MDF_RID_MAX, st->sc->subscription, c->managed_resource_group,
-                c->nodes[ni].name);
+    mdf_rid_bmm(out, MDF_RID_MAX, c->subscription, c->managed_resource_group, c->nodes[ni].name);
 }
 
 void sim_op_path(const sim_state *st, const sim_op *op, char out[MDF_RID_MAX])
 {
-    mdf_rid_operation(out, MDF_RID_MAX, st->sc->subscription, st->sc->location, op->id);
+    /* an operation lives in the subscription of the cluster it acts on */
+    mdf_rid_operation(out, MDF_RID_MAX, st->sc->clusters[op->cluster].subscription,
+                      st->sc->location, op->id);
 }
 
 static void ktime(mdf_jsonw *w, const char *key, int64_t ms)
@@ -42,14 +43,14 @@ static void ktime(mdf_jsonw *w, const char *key, int64_t ms)
 
 /* A tracked resource: opens it and its "properties" (keys in the
  * examples' alphabetical order). */
-static void resource_begin(mdf_jsonw *w, const sim_state *st, const char *cluster_rg,
+static void resource_begin(mdf_jsonw *w, const sim_state *st, const sim_cluster *c,
                            const char *location_name, const char *id, const char *name)
 {
     char el[MDF_RID_MAX];
     snprintf(el, sizeof el,
              "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ExtendedLocation/"
              "customLocations/%s",
-             st->sc->subscription, cluster_rg, location_name);
+             c->subscription, c->resource_group, location_name);
     mdf_jsonw_obj_begin(w);
     mdf_jsonw_key(w, "extendedLocation");
     mdf_jsonw_obj_begin(w);
@@ -147,7 +148,7 @@ static void command_output_settings(mdf_jsonw *w, const sim_state *st, size_t ci
         snprintf(id, sizeof id,
                  "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ManagedIdentity/"
                  "userAssignedIdentities/%s-uai",
-                 st->sc->subscription, c->resource_group, c->name);
+                 c->subscription, c->resource_group, c->name);
         mdf_jsonw_kstr(w, "identityType", "UserAssignedIdentity");
         mdf_jsonw_kstr(w, "userAssignedIdentityResourceId", id);
     } else {
@@ -168,11 +169,10 @@ void sim_json_cluster(mdf_jsonw *w, const sim_state *st, size_t ci, const char *
     sim_cluster_id(st, ci, id);
     /* its cluster manager "{cluster}-cm" is in the same group */
     snprintf(cm_name, sizeof cm_name, "%s-cm", c->name);
-    mdf_rid(cm, sizeof cm, st->sc->subscription, c->resource_group, MDF_RT_CLUSTER_MANAGERS,
-            cm_name);
+    mdf_rid(cm, sizeof cm, c->subscription, c->resource_group, MDF_RT_CLUSTER_MANAGERS, cm_name);
     /* a cluster sits in its cluster manager's custom location */
     snprintf(cl, sizeof cl, "%s-cm-cl", c->name);
-    resource_begin(w, st, c->resource_group, cl, id, c->name);
+    resource_begin(w, st, c, cl, id, c->name);
     if (sim_apiv_at_least(apiv, "2025-09-01"))
         action_states(w, st, ci, real_ms);
     mdf_jsonw_kstr(w, "clusterConnectionStatus", "Connected");
@@ -253,15 +253,14 @@ void sim_json_bmm(mdf_jsonw *w, const sim_state *st, size_t ci, size_t ni, const
     char id[MDF_RID_MAX], cid[MDF_RID_MAX], rack[MDF_RID_MAX], cl[MDF_RID_MAX];
     sim_bmm_id(st, ci, ni, id);
     sim_cluster_id(st, ci, cid);
-    mdf_rid(rack, sizeof rack, st->sc->subscription, c->managed_resource_group, MDF_RT_RACKS,
-            n->rack);
+    mdf_rid(rack, sizeof rack, c->subscription, c->managed_resource_group, MDF_RT_RACKS, n->rack);
     /* slot: position among the machines of the same rack, from 1 */
     int64_t slot = 1;
     for (size_t i = 0; i < ni; i++)
         slot += strcmp(c->nodes[i].rack, n->rack) == 0;
     /* machines sit in their cluster's custom location */
     snprintf(cl, sizeof cl, "%s-cl", c->name);
-    resource_begin(w, st, c->resource_group, cl, id, n->name);
+    resource_begin(w, st, c, cl, id, n->name);
     mdf_jsonw_kstr(w, "clusterId", cid);
     mdf_jsonw_kstr(w, "cordonStatus", n->cordon_status);
     mdf_jsonw_kstr(w, "detailedStatus", n->detailed_status);

@@ -663,19 +663,49 @@ static int load_output(ld *l, const mdf_jval *cluster, const char *where, sim_ou
     return MDF_OK;
 }
 
+/* The cluster's `subscription` (default: the top-level one), added to the
+ * served set when new. */
+static int load_cluster_subscription(ld *l, const mdf_jval *o, const char *w, sim_cluster *c)
+{
+    sim_scenario *sc = l->sc;
+    const char *id;
+    if (get_str(l, o, w, "subscription", false, sc->subscription, &id) != MDF_OK)
+        return MDF_ERR;
+    if (!mdf_valid_subscription(id))
+        return fail(l, w, "subscription", "\"%.60s\" is not a GUID", id);
+    int i = sim_scenario_subscription(sc, id);
+    if (i < 0) {
+        if (sc->n_subscriptions == SIM_MAX_SUBSCRIPTIONS)
+            return fail(l, w, "subscription",
+                        "\"%s\" would be subscription %d; at most %d are served", id,
+                        SIM_MAX_SUBSCRIPTIONS + 1, SIM_MAX_SUBSCRIPTIONS);
+        i = (int)sc->n_subscriptions++;
+        sc->subscriptions[i] = id;
+    }
+    c->sub = (size_t)i;
+    c->subscription = sc->subscriptions[i];
+    return MDF_OK;
+}
+
 static int load_cluster(ld *l, const mdf_jval *o, const char *w, void *dst)
 {
-    static const char *const keys[] = {
-        "resource_group",         "name",           "enforcement_level",
-        "managed_resource_group", "patch_response", "command_output",
-        "scan_action_failed",     "nodes",          NULL};
+    static const char *const keys[] = {"subscription",
+                                       "resource_group",
+                                       "name",
+                                       "enforcement_level",
+                                       "managed_resource_group",
+                                       "patch_response",
+                                       "command_output",
+                                       "scan_action_failed",
+                                       "nodes",
+                                       NULL};
     static const char *const levels[] = {"Audit",   "Disabled", "OnDemand",
                                          "Passive", "RealTime", NULL};
     static const char *const patch[] = {"async", "sync", NULL};
     sim_cluster *c = dst;
     const char *level, *pr;
     const mdf_jval *v;
-    if (check_keys(l, o, w, keys) != MDF_OK ||
+    if (check_keys(l, o, w, keys) != MDF_OK || load_cluster_subscription(l, o, w, c) ||
         get_str(l, o, w, "resource_group", true, NULL, &c->resource_group) ||
         get_str(l, o, w, "name", true, NULL, &c->name) ||
         get_enum(l, o, w, "enforcement_level", levels, "Disabled", &level) ||
@@ -818,6 +848,8 @@ static int load_top(ld *l, const mdf_jval *root)
         return MDF_ERR;
     if (!mdf_valid_subscription(sc->subscription))
         return fail(l, "", "subscription", "\"%.60s\" is not a GUID", sc->subscription);
+    sc->subscriptions[0] = sc->subscription;
+    sc->n_subscriptions = 1;
     if (!is_location(sc->location))
         return fail(l, "", "location", "\"%.60s\" is not a location name like \"eastus\"",
                     sc->location);
@@ -832,13 +864,21 @@ static int load_top(ld *l, const mdf_jval *root)
     if (sc->n_clusters == 0)
         return fail(l, "", "clusters", "must not be empty");
     /* Resource groups tell the clusters apart: a cluster is found by its
-     * group and name, machines by their cluster's managed group. */
+     * group and name, machines by their cluster's managed group. A group
+     * name belongs to one subscription (the simplest rule that keeps every
+     * lookup unambiguous), though clusters of one subscription may share
+     * a group. */
     for (size_t i = 0; i < sc->n_clusters; i++) {
         const sim_cluster *c = &sc->clusters[i];
         for (size_t j = 0; j < sc->n_clusters; j++) {
             const sim_cluster *d = &sc->clusters[j];
             char cw[WHERESZ];
             sub(cw, "", "clusters", i);
+            if (j < i && c->sub != d->sub && sim_ieq(c->resource_group, d->resource_group))
+                return fail(l, cw, "resource_group",
+                            "\"%s\" is already clusters[%zu]'s in subscription %s (resource "
+                            "group names are unique across the scenario)",
+                            c->resource_group, j, d->subscription);
             if (j < i && sim_ieq(c->resource_group, d->resource_group) && sim_ieq(c->name, d->name))
                 return fail(l, cw, "name", "\"%s\" is already clusters[%zu] in that group", c->name,
                             j);
@@ -919,4 +959,14 @@ void sim_scenario_free(sim_scenario *sc)
         return;
     mdf_arena_free(&sc->arena);
     free(sc);
+}
+
+int sim_scenario_subscription(const sim_scenario *sc, const char *id)
+{
+    if (!id)
+        return -1;
+    for (size_t i = 0; i < sc->n_subscriptions; i++)
+        if (sim_ieq(sc->subscriptions[i], id))
+            return (int)i;
+    return -1;
 }

@@ -1,4 +1,4 @@
-/* The scenario file: what the simulated Azure looks like (subscription,
+/* The scenario file: what the simulated Azure looks like (subscriptions,
  * credentials, budgets, clusters, bare-metal machines, their MDE reports and
  * injected faults, and what they become in the next phase). Loaded once,
  * strictly validated, read-only afterwards: sim_state decides which of a
@@ -12,6 +12,10 @@
 #include <stdint.h>
 
 #include "arena.h"
+
+/* Subscriptions served: the top-level one and the clusters' own. A cap,
+ * since each has its own throttling buckets and counters. */
+#define SIM_MAX_SUBSCRIPTIONS 64
 
 /* Enforcement levels of runtimeProtectionConfiguration, in API order. */
 typedef enum {
@@ -112,6 +116,10 @@ typedef struct sim_output {
 
 typedef struct sim_cluster {
     const char *resource_group, *name, *managed_resource_group;
+    /* the subscription it lives in: sim_scenario.subscriptions[sub] (the
+     * spelling first given, as subscription ids compare case-insensitively) */
+    const char *subscription;
+    size_t sub;
     sim_level enforcement_level; /* at start */
     bool patch_sync;             /* PATCH answers 200 at once instead of 202 */
     sim_output output;
@@ -136,6 +144,10 @@ typedef struct sim_scenario {
     mdf_arena arena; /* owns every string and array below */
     double time_scale;
     const char *subscription, *location;
+    /* Every served subscription, distinct (case-insensitively): the
+     * top-level one first, then the clusters' in order of appearance. */
+    const char *subscriptions[SIM_MAX_SUBSCRIPTIONS];
+    size_t n_subscriptions;
     const char **api_versions;
     size_t n_api_versions;
     const char *tenant;
@@ -160,5 +172,9 @@ int sim_scenario_load(const char *path, sim_scenario **out, char *err, size_t er
 int sim_scenario_parse(const char *name, const char *json, size_t len, sim_scenario **out,
                        char *err, size_t errsz);
 void sim_scenario_free(sim_scenario *sc);
+
+/* The index of a served subscription in sc->subscriptions (case-insensitive,
+ * like ARM), or -1 (also for NULL). */
+int sim_scenario_subscription(const sim_scenario *sc, const char *id);
 
 #endif

@@ -86,7 +86,7 @@ static enum MHD_Result admin(sim_req *r)
         sim_state_lock(st);
         int64_t phase = st->phase;
         sim_state_unlock(st);
-        sim_stats_json(&r->srv->stats, phase, &b);
+        sim_stats_json(&r->srv->stats, phase, st->sc, &b);
         return sim_send_json(r, 200, &b);
     }
     if (strcmp(r->path, "/_admin/next-phase") == 0 && sim_req_is(r, "POST")) {

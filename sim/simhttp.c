@@ -41,6 +41,7 @@ void sim_stats_init(sim_stats *s)
 {
     memset(s->cells, 0, sizeof s->cells);
     memset(s->mistakes, 0, sizeof s->mistakes);
+    memset(s->charges, 0, sizeof s->charges);
     pthread_mutex_init(&s->mu, NULL);
 }
 
@@ -74,15 +75,25 @@ void sim_stats_mistake(sim_stats *s, sim_mistake m)
     pthread_mutex_unlock(&s->mu);
 }
 
+void sim_stats_charge(sim_stats *s, size_t sub, sim_charge c)
+{
+    if (sub >= SIM_MAX_SUBSCRIPTIONS || (unsigned)c >= SIM_CHARGE_COUNT)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->charges[sub][c]++;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void sim_stats_reset(sim_stats *s)
 {
     pthread_mutex_lock(&s->mu);
     memset(s->cells, 0, sizeof s->cells);
     memset(s->mistakes, 0, sizeof s->mistakes);
+    memset(s->charges, 0, sizeof s->charges);
     pthread_mutex_unlock(&s->mu);
 }
 
-void sim_stats_json(sim_stats *s, int64_t phase, mdf_buf *out)
+void sim_stats_json(sim_stats *s, int64_t phase, const sim_scenario *sc, mdf_buf *out)
 {
     mdf_jsonw w;
     mdf_jsonw_init(&w, out, NULL);
@@ -106,6 +117,19 @@ void sim_stats_json(sim_stats *s, int64_t phase, mdf_buf *out)
     for (int m = 0; m < SIM_MISTAKE_COUNT; m++)
         mdf_jsonw_kint(&w, MISTAKE_NAMES[m], (int64_t)s->mistakes[m]);
     mdf_jsonw_kint(&w, "phase", phase);
+    /* every served subscription, zeros included: a client can tell "none
+     * charged here" from "not served" */
+    mdf_jsonw_key(&w, "subscriptions");
+    mdf_jsonw_obj_begin(&w);
+    for (size_t i = 0; i < sc->n_subscriptions && i < SIM_MAX_SUBSCRIPTIONS; i++) {
+        mdf_jsonw_key(&w, sc->subscriptions[i]);
+        mdf_jsonw_obj_begin(&w);
+        mdf_jsonw_kint(&w, "reads", (int64_t)s->charges[i][SIM_CHARGE_READ]);
+        mdf_jsonw_kint(&w, "writes", (int64_t)s->charges[i][SIM_CHARGE_WRITE]);
+        mdf_jsonw_kint(&w, "throttled", (int64_t)s->charges[i][SIM_CHARGE_THROTTLED]);
+        mdf_jsonw_obj_end(&w);
+    }
+    mdf_jsonw_obj_end(&w);
     mdf_jsonw_obj_end(&w);
     pthread_mutex_unlock(&s->mu);
     mdf_jsonw_finish(&w);

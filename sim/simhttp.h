@@ -49,6 +49,14 @@ typedef enum {
     SIM_MISTAKE_COUNT
 } sim_mistake;
 
+/* What the throttling step did with an ARM request of a subscription. */
+typedef enum {
+    SIM_CHARGE_READ,      /* took a read token */
+    SIM_CHARGE_WRITE,     /* took a write token */
+    SIM_CHARGE_THROTTLED, /* found its bucket empty: 429 */
+    SIM_CHARGE_COUNT
+} sim_charge;
+
 typedef struct sim_stats {
     pthread_mutex_t mu; /* its own: counting never waits on the state */
     struct {
@@ -56,17 +64,22 @@ typedef struct sim_stats {
         uint64_t count;
     } cells[SIM_R_COUNT][SIM_STATS_SLOTS];
     uint64_t mistakes[SIM_MISTAKE_COUNT];
+    uint64_t charges[SIM_MAX_SUBSCRIPTIONS][SIM_CHARGE_COUNT]; /* as sc->subscriptions */
 } sim_stats;
 
 void sim_stats_init(sim_stats *s);
 void sim_stats_destroy(sim_stats *s);
 void sim_stats_count(sim_stats *s, sim_route r, unsigned status);
 void sim_stats_mistake(sim_stats *s, sim_mistake m);
+/* sub: the index of a served subscription in sc->subscriptions */
+void sim_stats_charge(sim_stats *s, size_t sub, sim_charge c);
 void sim_stats_reset(sim_stats *s);
 /* {"requests":{"<route>":{"<status>":count,...},...},"wrong_audience":N,
- * "authorization_on_sas":N,"phase":phase}; the phase is the state's (its
- * lock, not the counters'), so the caller reads it. */
-void sim_stats_json(sim_stats *s, int64_t phase, mdf_buf *out);
+ * "authorization_on_sas":N,"phase":phase,
+ * "subscriptions":{"<id>":{"reads":N,"writes":N,"throttled":N},...}}; the
+ * phase is the state's (its lock, not the counters'), so the caller reads
+ * it; the subscriptions are the scenario's (read-only). */
+void sim_stats_json(sim_stats *s, int64_t phase, const sim_scenario *sc, mdf_buf *out);
 
 typedef struct sim_server {
     struct MHD_Daemon *daemon;

@@ -30,8 +30,12 @@ int sim_state_new(sim_scenario *sc, sim_state **out, char *err, size_t errsz)
     mdf_vec_init(&st->pending_patches, sizeof(sim_op *), SIM_MAX_OPS);
     st->real0_ms = mdf_mono_ms();
     st->sim0_ms = mdf_time_now_ms();
-    mdf_tb_init(&st->reads, st->sc->reads.burst, st->sc->reads.per_second, st->real0_ms);
-    mdf_tb_init(&st->writes, st->sc->writes.burst, st->sc->writes.per_second, st->real0_ms);
+    for (size_t i = 0; i < st->sc->n_subscriptions; i++) {
+        mdf_tb_init(&st->budgets[i].reads, st->sc->reads.burst, st->sc->reads.per_second,
+                    st->real0_ms);
+        mdf_tb_init(&st->budgets[i].writes, st->sc->writes.burst, st->sc->writes.per_second,
+                    st->real0_ms);
+    }
     sim_imds_client_id(st->imds_client_id);
     st->tokens = calloc(SIM_MAX_TOKENS, sizeof *st->tokens);
     st->clusters = calloc(st->sc->n_clusters, sizeof *st->clusters);
@@ -177,19 +181,20 @@ size_t sim_state_next_phase(sim_state *st, int64_t real_ms)
     return changed;
 }
 
-int sim_state_cluster(const sim_state *st, const char *rg, const char *name)
+int sim_state_cluster(const sim_state *st, size_t sub, const char *rg, const char *name)
 {
     for (size_t i = 0; i < st->sc->n_clusters; i++)
-        if (sim_ieq(st->sc->clusters[i].resource_group, rg) &&
+        if (st->sc->clusters[i].sub == sub && sim_ieq(st->sc->clusters[i].resource_group, rg) &&
             sim_ieq(st->sc->clusters[i].name, name))
             return (int)i;
     return -1;
 }
 
-int sim_state_cluster_by_managed_rg(const sim_state *st, const char *managed_rg)
+int sim_state_cluster_by_managed_rg(const sim_state *st, size_t sub, const char *managed_rg)
 {
     for (size_t i = 0; i < st->sc->n_clusters; i++)
-        if (sim_ieq(st->sc->clusters[i].managed_resource_group, managed_rg))
+        if (st->sc->clusters[i].sub == sub &&
+            sim_ieq(st->sc->clusters[i].managed_resource_group, managed_rg))
             return (int)i;
     return -1;
 }
@@ -203,11 +208,12 @@ int sim_state_node(const sim_state *st, size_t cluster, const char *name)
     return -1;
 }
 
-bool sim_state_rg_exists(const sim_state *st, const char *rg)
+bool sim_state_rg_exists(const sim_state *st, size_t sub, const char *rg)
 {
     for (size_t i = 0; i < st->sc->n_clusters; i++)
-        if (sim_ieq(st->sc->clusters[i].resource_group, rg) ||
-            sim_ieq(st->sc->clusters[i].managed_resource_group, rg))
+        if (st->sc->clusters[i].sub == sub &&
+            (sim_ieq(st->sc->clusters[i].resource_group, rg) ||
+             sim_ieq(st->sc->clusters[i].managed_resource_group, rg)))
             return true;
     return false;
 }

@@ -118,9 +118,13 @@ typedef struct sim_state {
     mdf_vec ops; /* sim_op *, at most SIM_MAX_OPS; each op malloc'd so index keys stay put */
     mdf_strmap op_index, blob_index;
     mdf_vec pending_patches; /* sim_op * of ops (so at most SIM_MAX_OPS): PATCHes to apply */
-    /* Resource Manager's request budgets. They refill in real time, never
-     * scaled by time_scale, so that throttling tests behave like Azure. */
-    mdf_token_bucket reads, writes;
+    /* Resource Manager's request budgets, a pair per served subscription
+     * (indexed as sc->subscriptions), each configured by budgets.reads and
+     * budgets.writes. They refill in real time, never scaled by
+     * time_scale, so that throttling tests behave like Azure. */
+    struct {
+        mdf_token_bucket reads, writes;
+    } budgets[SIM_MAX_SUBSCRIPTIONS];
     /* POST /_admin/next-phase: the phases applied so far (0 or 1, as a node
      * has at most one `next`) and, once applied, the real monotonic ms it
      * was applied at. Everything the nodes do is worked out against it, as
@@ -154,11 +158,12 @@ size_t sim_state_next_phase(sim_state *st, int64_t real_ms);
 /* Applies the effects of operations that ended by real_ms (a PATCH's level). */
 void sim_state_settle(sim_state *st, int64_t real_ms);
 
-/* Lookups (case-insensitive, like ARM): index or -1. */
-int sim_state_cluster(const sim_state *st, const char *rg, const char *name);
-int sim_state_cluster_by_managed_rg(const sim_state *st, const char *managed_rg);
+/* Lookups (case-insensitive, like ARM): index or -1. sub is an index in
+ * sc->subscriptions: a cluster and its groups exist only in their own. */
+int sim_state_cluster(const sim_state *st, size_t sub, const char *rg, const char *name);
+int sim_state_cluster_by_managed_rg(const sim_state *st, size_t sub, const char *managed_rg);
 int sim_state_node(const sim_state *st, size_t cluster, const char *name);
-bool sim_state_rg_exists(const sim_state *st, const char *rg);
+bool sim_state_rg_exists(const sim_state *st, size_t sub, const char *rg);
 
 /* Issues a bearer token for audience to client_id (which must outlive the
  * state); *sim_expiry_ms is its expiry on the simulated clock. */

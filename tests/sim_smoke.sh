@@ -2,8 +2,9 @@
 # mdefleet-sim checked from the outside with independent clients (curl, jq,
 # GNU tar, and mdefleet-report on the archives): every endpoint, the Azure
 # shapes, the long-running operations, paging, the blob's SAS, ranges and
-# conditions, throttling, the admin counters, every injected fault and the
-# next phase (a report that changes between two scan jobs).
+# conditions, throttling, the admin counters, every injected fault, the
+# next phase (a report that changes between two scan jobs) and several
+# subscriptions, each with its own clusters and throttling buckets.
 # usage: sim_smoke.sh SIM_BINARY DEMO_SCENARIO [REPORT_BINARY]
 set -uo pipefail
 sim=$1
@@ -379,7 +380,7 @@ req GET "$C?$av"
 req GET "$B/nothing-here"
 req GET "$B/_admin/stats"
 check "admin stats exact" json_is . \
-    '{"requests":{"cluster.get":{"200":2,"401":1},"unknown":{"404":1}},"wrong_audience":0,"authorization_on_sas":0,"phase":0}'
+    "{\"requests\":{\"cluster.get\":{\"200\":2,\"401\":1},\"unknown\":{\"404\":1}},\"wrong_audience\":0,\"authorization_on_sas\":0,\"phase\":0,\"subscriptions\":{\"$sub\":{\"reads\":2,\"writes\":0,\"throttled\":0}}}"
 
 # oversized body
 head -c $((1024 * 1024 + 10)) /dev/zero | tr '\0' 'a' >"$tmp/big"
@@ -795,5 +796,131 @@ req GET "$C?$av" -H "Authorization: Bearer $tok"
 check "expired token 401 ExpiredAuthenticationToken" [ "$status" = 401 -a "$(j .error.code)" = ExpiredAuthenticationToken ]
 stop_sim "$throttle_pid" INT
 check "SIGINT: exit 0" [ "$sim_rc" = 0 ]
+
+# ---- several subscriptions: each its own clusters, operations and buckets ------------
+# contoso-cluster stays in the top-level subscription, second-cluster is in
+# sub2. Reads: 100 that refill one per 100 s, so the remaining counts are
+# exact; writes: 2 that refill one per 10 s, drained well within that.
+sub2=aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee
+sub3=33333333-3333-3333-3333-333333333333
+jq --arg s2 "$sub2" '.time_scale = 0.01 | .durations.patch_seconds = 10
+    | .budgets = {"reads": {"burst": 100, "per_second": 0.01}, "writes": {"burst": 2, "per_second": 0.1}}
+    | .clusters += [{"subscription": $s2, "resource_group": "second-rg", "name": "second-cluster",
+                     "managed_resource_group": "second-managed-rg", "enforcement_level": "RealTime",
+                     "nodes": [{"name": "secondnode01", "rack": "rack1"}]}]' "$demo" >"$tmp/subs.json"
+start_sim subs "$tmp/subs.json"
+subs_pid=$last_pid
+B=$url
+tok=$(get_token "$B")
+C=$B/subscriptions/$sub/resourceGroups/contoso-cluster-rg/providers/Microsoft.NetworkCloud/clusters/contoso-cluster
+C2=$B/subscriptions/$sub2/resourceGroups/second-rg/providers/Microsoft.NetworkCloud/clusters/second-cluster
+M2=$B/subscriptions/$sub2/resourceGroups/second-managed-rg/providers/Microsoft.NetworkCloud/bareMetalMachines
+reads_left() { hdr x-ms-ratelimit-remaining-subscription-reads; }
+writes_left() { hdr x-ms-ratelimit-remaining-subscription-writes; }
+patch_to() { req PATCH "$1?$av" -H "Authorization: Bearer $tok" -H "Content-Type: $json" \
+    -d '{"properties":{"runtimeProtectionConfiguration":{"enforcementLevel":"Audit"}}}'; }
+# subs_stats R1 W1 T1 R2 W2 T2: the expected .subscriptions of /_admin/stats
+subs_stats() { jq -nc --arg a "$sub" --arg b "$sub2" --argjson n "[$1,$2,$3,$4,$5,$6]" \
+    '{($a): {reads: $n[0], writes: $n[1], throttled: $n[2]}, ($b): {reads: $n[3], writes: $n[4], throttled: $n[5]}}'; }
+req GET "$B/_admin/stats"
+check "subs: stats list both subscriptions, zeros included" json_is .subscriptions "$(subs_stats 0 0 0 0 0 0)"
+
+# reads: each subscription counts down its own bucket  (sub1 reads, sub2 reads)
+req GET "$C?$av" -H "Authorization: Bearer $tok" # 1 0
+check "subs: cluster in the top-level subscription 200" [ "$status" = 200 -a "$(reads_left)" = 99 ]
+req GET "$C2?$av" -H "Authorization: Bearer $tok" # 1 1
+check "subs: cluster in sub2 200, sub2's own reads bucket" [ "$status" = 200 -a "$(reads_left)" = 99 ]
+check "subs: sub2 cluster ids under sub2" jq -e --arg p "/subscriptions/$sub2/resourceGroups/second-rg/providers/" \
+    '.id == ($p + "Microsoft.NetworkCloud/clusters/second-cluster")
+    and (.extendedLocation.name | startswith($p)) and (.properties.clusterManagerId | startswith($p))' "$tmp/body"
+req GET "$C?$av" -H "Authorization: Bearer $tok" # 2 1
+check "subs: the top-level bucket counts on" [ "$status" = 200 -a "$(reads_left)" = 98 ]
+req GET "${C2/$sub2/${sub2^^}}?$av" -H "Authorization: Bearer $tok" # 2 2
+check "subs: subscription ids match case-insensitively" [ "$status" = 200 -a "$(reads_left)" = 98 ]
+req GET "$M2?$av" -H "Authorization: Bearer $tok" # 2 3
+check "subs: sub2 machine list" jq -e --arg p "/subscriptions/$sub2/resourceGroups/second-managed-rg/providers/" \
+    '[.value[].name] == ["secondnode01"] and (.value[0].id | startswith($p))
+    and (.value[0].properties.rackId | startswith($p))
+    and (.value[0].properties.clusterId | startswith("/subscriptions/'"$sub2"'/"))' "$tmp/body"
+# a cluster or machine asked for under the other served subscription
+req GET "${C/$sub/$sub2}?$av" -H "Authorization: Bearer $tok" # 2 4
+check "subs: top-level cluster under sub2 404" [ "$status" = 404 -a "$(j .error.code)" = ResourceGroupNotFound ]
+check "subs: that 404 is sub2's read" [ "$(reads_left)" = 96 ]
+req GET "${C2/$sub2/$sub}?$av" -H "Authorization: Bearer $tok" # 3 4
+check "subs: sub2 cluster under the top-level subscription 404" [ "$status" = 404 -a "$(j .error.code)" = ResourceGroupNotFound ]
+req GET "${M2/$sub2/$sub}/secondnode01?$av" -H "Authorization: Bearer $tok" # 4 4
+check "subs: sub2 machine under the top-level subscription 404" [ "$status" = 404 ] && check "subs: machine 404 ARM error" is_arm_error
+req GET "${C/$sub/$sub3}?$av" -H "Authorization: Bearer $tok" # not served: not counted
+check "subs: unserved subscription 404 SubscriptionNotFound" [ "$status" = 404 -a "$(j .error.code)" = SubscriptionNotFound ]
+check "subs: unserved subscription shows a full bucket" [ "$(reads_left)" = 100 ]
+req GET "$B/subscriptions/?$av" -H "Authorization: Bearer $tok" # no id: not counted
+check "subs: a path without a subscription id 404 SubscriptionNotFound" \
+    [ "$status" = 404 -a "$(j .error.code)" = SubscriptionNotFound ]
+req GET "$C2?$av" # 401 before throttling: not counted
+check "subs: 401 in sub2 shows sub2's reads" [ "$status" = 401 -a "$(reads_left)" = 96 ]
+
+# writes: drain the top-level subscription's; sub2 still writes
+patch_to "$C"
+a="$status:$(writes_left)"
+patch_to "$C"
+b="$status:$(writes_left)"
+patch_to "$C"
+check "subs: top-level writes 202:1 202:0 429:0" [ "$a $b $status:$(writes_left)" = "202:1 202:0 429:0" ]
+check "subs: 429 names the top-level subscription" \
+    jq -e --arg s "$sub" '.error.code == "SubscriptionRequestsThrottled" and (.error.message | contains($s))' "$tmp/body"
+ms=$(hdr retry-after-ms)
+check "subs: 429 Retry-After and retry-after-ms (the next token within 10 s)" \
+    [ "$(hdr Retry-After)" -ge 1 -a "$ms" -ge 1 -a "$ms" -le 10000 ]
+patch_to "$C2"
+check "subs: sub2 writes while the top-level is throttled: 202, 1 left" [ "$status" = 202 -a "$(writes_left)" = 1 ]
+op2=$(hdr Azure-AsyncOperation)
+check "subs: sub2 operation URL under sub2" \
+    like "$op2" "$B/subscriptions/$sub2/providers/Microsoft.NetworkCloud/locations/eastus/operationStatuses/*"
+req GET "$op2" -H "Authorization: Bearer $tok" # 4 5
+check "subs: poll under sub2 200, charged to sub2's reads" [ "$status" = 200 -a "$(reads_left)" = 95 ]
+check "subs: the operation's resource is sub2's cluster" jq -e --arg id "${C2#"$B"}" '.resourceId == $id
+    and (.id | startswith("/subscriptions/'"$sub2"'/"))' "$tmp/body"
+req GET "${op2/$sub2/$sub}" -H "Authorization: Bearer $tok" # 5 5
+check "subs: poll under the other subscription 404" [ "$status" = 404 -a "$(j .error.code)" = ResourceNotFound ]
+check "subs: that 404 is the top-level's read" [ "$(reads_left)" = 95 ]
+req POST "$C2/scanRuntime?$av" -H "Authorization: Bearer $tok"
+check "subs: sub2 scanRuntime 202, 0 writes left" [ "$status" = 202 -a "$(writes_left)" = 0 ]
+patch_to "$C2"
+check "subs: then sub2 is throttled too" [ "$status" = 429 -a "$(writes_left)" = 0 ]
+req GET "$B/_admin/stats"
+check "subs: per-subscription counts exact" json_is .subscriptions "$(subs_stats 5 2 1 5 2 1)"
+check "subs: the other stats are still there" jq -e '.requests["cluster.patch"] == {"202": 3, "429": 2}
+    and .wrong_audience == 0 and .authorization_on_sas == 0 and .phase == 0' "$tmp/body"
+curl -s --max-time 5 -X POST "$B/_admin/reset-stats" >/dev/null
+req GET "$B/_admin/stats"
+check "subs: reset-stats zeroes them" json_is .subscriptions "$(subs_stats 0 0 0 0 0 0)"
+stop_sim "$subs_pid"
+check "subs sim exits 0 on SIGTERM" [ "$sim_rc" = 0 ]
+
+# scenario refusals: one line, the field's path
+refused() { # refused NAME JQ-FILTER GREP-PATTERN: the demo changed by the filter is refused so
+    jq --arg s2 "$sub2" "$2" "$demo" >"$tmp/bad-subs.json"
+    "$sim" --scenario "$tmp/bad-subs.json" >/dev/null 2>"$tmp/err"
+    check "$1: exit 1" [ $? -eq 1 ]
+    check "$1: one line naming the field" [ "$(wc -l <"$tmp/err")" -eq 1 ] && check "$1: message" \
+        grep -q "$3" "$tmp/err"
+}
+refused "cluster subscription not a string" '.clusters[0].subscription = 42' \
+    'clusters\[0\]\.subscription: expected string, got number'
+refused "cluster subscription not a GUID" '.clusters[0].subscription = "sub-2"' \
+    'clusters\[0\]\.subscription: "sub-2" is not a GUID'
+refused "a resource group in two subscriptions" '.clusters += [{"subscription": $s2,
+    "resource_group": "contoso-cluster-rg", "name": "other", "managed_resource_group": "other-managed-rg"}]' \
+    'clusters\[1\]\.resource_group: "contoso-cluster-rg" is already clusters\[0\]'"'"'s in subscription'
+refused "65 subscriptions" '.clusters += [range(64) as $i | {"subscription":
+    "00000000-0000-0000-0000-\(100000000000 + $i)", "resource_group": "rg\($i)", "name": "c\($i)",
+    "managed_resource_group": "mrg\($i)"}]' \
+    'clusters\[64\]\.subscription: "00000000-0000-0000-0000-100000000063" would be subscription 65; at most 64'
+jq --arg s2 "$sub2" '.clusters += [range(63) as $i | {"subscription":
+    "00000000-0000-0000-0000-\(100000000000 + $i)", "resource_group": "rg\($i)", "name": "c\($i)",
+    "managed_resource_group": "mrg\($i)"}]' "$demo" >"$tmp/subs64.json"
+start_sim subs64 "$tmp/subs64.json"
+check "64 subscriptions are served" [ "$(curl -s --max-time 5 "$url/_admin/stats" | jq '.subscriptions | length')" = 64 ]
+stop_sim "$last_pid"
 
 finish sim_smoke
