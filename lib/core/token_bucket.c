@@ -21,18 +21,24 @@ static void refill(mdf_token_bucket *b, int64_t now_ms)
         b->tokens = b->burst;
 }
 
-int64_t mdf_tb_take(mdf_token_bucket *b, int64_t now_ms)
+int64_t mdf_tb_wait(mdf_token_bucket *b, int64_t now_ms)
 {
     if (now_ms < b->last_ms)
         return b->last_ms - now_ms;
     refill(b, now_ms);
-    if (b->tokens >= 1.0) {
-        b->tokens -= 1.0;
+    if (b->tokens >= 1.0)
         return 0;
-    }
     /* at least 1 ms: a zero wait would invite a busy retry loop */
     double ms = ceil((1.0 - b->tokens) * 1000.0 / b->per_second);
     return ms < 1 ? 1 : (int64_t)ms;
+}
+
+int64_t mdf_tb_take(mdf_token_bucket *b, int64_t now_ms)
+{
+    int64_t wait = mdf_tb_wait(b, now_ms);
+    if (wait == 0)
+        b->tokens -= 1.0;
+    return wait;
 }
 
 int64_t mdf_tb_remaining(mdf_token_bucket *b, int64_t now_ms)

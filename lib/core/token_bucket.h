@@ -20,6 +20,10 @@ void mdf_tb_init(mdf_token_bucket *b, double burst, double per_second, int64_t n
  * there, at least 1. */
 int64_t mdf_tb_take(mdf_token_bucket *b, int64_t now_ms);
 
+/* 0 when a token is there now, else the ms until one is (at least 1);
+ * takes none. */
+int64_t mdf_tb_wait(mdf_token_bucket *b, int64_t now_ms);
+
 /* Whole tokens available now, taking none. */
 int64_t mdf_tb_remaining(mdf_token_bucket *b, int64_t now_ms);
 
