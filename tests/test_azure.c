@@ -24,6 +24,7 @@
 #include "token.h"
 
 #define SUB "00000000-0000-0000-0000-000000000000"
+#define SUB2 "22222222-2222-2222-2222-222222222222" /* the second one of polls.json */
 #define TENANT "11111111-1111-1111-1111-111111111111"
 #define SECRET "test-secret-do-not-log"
 #define WAIT_MS 20000
@@ -605,6 +606,80 @@ static void test_throttling(void **state)
     env_stop(&v);
 }
 
+/* Extracts of one cluster: before any has completed, two scouts poll at
+ * Retry-After and the others wait without polling; once one has, every
+ * first poll is aimed at the expected end and finds the extract done. */
+static void test_polls_aimed(void **state)
+{
+    (void)state;
+    env v;
+    enum { N = 12 };
+    static result r[N];
+    char err[MDF_ERRSZ], node[16];
+    env_start(&v, "polls.json");
+    env_client(&v);
+    for (int round = 0; round < 2; round++) {
+        long inprogress0 = sim_count(&v, "operation.get", "202");
+        long done0 = sim_count(&v, "operation.get", "200");
+        for (int i = 0; i < N; i++) {
+            memset(&r[i], 0, sizeof r[i]);
+            snprintf(node, sizeof node, "node%02d", i + 1);
+            assert_int_equal(mdf_arm_run_data_extract(v.arm, SUB, "poll-managed-rg", node, 600,
+                                                      false, on_op, &r[i], err, sizeof err),
+                             MDF_OK);
+        }
+        for (int i = 0; i < N; i++) {
+            wait_done(&v, &r[i].done, 1);
+            assert_int_equal(r[i].e.code, MDF_ARM_OK);
+        }
+        long inprogress = sim_count(&v, "operation.get", "202") - inprogress0;
+        long done = sim_count(&v, "operation.get", "200") - done0;
+        print_message("round %d: %d extracts, %ld polls said running, %ld said done\n", round + 1,
+                      N, inprogress, done);
+        assert_int_equal(done, N);
+        if (round == 0)
+            /* 2 scouts x (0.9 s / 0.1 s Retry-After); all polling: about N x 9 */
+            assert_true(inprogress <= 24);
+        else
+            assert_int_equal(inprogress, 0);
+    }
+    env_stop(&v);
+}
+
+/* Budgets are per subscription: the writes of one do not wait for
+ * another's budget (the simulator's: 2 + 0.5/s for each). */
+static void test_budget_per_subscription(void **state)
+{
+    (void)state;
+    env v;
+    static result a[3], b;
+    char err[MDF_ERRSZ], node[16];
+    env_start(&v, "budgets.json");
+    v.arm_cfg.writes = (mdf_bucket_cfg){2, 0.5}; /* the third write waits 2 s */
+    env_client(&v);
+    for (int i = 0; i < 3; i++) {
+        memset(&a[i], 0, sizeof a[i]);
+        snprintf(node, sizeof node, "node%02d", i + 1);
+        assert_int_equal(mdf_arm_run_data_extract(v.arm, SUB, "poll-managed-rg", node, 600, false,
+                                                  on_op, &a[i], err, sizeof err),
+                         MDF_OK);
+    }
+    memset(&b, 0, sizeof b);
+    assert_int_equal(mdf_arm_run_data_extract(v.arm, SUB2, "other-managed-rg", "other01", 600,
+                                              false, on_op, &b, err, sizeof err),
+                     MDF_OK);
+    wait_done(&v, &b.done, 1);
+    assert_int_equal(b.e.code, MDF_ARM_OK);
+    /* with one budget for both, the other subscription's write would have
+     * waited behind the third */
+    assert_int_equal(a[2].done, 0);
+    for (int i = 0; i < 3; i++) {
+        wait_done(&v, &a[i].done, 1);
+        assert_int_equal(a[i].e.code, MDF_ARM_OK);
+    }
+    env_stop(&v);
+}
+
 static void test_tokens(void **state)
 {
     (void)state;
@@ -872,6 +947,8 @@ int main(void)
         cmocka_unit_test_teardown(test_extract_faults, teardown),
         cmocka_unit_test_teardown(test_blob_rules, teardown),
         cmocka_unit_test_teardown(test_throttling, teardown),
+        cmocka_unit_test_teardown(test_polls_aimed, teardown),
+        cmocka_unit_test_teardown(test_budget_per_subscription, teardown),
         cmocka_unit_test_teardown(test_tokens, teardown),
         cmocka_unit_test_teardown(test_customer_storage, teardown),
         cmocka_unit_test_teardown(test_tokens_per_audience, teardown),

@@ -55,6 +55,13 @@ static void test_start_and_share(void **state)
     assert_int_equal(spend_all(&b, 1025), 10);
     assert_int_equal(b.outstanding, 181 - 5);
 
+    /* a server with more than the budget says: the budget stays a cap */
+    mdf_budget_init(&b, 10, 1, 1.0, 0);
+    assert_int_equal(spend_all(&b, 0), 1);
+    mdf_budget_answer(&b, 5, 1, false, 1000, -1);
+    assert_int_equal(spend_all(&b, 5), 9);
+    assert_int_equal(spend_all(&b, 1005), 1);
+
     /* a share of 0.5: half the burst and rate, and half the burst left to
      * others on top of the reserve of our half */
     mdf_budget_init(&b, 200, 10, 0.5, 0);

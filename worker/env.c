@@ -76,6 +76,7 @@ static int azure_new(mdf_worker_env *e, const mdf_config *c, char *err, size_t e
     cfg.writes.burst = (double)mdf_config_get_int(c, "arm.writes_burst");
     cfg.writes.per_second = mdf_config_get_double(c, "arm.writes_per_second");
     cfg.retry.max_retries = (int)mdf_config_get_int(c, "arm.max_retries");
+    cfg.budget_share = mdf_config_get_double(c, "arm.budget_share");
     mdf_blob_cfg_default(&e->blob);
     e->blob.http = acfg.http;
     e->blob.auth = blob_auth;

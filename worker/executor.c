@@ -32,10 +32,10 @@ typedef struct executor {
 
 typedef struct task {
     executor *x;
-    json_object *rec;
     char job_id[64], sub[64], rg[128], cluster[64], mrg[128], node[80];
-    char machine_name[80], rack_id[512], location[64];
-    char cluster_id[MDF_RID_MAX], node_id[MDF_RID_MAX];
+    char machine_name[80], location[64];
+    /* owned, sized to fit: a task may wait long, thousands at a time */
+    char *rack_id, *cluster_id, *node_id;
     int limit;
     int reruns; /* extracts run again because the SAS expired */
     int scans, threats;
@@ -45,7 +45,9 @@ typedef struct task {
 static void task_free(void *state)
 {
     task *t = state;
-    json_object_put(t->rec);
+    free(t->rack_id);
+    free(t->cluster_id);
+    free(t->node_id);
     mdf_buf_free(&t->state);
     free(t);
 }
@@ -321,8 +323,8 @@ static void executor_on_message(void *self, mdf_request *r)
         return;
     }
     t->x = x;
-    t->rec = rec;
     mdf_req_set_state(r, t, task_free);
+    char cluster_id[MDF_RID_MAX], node_id[MDF_RID_MAX];
     mdf_strlcpy(t->job_id, mdf_jstr(rec, "job_id"), sizeof t->job_id);
     mdf_strlcpy(t->sub, mdf_jstr(rec, "subscription_id"), sizeof t->sub);
     mdf_strlcpy(t->rg, mdf_jstr(rec, "resource_group"), sizeof t->rg);
@@ -330,13 +332,20 @@ static void executor_on_message(void *self, mdf_request *r)
     mdf_strlcpy(t->mrg, mdf_jstr(rec, "managed_resource_group"), sizeof t->mrg);
     mdf_strlcpy(t->node, mdf_jstr(rec, "node"), sizeof t->node);
     mdf_strlcpy(t->machine_name, mdf_jstr(rec, "machine_name"), sizeof t->machine_name);
-    mdf_strlcpy(t->rack_id, mdf_jstr(rec, "rack_id"), sizeof t->rack_id);
     mdf_strlcpy(t->location, mdf_jstr(rec, "location"), sizeof t->location);
-    mdf_buf_init(&t->state, MDF_FSTATE_MAX_BYTES);
+    t->rack_id = strdup(mdf_jstr(rec, "rack_id"));
     t->limit = json_object_get_int(json_object_object_get(rec, "limit_time_seconds"));
+    json_object_put(rec); /* all taken */
+    mdf_buf_init(&t->state, MDF_FSTATE_MAX_BYTES);
     mdf_req_set_correlation(r, t->job_id);
-    mdf_rid_cluster(t->cluster_id, sizeof t->cluster_id, t->sub, t->rg, t->cluster);
-    mdf_rid_bmm(t->node_id, sizeof t->node_id, t->sub, t->mrg, t->node);
+    mdf_rid_cluster(cluster_id, sizeof cluster_id, t->sub, t->rg, t->cluster);
+    mdf_rid_bmm(node_id, sizeof node_id, t->sub, t->mrg, t->node);
+    t->cluster_id = strdup(cluster_id);
+    t->node_id = strdup(node_id);
+    if (!t->rack_id || !t->cluster_id || !t->node_id) {
+        mdf_req_dead_letter(r, "out of memory");
+        return;
+    }
     if (!mdf_valid_subscription(t->sub) || !mdf_valid_resource_group(t->mrg) ||
         !mdf_valid_bmm_name(t->node) || !mdf_valid_cluster_name(t->cluster)) {
         reject_task(r, "node task with a name that does not match the API's pattern");

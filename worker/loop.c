@@ -57,6 +57,7 @@ typedef struct loop {
     rd_kafka_queue_t *queue;
     int wake_fd[2]; /* librdkafka writes here when the queue fills */
     int max_inflight, inflight;
+    int peak_inflight; /* for the stop line: sizing worker.max_inflight */
     bool paused;
     struct slot_list running; /* in flight */
     struct slot_list backlog; /* consumed while full, not started */
@@ -183,7 +184,8 @@ static void launch(loop *l, slot *s)
     TAILQ_INSERT_HEAD(&l->running, s, link);
     if (s->role->role->holds_slot) {
         s->counted = true;
-        l->inflight++;
+        if (++l->inflight > l->peak_inflight)
+            l->peak_inflight = l->inflight;
     }
     /* s may be complete and gone when this returns */
     s->role->role->on_message(s->role->self, s->req);
@@ -725,6 +727,7 @@ int mdf_loop_run(const mdf_config *cfg, mdf_http *http, mdf_codec *codec, mdf_st
             break;
         }
     }
+    mdf_info("stopped: peak %d tasks in flight", l.peak_inflight);
     rc = MDF_OK;
 cleanup:
     loop_teardown(&l);

@@ -6,39 +6,76 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "budget.h"
 #include "clock.h"
 #include "err.h"
 #include "json_reader.h"
 #include "names.h"
 #include "resource_id.h"
-#include "token_bucket.h"
+#include "strmap.h"
 #include "vec.h"
 
 #define USER_AGENT "User-Agent: mdefleet/0.1"
 /* time an extract may take beyond its own limit before we stop waiting */
 #define EXTRACT_MARGIN_MS (15 * 60 * 1000)
+/* caps on what the client learns per subscription and per cluster; past
+ * them, subscriptions share one budget and clusters are not learned */
+#define MAX_SUBSCRIPTIONS 1024
+#define MAX_CLUSTERS 4096
+/* extracts polling at Retry-After while no extract has completed to learn
+ * from; the others wait for the first sample */
+#define SCOUTS 2
+#define SAMPLES 15           /* the running median's window */
+#define AIM_SLACK (1.0 / 50) /* first poll this much after the median */
 
 typedef enum { K_GET_CLUSTER, K_SET_ENFORCEMENT, K_SCAN_RUNTIME, K_LIST_BMMS, K_RUN_EXTRACT } kind;
 typedef enum { P_REQUEST, P_POLL, P_CONFIRM, P_PAGE } phase;
 
+typedef struct op op;
+TAILQ_HEAD(op_queue, op);
+LIST_HEAD(op_list, op);
+
+/* Requests waiting for a budget, by priority: 0 everything but polls, 1
+ * polls that are due (a first poll at the expected end, or later ones),
+ * 2 polls far from their expected end; FIFO within one. */
+enum { PRIOS = 3 };
+
+/* One budget (budget.h) and the requests that wait for it, served by one
+ * timer at a time rather than each re-timing itself. */
 struct bucket {
-    mdf_token_bucket tb;
-    double burst, rate; /* as configured; burst 0: no client-side budget */
-    /* after a 429: one request at a time at the rate the server's
-     * Retry-After implies, until adapt_until */
-    double adapt_rate;
-    int64_t adapt_until;
+    mdf_budget ctl;
+    mdf_arm *arm;
+    struct op_queue q[PRIOS];
+    int timers;      /* pending */
+    int64_t next_at; /* when the earliest pending timer fires; INT64_MAX: none */
 };
 
-typedef struct op op;
-LIST_HEAD(op_list, op);
+/* A subscription's reads and writes (ARM meters them per subscription). */
+typedef struct sub_budget {
+    char *sub; /* owned; the map's key */
+    struct bucket reads, writes;
+} sub_budget;
+
+/* How long extracts take: of one cluster (keyed by subscription and
+ * managed resource group), or of all (the default for a cluster not yet
+ * learned, and where the scouts and parked extracts are counted). */
+typedef struct cluster_est {
+    char *key; /* owned; the map's key */
+    int64_t samples[SAMPLES];
+    int n, next;
+    int scouts;             /* the client-wide one only */
+    struct op_queue parked; /* the client-wide one only: waiting for a first sample */
+} cluster_est;
 
 struct mdf_arm {
     mdf_http *http;
     mdf_auth *auth;
     mdf_arm_cfg cfg;
     mdf_url_parts origin;
-    struct bucket reads, writes;
+    mdf_strmap subs, clusters;      /* values: sub_budget*, cluster_est* */
+    mdf_vec sub_list, cluster_list; /* of those pointers, for destroy */
+    cluster_est all;                /* every cluster's extracts */
+    sub_budget *overflow;           /* for subscriptions past the cap */
     mdf_arm_stats stats;
     struct op_list ops; /* pending, for destroy */
 };
@@ -48,26 +85,37 @@ struct op {
     kind kind;
     phase phase;
     const char *method;
-    char url[MDF_URL_MAX];         /* of the current request */
-    char confirm_url[MDF_URL_MAX]; /* the resource, for a GET after an operation */
-    char *body;                    /* owned: the first request's body */
+    char *url;         /* owned: of the current request */
+    char *confirm_url; /* owned: the resource, for a GET after an operation */
+    char *body;        /* owned: the first request's body */
     int attempt;
     bool auth_retried;
-    char *token; /* owned copy of the token in use */
+    char *token; /* owned copy of the token of the request in flight */
     int64_t deadline;
     int64_t deadline_ms; /* the budget it was given, for the message */
     mdf_arm_error e;
-    mdf_cluster cluster;
-    mdf_opstatus st;
-    mdf_vec bmms; /* mdf_bmm, at most cfg.max_machines */
+    mdf_cluster *cluster; /* owned, once decoded */
+    mdf_opstatus *st;     /* owned, once the operation's status is final */
+    mdf_vec bmms;         /* mdf_bmm, at most cfg.max_machines */
     union {
         mdf_arm_cluster_cb cluster;
         mdf_arm_bmms_cb bmms;
         mdf_arm_op_cb op;
     } cb;
     void *arg;
-    bool listed; /* on arm->ops */
+    sub_budget *sb;         /* borrowed from the client */
+    struct bucket *charged; /* whose token the request in flight spent */
+    uint64_t ticket;
+    struct bucket *queued; /* waiting on it, in queued->q[prio] */
+    int prio;
+    cluster_est *est; /* extracts: the cluster's, or NULL past the cap */
+    bool learns;      /* an extract: counted in arm->all */
+    bool scout, parked, aimed, late;
+    int64_t accepted_at; /* when the extract was accepted */
+    int64_t aim_ms;      /* first poll this long after acceptance */
+    bool listed;         /* on arm->ops */
     LIST_ENTRY(op) link;
+    TAILQ_ENTRY(op) qlink; /* in a bucket's or a cluster's queue */
 };
 
 const char *mdf_arm_errcode_name(mdf_arm_errcode c)
@@ -87,6 +135,7 @@ void mdf_arm_cfg_default(mdf_arm_cfg *cfg)
     cfg->retry = (mdf_retry){.max_retries = 6, .base_ms = 1000, .max_ms = 60000};
     cfg->reads = (mdf_bucket_cfg){250, 25};
     cfg->writes = (mdf_bucket_cfg){200, 10};
+    cfg->budget_share = 1.0;
     cfg->request_timeout_ms = 60000;
     cfg->poll_min_ms = 100;
     cfg->poll_default_ms = 5000;
@@ -96,42 +145,87 @@ void mdf_arm_cfg_default(mdf_arm_cfg *cfg)
     cfg->max_machines = MDF_ARM_MAX_MACHINES;
 }
 
-static void bucket_init(struct bucket *b, const mdf_bucket_cfg *c)
+/* ---- budgets and what is learned per cluster ---------------------------------- */
+
+static void bucket_init(mdf_arm *a, struct bucket *b, const mdf_bucket_cfg *c)
 {
     memset(b, 0, sizeof *b);
-    b->burst = c->burst;
-    b->rate = c->per_second;
-    mdf_tb_init(&b->tb, c->burst, c->per_second, mdf_mono_ms());
+    b->arm = a;
+    for (int i = 0; i < PRIOS; i++)
+        TAILQ_INIT(&b->q[i]);
+    b->next_at = INT64_MAX;
+    mdf_budget_init(&b->ctl, c->burst, c->per_second, a->cfg.budget_share, mdf_mono_ms());
 }
 
-/* Takes a token: 0, or how many ms to wait first. */
-static int64_t bucket_take(struct bucket *b, int64_t now)
+static sub_budget *sub_budget_new(mdf_arm *a, const char *sub)
 {
-    double burst = b->burst, rate = b->rate;
-    if (now < b->adapt_until) {
-        burst = 1;
-        if (rate <= 0 || b->adapt_rate < rate)
-            rate = b->adapt_rate;
+    sub_budget *sb = calloc(1, sizeof *sb);
+    if (!sb || !(sb->sub = strdup(sub)) || mdf_vec_push(&a->sub_list, &sb) != 0) {
+        if (sb)
+            free(sb->sub);
+        free(sb);
+        return NULL;
     }
-    if (burst <= 0 || rate <= 0)
-        return 0; /* no client-side budget */
-    b->tb.burst = burst;
-    b->tb.per_second = rate;
-    return mdf_tb_take(&b->tb, now);
+    bucket_init(a, &sb->reads, &a->cfg.reads);
+    bucket_init(a, &sb->writes, &a->cfg.writes);
+    return sb;
 }
 
-/* A 429: nothing until Retry-After, then the pace it implies (it is the
- * time until the server's next token), for a while. Without this, every
- * waiting request would retry at the same instant and most would be
- * throttled again. */
-static void bucket_throttled(struct bucket *b, int64_t now, int64_t retry_after_ms)
+/* The subscription's budget, made on first use; NULL when out of memory. */
+static sub_budget *sub_budget_of(mdf_arm *a, const char *sub)
 {
-    int64_t r = retry_after_ms > 0 ? retry_after_ms : 1000;
-    int64_t window = 4 * r > 10000 ? 4 * r : 10000;
-    mdf_tb_hold(&b->tb, now, r);
-    b->adapt_rate = 1000.0 / (double)r;
-    if (now + window > b->adapt_until)
-        b->adapt_until = now + window;
+    size_t v;
+    if (mdf_strmap_get(&a->subs, sub, strlen(sub), &v))
+        return (sub_budget *)v;
+    if (a->subs.count >= MAX_SUBSCRIPTIONS) {
+        if (!a->overflow)
+            a->overflow = sub_budget_new(a, "*");
+        return a->overflow;
+    }
+    sub_budget *sb = sub_budget_new(a, sub);
+    if (sb && mdf_strmap_put(&a->subs, sb->sub, strlen(sb->sub), (size_t)sb) != 0)
+        return NULL; /* freed with sub_list */
+    return sb;
+}
+
+/* The cluster's estimator, made on first use; NULL past the cap. */
+static cluster_est *cluster_est_of(mdf_arm *a, const char *sub, const char *managed_rg)
+{
+    char key[256];
+    size_t v;
+    int n = snprintf(key, sizeof key, "%s/%s", sub, managed_rg);
+    if (n < 0 || (size_t)n >= sizeof key)
+        return NULL;
+    if (mdf_strmap_get(&a->clusters, key, (size_t)n, &v))
+        return (cluster_est *)v;
+    if (a->clusters.count >= MAX_CLUSTERS)
+        return NULL;
+    cluster_est *c = calloc(1, sizeof *c);
+    if (!c || !(c->key = strdup(key)) || mdf_vec_push(&a->cluster_list, &c) != 0) {
+        if (c)
+            free(c->key);
+        free(c);
+        return NULL;
+    }
+    TAILQ_INIT(&c->parked);
+    if (mdf_strmap_put(&a->clusters, c->key, (size_t)n, (size_t)c) != 0)
+        return NULL; /* freed with cluster_list */
+    return c;
+}
+
+/* The running median of the cluster's extract durations; 0 with none. */
+static int64_t cluster_median(const cluster_est *c)
+{
+    int64_t v[SAMPLES];
+    int n = c->n;
+    memcpy(v, c->samples, (size_t)n * sizeof *v);
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            int64_t t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return n ? v[n / 2] : 0;
 }
 
 int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg *cfg, char *err,
@@ -149,6 +243,8 @@ int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg
                           "when allowed)");
     if (!cfg->api_version[0])
         return mdf_seterr(err, errsz, "arm.api_version is empty");
+    if (!(cfg->budget_share > 0 && cfg->budget_share <= 1))
+        return mdf_seterr(err, errsz, "arm.budget_share must be in (0, 1]");
     mdf_arm *a = calloc(1, sizeof *a);
     if (!a)
         return mdf_seterr(err, errsz, "out of memory");
@@ -156,11 +252,46 @@ int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg
     a->auth = auth;
     a->cfg = *cfg;
     a->origin = u;
-    bucket_init(&a->reads, &cfg->reads);
-    bucket_init(&a->writes, &cfg->writes);
+    mdf_strmap_init(&a->subs);
+    mdf_strmap_init(&a->clusters);
+    mdf_vec_init(&a->sub_list, sizeof(sub_budget *), MAX_SUBSCRIPTIONS + 1);
+    mdf_vec_init(&a->cluster_list, sizeof(cluster_est *), MAX_CLUSTERS);
+    TAILQ_INIT(&a->all.parked);
     LIST_INIT(&a->ops);
     *out = a;
     return MDF_OK;
+}
+
+static void op_unqueue(op *o)
+{
+    if (o->queued)
+        TAILQ_REMOVE(&o->queued->q[o->prio], o, qlink);
+    o->queued = NULL;
+}
+
+static void op_next(op *o, phase p, const char *url, int64_t delay_ms);
+
+/* The extract leaves the estimators (done, or dropped). A scout that
+ * leaves before any sample hands its part to a parked extract. */
+static void est_leave(op *o, bool promote)
+{
+    cluster_est *all = &o->arm->all;
+    if (!o->learns)
+        return;
+    if (o->parked)
+        TAILQ_REMOVE(&all->parked, o, qlink);
+    if (o->scout)
+        all->scouts--;
+    o->parked = o->scout = o->learns = false;
+    o->est = NULL;
+    op *p;
+    if (promote && all->n == 0 && all->scouts < SCOUTS && (p = TAILQ_FIRST(&all->parked))) {
+        TAILQ_REMOVE(&all->parked, p, qlink);
+        p->parked = false;
+        p->scout = true;
+        all->scouts++;
+        op_next(p, P_POLL, p->url, 0);
+    }
 }
 
 static void op_unlink(op *o)
@@ -173,8 +304,14 @@ static void op_unlink(op *o)
 static void op_free(op *o)
 {
     op_unlink(o);
+    op_unqueue(o);
+    est_leave(o, false);
+    free(o->url);
+    free(o->confirm_url);
     free(o->body);
     free(o->token);
+    free(o->cluster);
+    free(o->st);
     mdf_vec_free(&o->bmms);
     free(o);
 }
@@ -185,6 +322,20 @@ void mdf_arm_destroy(mdf_arm *a)
         return;
     while (!LIST_EMPTY(&a->ops))
         op_free(LIST_FIRST(&a->ops));
+    for (size_t i = 0; i < a->sub_list.len; i++) {
+        sub_budget *sb = MDF_VEC_AT(&a->sub_list, sub_budget *, i);
+        free(sb->sub);
+        free(sb);
+    }
+    for (size_t i = 0; i < a->cluster_list.len; i++) {
+        cluster_est *c = MDF_VEC_AT(&a->cluster_list, cluster_est *, i);
+        free(c->key);
+        free(c);
+    }
+    mdf_vec_free(&a->sub_list);
+    mdf_vec_free(&a->cluster_list);
+    mdf_strmap_free(&a->subs);
+    mdf_strmap_free(&a->clusters);
     free(a);
 }
 
@@ -200,17 +351,18 @@ static void op_done(op *o)
     bool ok = o->e.code == MDF_ARM_OK;
     /* off the pending list first: the callback may destroy the client */
     op_unlink(o);
+    est_leave(o, true);
     switch (o->kind) {
     case K_GET_CLUSTER:
     case K_SET_ENFORCEMENT:
-        o->cb.cluster(o->arg, &o->e, ok ? &o->cluster : NULL);
+        o->cb.cluster(o->arg, &o->e, ok ? o->cluster : NULL);
         break;
     case K_LIST_BMMS:
         o->cb.bmms(o->arg, &o->e, ok ? o->bmms.data : NULL, ok ? o->bmms.len : 0);
         break;
     case K_SCAN_RUNTIME:
     case K_RUN_EXTRACT:
-        o->cb.op(o->arg, &o->e, ok || o->e.code == MDF_ARM_E_OPERATION_FAILED ? &o->st : NULL);
+        o->cb.op(o->arg, &o->e, ok || o->e.code == MDF_ARM_E_OPERATION_FAILED ? o->st : NULL);
         break;
     }
     op_free(o);
@@ -234,6 +386,7 @@ static void op_fail(op *o, mdf_arm_errcode code, long status, const char *fmt, .
 
 static void op_send(void *arg);
 static void op_on_resp(void *arg, mdf_http_resp *r);
+static void op_on_token(void *arg, const char *token, const char *why);
 
 static void op_later(op *o, int64_t delay_ms)
 {
@@ -246,21 +399,138 @@ static bool is_write(const op *o)
     return strcmp(o->method, "GET") != 0;
 }
 
+static struct bucket *bucket_of(const op *o)
+{
+    return o->phase == P_REQUEST && is_write(o) ? &o->sb->writes : &o->sb->reads;
+}
+
+static int prio_of(const op *o)
+{
+    if (o->phase != P_POLL)
+        return 0;
+    if (o->kind != K_RUN_EXTRACT || o->aimed)
+        return 1;
+    return 2; /* a scout, or an extract of a cluster not learned */
+}
+
+static void bucket_timer(void *arg);
+
+/* Makes sure a timer will serve the bucket's queue when its next token is
+ * there (one timer for all who wait). */
+static int bucket_arm(struct bucket *b, int64_t now)
+{
+    int64_t wait = mdf_budget_wait(&b->ctl, now);
+    if (b->timers > 0 && b->next_at <= now + wait)
+        return MDF_OK;
+    if (mdf_http_after(b->arm->http, wait, bucket_timer, b) != MDF_OK)
+        return MDF_ERR;
+    b->timers++;
+    b->next_at = now + wait;
+    return MDF_OK;
+}
+
+static op *queue_first(struct bucket *b)
+{
+    op *o = NULL;
+    for (int i = 0; i < PRIOS && !o; i++)
+        o = TAILQ_FIRST(&b->q[i]);
+    return o;
+}
+
+/* The budget is spent here; the token is fetched after (almost always at
+ * once, from the cache), so that the request goes right away. False (and
+ * nothing spent) when out of memory. */
+static bool op_grant(op *o, struct bucket *b, int64_t now)
+{
+    o->ticket = mdf_budget_spend(&b->ctl, now);
+    o->charged = b;
+    if (mdf_auth_get(o->arm->auth, op_on_token, o) == MDF_OK)
+        return true;
+    mdf_budget_answer(&b->ctl, now, o->ticket, false, -1, -1);
+    o->charged = NULL;
+    return false;
+}
+
+/* Serves the queue while tokens last, then waits for the next one. After
+ * an op_fail nothing is touched: its callback may destroy the client. */
+static void bucket_timer(void *arg)
+{
+    struct bucket *b = arg;
+    int64_t now = mdf_mono_ms();
+    op *o;
+    b->timers--;
+    b->next_at = INT64_MAX;
+    while ((o = queue_first(b)) && mdf_budget_wait(&b->ctl, now) == 0) {
+        op_unqueue(o);
+        if (!op_grant(o, b, now)) {
+            if (queue_first(b))
+                (void)bucket_arm(b, now);
+            op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
+            return;
+        }
+    }
+    if (o && bucket_arm(b, now) != MDF_OK) {
+        op_unqueue(o);
+        op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
+    }
+}
+
+/* The request goes now if its budget allows and nobody waits before it;
+ * else it waits in the bucket's queue (front: it was refused by a 429 and
+ * has waited longest). */
+static void op_acquire(op *o, bool front)
+{
+    struct bucket *b = bucket_of(o);
+    int64_t now = mdf_mono_ms();
+    if (!queue_first(b) && mdf_budget_wait(&b->ctl, now) == 0) {
+        if (!op_grant(o, b, now))
+            op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
+        return;
+    }
+    o->prio = prio_of(o);
+    o->queued = b;
+    if (front)
+        TAILQ_INSERT_HEAD(&b->q[o->prio], o, qlink);
+    else
+        TAILQ_INSERT_TAIL(&b->q[o->prio], o, qlink);
+    if (bucket_arm(b, now) != MDF_OK) {
+        op_unqueue(o);
+        op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
+    }
+}
+
+/* The answer to the request in flight goes to the budget that paid it. */
+static void op_answered(op *o, const mdf_http_resp *r)
+{
+    struct bucket *b = o->charged;
+    if (!b)
+        return;
+    o->charged = NULL;
+    int64_t now = mdf_mono_ms();
+    bool answered = r->status != 0 && r->curl_code == CURLE_OK;
+    mdf_budget_answer(&b->ctl, now, o->ticket, r->status == 429,
+                      answered ? r->ratelimit_remaining : -1, r->retry_after_ms);
+    /* a figure may have freed tokens for those waiting */
+    if (queue_first(b))
+        (void)bucket_arm(b, now); /* when out of memory, the pending timer serves them */
+}
+
 static void op_on_token(void *arg, const char *token, const char *why)
 {
     op *o = arg;
     mdf_arm *a = o->arm;
     char err[MDF_ERRSZ];
-    if (!token) {
-        op_fail(o, MDF_ARM_E_AUTH, 0, "%s", why);
-        return;
-    }
-    /* the budget is spent right before sending, not before a token fetch
-     * that could release many requests at once */
-    bool write = o->phase == P_REQUEST && is_write(o);
-    int64_t wait = bucket_take(write ? &a->writes : &a->reads, mdf_mono_ms());
-    if (wait > 0) {
-        op_later(o, wait);
+    struct bucket *b = o->charged;
+    int64_t now = mdf_mono_ms();
+    if (!token || now >= o->deadline) {
+        /* the budget's token goes back unused */
+        mdf_budget_answer(&b->ctl, now, o->ticket, false, -1, -1);
+        o->charged = NULL;
+        if (!token)
+            op_fail(o, MDF_ARM_E_AUTH, 0, "%s", why);
+        else
+            op_fail(o, MDF_ARM_E_TIMED_OUT, o->e.http_status, "no result within %lld s",
+                    (long long)(o->deadline_ms / 1000));
         return;
     }
     free(o->token);
@@ -269,6 +539,8 @@ static void op_on_token(void *arg, const char *token, const char *why)
     char *auth_hdr = malloc(tl + 32);
     if (!o->token || !auth_hdr) {
         free(auth_hdr);
+        mdf_budget_answer(&b->ctl, now, o->ticket, false, -1, -1);
+        o->charged = NULL;
         op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
         return;
     }
@@ -294,22 +566,39 @@ static void op_on_token(void *arg, const char *token, const char *why)
     /* the header held the token: do not leave it in freed memory */
     explicit_bzero(auth_hdr, tl + 32);
     free(auth_hdr);
-    if (rc != MDF_OK)
+    if (rc != MDF_OK) {
+        mdf_budget_answer(&b->ctl, now, o->ticket, false, -1, -1);
+        o->charged = NULL;
         op_fail(o, MDF_ARM_E_TRANSPORT, 0, "%s", err);
+    }
 }
 
-static void op_send(void *arg)
+static void op_send_as(op *o, bool front)
 {
-    op *o = arg;
-    mdf_arm *a = o->arm;
-    int64_t now = mdf_mono_ms();
-    if (now >= o->deadline) {
+    if (mdf_mono_ms() >= o->deadline) {
         op_fail(o, MDF_ARM_E_TIMED_OUT, o->e.http_status, "no result within %lld s",
                 (long long)(o->deadline_ms / 1000));
         return;
     }
-    if (mdf_auth_get(a->auth, op_on_token, o) != MDF_OK)
-        op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
+    op_acquire(o, front);
+}
+
+static void op_send(void *arg)
+{
+    op_send_as(arg, false);
+}
+
+/* Sets the current request's URL (a copy). */
+static int op_set_url(op *o, const char *url)
+{
+    if (url == o->url)
+        return MDF_OK;
+    char *u = strdup(url);
+    if (!u)
+        return MDF_ERR;
+    free(o->url);
+    o->url = u;
+    return MDF_OK;
 }
 
 /* Starts the next request of this operation (a poll, a page, a GET). */
@@ -318,8 +607,10 @@ static void op_next(op *o, phase p, const char *url, int64_t delay_ms)
     o->phase = p;
     o->attempt = 0;
     o->auth_retried = false;
-    if (url != o->url)
-        mdf_strlcpy(o->url, url, sizeof o->url);
+    if (op_set_url(o, url) != MDF_OK) {
+        op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
+        return;
+    }
     op_later(o, delay_ms);
 }
 
@@ -402,20 +693,102 @@ static int add_bmm(void *arg, const mdf_bmm *b)
     return mdf_vec_push(&o->bmms, b) == 0 ? MDF_OK : MDF_ERR;
 }
 
-/* The operation's final status (an empty body means done) into o->st. */
+/* A "Succeeded" status in o->st, made for an answer without one. */
+static bool set_succeeded(op *o)
+{
+    if (!o->st && !(o->st = calloc(1, sizeof *o->st))) {
+        op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
+        return false;
+    }
+    memset(o->st, 0, sizeof *o->st);
+    mdf_strlcpy(o->st->status, "Succeeded", sizeof o->st->status);
+    return true;
+}
+
+/* The operation's status (an empty body means done) into o->st, which is
+ * kept only once it is final. */
 static bool take_status(op *o, const mdf_jdoc *doc, long status)
 {
     char err[MDF_ERRSZ];
-    if (!doc) {
-        memset(&o->st, 0, sizeof o->st);
-        mdf_strlcpy(o->st.status, "Succeeded", sizeof o->st.status);
-        return true;
+    if (!doc)
+        return set_succeeded(o);
+    if (!o->st && !(o->st = calloc(1, sizeof *o->st))) {
+        op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
+        return false;
     }
-    if (mdf_arm_decode_opstatus(&doc->root, &o->st, err, sizeof err) != MDF_OK) {
+    if (mdf_arm_decode_opstatus(&doc->root, o->st, err, sizeof err) != MDF_OK) {
         op_fail(o, MDF_ARM_E_BAD_RESPONSE, status, "operation status: %s", err);
         return false;
     }
     return true;
+}
+
+static void est_add(cluster_est *c, int64_t sample)
+{
+    c->samples[c->next] = sample;
+    c->next = (c->next + 1) % SAMPLES;
+    if (c->n < SAMPLES)
+        c->n++;
+}
+
+static int64_t aim_of(const cluster_est *c)
+{
+    int64_t m = cluster_median(c);
+    return m + (int64_t)((double)m * AIM_SLACK);
+}
+
+/* The first poll of an extract: at the end its cluster's extracts are
+ * expected to reach (the running median of those completed), or, for a
+ * cluster not learned yet, all clusters' extracts. Before any has
+ * completed, SCOUTS extracts poll at Retry-After and the others wait for
+ * the first sample, costing no reads. */
+static void extract_accepted(op *o, const mdf_http_resp *r)
+{
+    cluster_est *c = o->est, *all = &o->arm->all;
+    o->accepted_at = mdf_mono_ms();
+    o->learns = true;
+    if ((c && c->n > 0) || all->n > 0) {
+        o->aimed = true;
+        o->aim_ms = aim_of(c && c->n > 0 ? c : all);
+        op_next(o, P_POLL, o->url, o->aim_ms);
+        return;
+    }
+    if (all->scouts < SCOUTS) {
+        o->scout = true;
+        all->scouts++;
+        op_next(o, P_POLL, o->url, poll_delay(o, r));
+        return;
+    }
+    o->phase = P_POLL;
+    o->parked = true;
+    TAILQ_INSERT_TAIL(&all->parked, o, qlink);
+}
+
+/* A completed extract teaches how long extracts take; the first sample
+ * releases the parked ones, each aimed from its own start. */
+static void extract_learn(op *o)
+{
+    cluster_est *all = &o->arm->all;
+    int64_t now = mdf_mono_ms();
+    if (!o->learns)
+        return;
+    /* a first poll that found it done says only "no later than the aim" */
+    int64_t d = o->aimed && !o->late ? o->aim_ms : now - o->accepted_at;
+    bool first = all->n == 0;
+    if (o->est)
+        est_add(o->est, d);
+    est_add(all, d);
+    if (!first)
+        return;
+    op *p;
+    while ((p = TAILQ_FIRST(&all->parked))) {
+        TAILQ_REMOVE(&all->parked, p, qlink);
+        p->parked = false;
+        p->aimed = true;
+        p->aim_ms = aim_of(p->est && p->est->n > 0 ? p->est : all);
+        int64_t at = p->accepted_at + p->aim_ms;
+        op_next(p, P_POLL, p->url, at > now ? at - now : 0);
+    }
 }
 
 /* A 200: the resource, a list page, or a finished operation's status. */
@@ -444,8 +817,13 @@ static void op_success(op *o, mdf_http_resp *r)
         return;
     }
     if (o->kind == K_GET_CLUSTER || o->phase == P_CONFIRM) {
-        int rc = doc ? mdf_arm_decode_cluster(&doc->root, &o->cluster, err, sizeof err)
-                     : mdf_seterr(err, sizeof err, "no JSON body");
+        int rc = MDF_OK;
+        if (!o->cluster && !(o->cluster = calloc(1, sizeof *o->cluster)))
+            rc = mdf_seterr(err, sizeof err, "out of memory");
+        else if (!doc)
+            rc = mdf_seterr(err, sizeof err, "no JSON body");
+        else
+            rc = mdf_arm_decode_cluster(&doc->root, o->cluster, err, sizeof err);
         mdf_jdoc_free(doc);
         if (rc != MDF_OK)
             op_fail(o, MDF_ARM_E_BAD_RESPONSE, r->status, "cluster: %s", err);
@@ -459,21 +837,26 @@ static void op_success(op *o, mdf_http_resp *r)
             return;
         }
         mdf_jdoc_free(doc);
-        if (!mdf_arm_status_terminal(o->st.status)) {
+        if (!mdf_arm_status_terminal(o->st->status)) {
+            free(o->st); /* not needed until it is final */
+            o->st = NULL;
+            o->late = true;
             op_next(o, P_POLL, o->url, poll_delay(o, r));
             return;
         }
-        if (!mdf_arm_status_succeeded(o->st.status)) {
-            mdf_strlcpy(o->e.arm_code, o->st.error_code, sizeof o->e.arm_code);
-            op_fail(o, MDF_ARM_E_OPERATION_FAILED, r->status, "operation %s%s%s", o->st.status,
-                    o->st.error_message[0] ? ": " : "", o->st.error_message);
+        if (!mdf_arm_status_succeeded(o->st->status)) {
+            mdf_strlcpy(o->e.arm_code, o->st->error_code, sizeof o->e.arm_code);
+            op_fail(o, MDF_ARM_E_OPERATION_FAILED, r->status, "operation %s%s%s", o->st->status,
+                    o->st->error_message[0] ? ": " : "", o->st->error_message);
             return;
         }
+        if (o->kind == K_RUN_EXTRACT)
+            extract_learn(o);
     } else {
         /* a 200 to the request itself: the resource, not an operation */
         mdf_jdoc_free(doc);
-        memset(&o->st, 0, sizeof o->st);
-        mdf_strlcpy(o->st.status, "Succeeded", sizeof o->st.status);
+        if (!set_succeeded(o))
+            return;
     }
     if (o->kind == K_SET_ENFORCEMENT)
         op_next(o, P_CONFIRM, o->confirm_url, 0); /* read the cluster back */
@@ -501,6 +884,7 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
 {
     op *o = arg;
     mdf_arm *a = o->arm;
+    op_answered(o, r);
     o->attempt++;
     o->e.http_status = r->status;
     if (r->status == 401 && !o->auth_retried) {
@@ -511,6 +895,9 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
         op_later(o, 0);
         return;
     }
+    /* kept only to tell a 401 which token failed: not while waiting */
+    free(o->token);
+    o->token = NULL;
     if (r->too_big) {
         op_fail(o, MDF_ARM_E_BAD_RESPONSE, r->status, "answer larger than %zu bytes",
                 a->cfg.max_response);
@@ -518,16 +905,17 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
     }
     if (op_transient(o, r)) {
         if (r->status == 429) {
+            /* the budget now waits for the server (budget.h); a 429 is
+             * retried for as long as the operation's deadline allows */
             a->stats.throttled++;
-            bucket_throttled(o->phase == P_REQUEST && is_write(o) ? &a->writes : &a->reads,
-                             mdf_mono_ms(), r->retry_after_ms);
+            a->stats.retries++;
+            o->attempt--;
+            op_send_as(o, true);
+            return;
         }
         if (o->attempt <= a->cfg.retry.max_retries) {
             a->stats.retries++;
-            /* after a 429 the bucket paces the retry; no extra wait */
-            op_later(o, r->status == 429
-                            ? 0
-                            : mdf_retry_delay(&a->cfg.retry, o->attempt, r->retry_after_ms));
+            op_later(o, mdf_retry_delay(&a->cfg.retry, o->attempt, r->retry_after_ms));
             return;
         }
         op_fail_http(o, r);
@@ -539,8 +927,11 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
     }
     if (o->phase == P_POLL && r->status == 202) {
         /* still running; Location may move, on the same origin */
-        if (r->location[0] && url_ok(o, r->location))
-            mdf_strlcpy(o->url, r->location, sizeof o->url);
+        o->late = true;
+        if (r->location[0] && url_ok(o, r->location) && op_set_url(o, r->location) != MDF_OK) {
+            op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
+            return;
+        }
         op_next(o, P_POLL, o->url, poll_delay(o, r));
         return;
     }
@@ -562,8 +953,14 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
                     "operation URL on another origin refused");
             return;
         }
-        mdf_strlcpy(o->url, next, sizeof o->url);
-        op_next(o, P_POLL, o->url, poll_delay(o, r));
+        if (op_set_url(o, next) != MDF_OK) {
+            op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
+            return;
+        }
+        if (o->kind == K_RUN_EXTRACT)
+            extract_accepted(o, r);
+        else
+            op_next(o, P_POLL, o->url, poll_delay(o, r));
         return;
     }
     op_success(o, r);
@@ -651,9 +1048,15 @@ static op *resource_op(mdf_arm *a, kind k, const char *method, const char *sub, 
         mdf_seterr(err, errsz, "resource id too long");
         return NULL;
     }
+    char url[MDF_URL_MAX];
+    if (resource_url(a, url, sizeof url, rid, action, err, errsz) != MDF_OK)
+        return NULL;
     op *o = op_new(a, k, method, arg, err, errsz);
-    if (o && resource_url(a, o->url, sizeof o->url, rid, action, err, errsz) != MDF_OK) {
+    if (!o)
+        return NULL;
+    if (!(o->sb = sub_budget_of(a, sub)) || op_set_url(o, url) != MDF_OK) {
         op_free(o);
+        mdf_seterr(err, errsz, "out of memory");
         return NULL;
     }
     return o;
@@ -694,7 +1097,10 @@ int mdf_arm_set_enforcement(mdf_arm *a, const char *sub, const char *rg, const c
     if (!o)
         return MDF_ERR;
     o->cb.cluster = cb;
-    mdf_strlcpy(o->confirm_url, o->url, sizeof o->confirm_url);
+    if (!(o->confirm_url = strdup(o->url))) {
+        op_free(o);
+        return mdf_seterr(err, errsz, "out of memory");
+    }
     snprintf(body, sizeof body,
              "{\"properties\":{\"runtimeProtectionConfiguration\":{\"enforcementLevel\":\"%s\"}}}",
              level);
@@ -740,6 +1146,7 @@ int mdf_arm_run_data_extract(mdf_arm *a, const char *sub, const char *managed_rg
     if (!o)
         return MDF_ERR;
     o->cb.op = cb;
+    o->est = cluster_est_of(a, sub, managed_rg);
     o->deadline_ms = (int64_t)limit_time_seconds * 1000 + EXTRACT_MARGIN_MS;
     o->deadline = mdf_mono_ms() + o->deadline_ms;
     snprintf(body, sizeof body,

@@ -47,11 +47,12 @@ typedef struct mdf_bucket_cfg {
 } mdf_bucket_cfg;
 
 typedef struct mdf_arm_cfg {
-    char endpoint[512];   /* https://management.azure.com */
-    char api_version[32]; /* e.g. 2026-07-01 */
-    mdf_http_policy http; /* MDF_HTTP_LOOPBACK for the simulator */
-    mdf_retry retry;      /* per request */
-    mdf_bucket_cfg reads, writes;
+    char endpoint[512];           /* https://management.azure.com */
+    char api_version[32];         /* e.g. 2026-07-01 */
+    mdf_http_policy http;         /* MDF_HTTP_LOOPBACK for the simulator */
+    mdf_retry retry;              /* per request */
+    mdf_bucket_cfg reads, writes; /* ARM's published budget per subscription */
+    double budget_share;          /* (0, 1]: the part of it this client may use */
     int64_t request_timeout_ms;
     int64_t poll_min_ms;           /* floor under a server's Retry-After */
     int64_t poll_default_ms;       /* when the server sends none */

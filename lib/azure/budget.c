@@ -19,6 +19,7 @@ void mdf_budget_init(mdf_budget *b, double burst, double per_second, double shar
     /* the first cut may come at once: no grace after start */
     b->last_cut = now_ms - MDF_BUDGET_CUT_MS;
     mdf_tb_init(&b->tb, b->top_burst, b->top_rate, now_ms);
+    mdf_tb_init(&b->window, b->top_burst, b->top_rate, now_ms);
 }
 
 /* The bucket brought up to now at the old pace, then given the new one. */
@@ -30,8 +31,10 @@ static void set_rate(mdf_budget *b, int64_t now_ms, double rate)
     if (rate > b->top_rate)
         rate = b->top_rate;
     mdf_tb_remaining(&b->tb, now_ms);
+    mdf_tb_remaining(&b->window, now_ms);
     b->rate = rate;
     b->tb.per_second = rate;
+    b->window.per_second = rate;
 }
 
 static void cut(mdf_budget *b, int64_t now_ms, double factor)
@@ -66,14 +69,17 @@ int64_t mdf_budget_wait(mdf_budget *b, int64_t now_ms)
      * starting together would each spend the whole burst */
     if (b->newest == 0 && !b->throttled && b->outstanding > 0)
         return MDF_BUDGET_PROBE_MS;
-    return mdf_tb_wait(&b->tb, now_ms);
+    int64_t w = mdf_tb_wait(&b->tb, now_ms), ww = mdf_tb_wait(&b->window, now_ms);
+    return w > ww ? w : ww;
 }
 
 uint64_t mdf_budget_spend(mdf_budget *b, int64_t now_ms)
 {
     b->outstanding++;
-    if (!disabled(b))
+    if (!disabled(b)) {
         mdf_tb_take(&b->tb, now_ms);
+        mdf_tb_take(&b->window, now_ms);
+    }
     return ++b->sent;
 }
 
@@ -96,8 +102,8 @@ void mdf_budget_answer(mdf_budget *b, int64_t now_ms, uint64_t ticket, bool thro
             b->hold_until = now_ms + hold;
         if (!disabled(b)) {
             cut(b, now_ms, MDF_BUDGET_CUT_429);
-            mdf_tb_remaining(&b->tb, now_ms);
-            b->tb.tokens = 0;
+            mdf_tb_remaining(&b->window, now_ms);
+            b->window.tokens = 0;
         }
         return;
     }
@@ -115,12 +121,10 @@ void mdf_budget_answer(mdf_budget *b, int64_t now_ms, uint64_t ticket, bool thro
     if (ticket <= b->newest)
         return; /* an older figure than one we had: answers may overtake */
     b->newest = ticket;
-    /* what the server has left above the floor sets our tokens, either
-     * way: less what we sent after this request (it may not be counted
-     * yet), and half of it per round trip (others may be spending it too) */
+    /* the window: what the server has left above the floor, less what we
+     * sent after this request (it may not be counted yet), and of that,
+     * half per round trip (others may be spending it too) */
     double allowed = (r - (double)(b->sent - ticket) - b->floor) / 2;
-    if (allowed > b->top_burst)
-        allowed = b->top_burst;
-    mdf_tb_remaining(&b->tb, now_ms);
-    b->tb.tokens = allowed > 0 ? allowed : 0;
+    mdf_tb_remaining(&b->window, now_ms);
+    b->window.tokens = allowed > 0 ? allowed : 0;
 }

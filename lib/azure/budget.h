@@ -10,11 +10,12 @@
  *     MDF_BUDGET_CUT_MS (one overshoot brings many such answers at once);
  *   - a remaining quota at or above the floor raises it additively, up to
  *     share x the published rate; between the two it holds;
- *   - the server's newest figure sets the local tokens after each answer:
- *     half of (remaining - the requests we sent after that one - floor),
- *     so that the burst is used without spending below the floor, and
- *     clients spending the same surplus at once overshoot it less; with
- *     nothing above the floor, the rate paces;
+ *   - a request needs a token of the budget as configured (burst, pace)
+ *     and one of a window that the server's newest figure sets after each
+ *     answer: half of (remaining - the requests we sent after that one -
+ *     floor), refilled at the pace. The burst is used at once without
+ *     spending below the floor, clients spending the same surplus at once
+ *     overshoot it less, and the configured budget stays a cap;
  *   - until the first answer, one request at a time;
  *   - a 429 also holds everything until its Retry-After (capped).
  *
@@ -42,9 +43,10 @@ typedef struct mdf_budget {
     double top_rate, top_burst; /* share x published; top_rate 0: no client-side budget */
     double rate;                /* the pace now */
     double floor;               /* server quota we leave unspent */
-    mdf_token_bucket tb;
-    int64_t hold_until; /* after a 429: nothing before */
-    int64_t remaining;  /* the server's last figure; -1: none yet */
+    mdf_token_bucket tb;        /* the budget as configured: burst, pace */
+    mdf_token_bucket window;    /* what the server's figures allow, refilled at the pace */
+    int64_t hold_until;         /* after a 429: nothing before */
+    int64_t remaining;          /* the server's last figure; -1: none yet */
     int64_t last_cut, last_raise;
     int64_t outstanding; /* sent, not yet answered */
     uint64_t sent;       /* tickets handed out */
