@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan test test-repeat format format-check checksrc demo bench clean
+.PHONY: all deps build build-asan test test-repeat format format-check checksrc demo bench bench-sweep clean
 
 all: build
 
@@ -54,6 +54,9 @@ demo: build
 
 bench: build
 	./bench/run.sh $(BUILD)
+
+bench-sweep: build
+	/usr/bin/python3 bench/sweep.py --build $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
