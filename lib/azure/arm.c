@@ -58,13 +58,11 @@ typedef struct sub_budget {
 
 /* How long extracts take: of one cluster (keyed by subscription and
  * managed resource group), or of all (the default for a cluster not yet
- * learned, and where the scouts and parked extracts are counted). */
+ * learned). */
 typedef struct cluster_est {
-    char *key; /* owned; the map's key */
+    char *key; /* owned; the map's key (NULL for all clusters) */
     int64_t samples[SAMPLES];
     int n, next;
-    int scouts;             /* the client-wide one only */
-    struct op_queue parked; /* the client-wide one only: waiting for a first sample */
 } cluster_est;
 
 struct mdf_arm {
@@ -75,6 +73,8 @@ struct mdf_arm {
     mdf_strmap subs, clusters;      /* values: sub_budget*, cluster_est* */
     mdf_vec sub_list, cluster_list; /* of those pointers, for destroy */
     cluster_est all;                /* every cluster's extracts */
+    int scouts;                     /* extracts polling before any sample */
+    struct op_queue parked;         /* extracts waiting for the first sample */
     sub_budget *overflow;           /* for subscriptions past the cap */
     mdf_arm_stats stats;
     struct op_list ops; /* pending, for destroy */
@@ -115,7 +115,7 @@ struct op {
     int64_t aim_ms;      /* first poll this long after acceptance */
     bool listed;         /* on arm->ops */
     LIST_ENTRY(op) link;
-    TAILQ_ENTRY(op) qlink; /* in a bucket's or a cluster's queue */
+    TAILQ_ENTRY(op) qlink; /* in a bucket's queue, or parked */
 };
 
 const char *mdf_arm_errcode_name(mdf_arm_errcode c)
@@ -207,7 +207,6 @@ static cluster_est *cluster_est_of(mdf_arm *a, const char *sub, const char *mana
         free(c);
         return NULL;
     }
-    TAILQ_INIT(&c->parked);
     if (mdf_strmap_put(&a->clusters, c->key, (size_t)n, (size_t)c) != 0)
         return NULL; /* freed with cluster_list */
     return c;
@@ -256,7 +255,7 @@ int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg
     mdf_strmap_init(&a->clusters);
     mdf_vec_init(&a->sub_list, sizeof(sub_budget *), MAX_SUBSCRIPTIONS + 1);
     mdf_vec_init(&a->cluster_list, sizeof(cluster_est *), MAX_CLUSTERS);
-    TAILQ_INIT(&a->all.parked);
+    TAILQ_INIT(&a->parked);
     LIST_INIT(&a->ops);
     *out = a;
     return MDF_OK;
@@ -275,21 +274,21 @@ static void op_next(op *o, phase p, const char *url, int64_t delay_ms);
  * leaves before any sample hands its part to a parked extract. */
 static void est_leave(op *o, bool promote)
 {
-    cluster_est *all = &o->arm->all;
+    mdf_arm *a = o->arm;
     if (!o->learns)
         return;
     if (o->parked)
-        TAILQ_REMOVE(&all->parked, o, qlink);
+        TAILQ_REMOVE(&a->parked, o, qlink);
     if (o->scout)
-        all->scouts--;
+        a->scouts--;
     o->parked = o->scout = o->learns = false;
     o->est = NULL;
     op *p;
-    if (promote && all->n == 0 && all->scouts < SCOUTS && (p = TAILQ_FIRST(&all->parked))) {
-        TAILQ_REMOVE(&all->parked, p, qlink);
+    if (promote && a->all.n == 0 && a->scouts < SCOUTS && (p = TAILQ_FIRST(&a->parked))) {
+        TAILQ_REMOVE(&a->parked, p, qlink);
         p->parked = false;
         p->scout = true;
-        all->scouts++;
+        a->scouts++;
         op_next(p, P_POLL, p->url, 0);
     }
 }
@@ -437,6 +436,13 @@ static op *queue_first(struct bucket *b)
     return o;
 }
 
+/* The request paid for will not be sent: its token goes back. */
+static void op_uncharge(op *o, int64_t now)
+{
+    mdf_budget_answer(&o->charged->ctl, now, o->ticket, false, -1, -1);
+    o->charged = NULL;
+}
+
 /* The budget is spent here; the token is fetched after (almost always at
  * once, from the cache), so that the request goes right away. False (and
  * nothing spent) when out of memory. */
@@ -446,8 +452,7 @@ static bool op_grant(op *o, struct bucket *b, int64_t now)
     o->charged = b;
     if (mdf_auth_get(o->arm->auth, op_on_token, o) == MDF_OK)
         return true;
-    mdf_budget_answer(&b->ctl, now, o->ticket, false, -1, -1);
-    o->charged = NULL;
+    op_uncharge(o, now);
     return false;
 }
 
@@ -520,12 +525,9 @@ static void op_on_token(void *arg, const char *token, const char *why)
     op *o = arg;
     mdf_arm *a = o->arm;
     char err[MDF_ERRSZ];
-    struct bucket *b = o->charged;
     int64_t now = mdf_mono_ms();
     if (!token || now >= o->deadline) {
-        /* the budget's token goes back unused */
-        mdf_budget_answer(&b->ctl, now, o->ticket, false, -1, -1);
-        o->charged = NULL;
+        op_uncharge(o, now);
         if (!token)
             op_fail(o, MDF_ARM_E_AUTH, 0, "%s", why);
         else
@@ -539,8 +541,7 @@ static void op_on_token(void *arg, const char *token, const char *why)
     char *auth_hdr = malloc(tl + 32);
     if (!o->token || !auth_hdr) {
         free(auth_hdr);
-        mdf_budget_answer(&b->ctl, now, o->ticket, false, -1, -1);
-        o->charged = NULL;
+        op_uncharge(o, now);
         op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
         return;
     }
@@ -567,8 +568,7 @@ static void op_on_token(void *arg, const char *token, const char *why)
     explicit_bzero(auth_hdr, tl + 32);
     free(auth_hdr);
     if (rc != MDF_OK) {
-        mdf_budget_answer(&b->ctl, now, o->ticket, false, -1, -1);
-        o->charged = NULL;
+        op_uncharge(o, now);
         op_fail(o, MDF_ARM_E_TRANSPORT, 0, "%s", err);
     }
 }
@@ -744,7 +744,8 @@ static int64_t aim_of(const cluster_est *c)
  * the first sample, costing no reads. */
 static void extract_accepted(op *o, const mdf_http_resp *r)
 {
-    cluster_est *c = o->est, *all = &o->arm->all;
+    mdf_arm *a = o->arm;
+    cluster_est *c = o->est, *all = &a->all;
     o->accepted_at = mdf_mono_ms();
     o->learns = true;
     if ((c && c->n > 0) || all->n > 0) {
@@ -753,15 +754,15 @@ static void extract_accepted(op *o, const mdf_http_resp *r)
         op_next(o, P_POLL, o->url, o->aim_ms);
         return;
     }
-    if (all->scouts < SCOUTS) {
+    if (a->scouts < SCOUTS) {
         o->scout = true;
-        all->scouts++;
+        a->scouts++;
         op_next(o, P_POLL, o->url, poll_delay(o, r));
         return;
     }
     o->phase = P_POLL;
     o->parked = true;
-    TAILQ_INSERT_TAIL(&all->parked, o, qlink);
+    TAILQ_INSERT_TAIL(&a->parked, o, qlink);
 }
 
 /* A completed extract teaches how long extracts take; the first sample
@@ -781,8 +782,8 @@ static void extract_learn(op *o)
     if (!first)
         return;
     op *p;
-    while ((p = TAILQ_FIRST(&all->parked))) {
-        TAILQ_REMOVE(&all->parked, p, qlink);
+    while ((p = TAILQ_FIRST(&o->arm->parked))) {
+        TAILQ_REMOVE(&o->arm->parked, p, qlink);
         p->parked = false;
         p->aimed = true;
         p->aim_ms = aim_of(p->est && p->est->n > 0 ? p->est : all);

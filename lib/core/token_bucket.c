@@ -46,10 +46,3 @@ int64_t mdf_tb_remaining(mdf_token_bucket *b, int64_t now_ms)
     refill(b, now_ms);
     return (int64_t)floor(b->tokens);
 }
-
-void mdf_tb_hold(mdf_token_bucket *b, int64_t now_ms, int64_t ms)
-{
-    b->tokens = 0;
-    if (now_ms + ms > b->last_ms)
-        b->last_ms = now_ms + ms;
-}

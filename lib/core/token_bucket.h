@@ -11,7 +11,7 @@ typedef struct mdf_token_bucket {
     double tokens;
     double burst;
     double per_second;
-    int64_t last_ms; /* time of the last refill; later than now: nothing before then */
+    int64_t last_ms; /* time of the last refill; asked earlier, it waits for it */
 } mdf_token_bucket;
 
 void mdf_tb_init(mdf_token_bucket *b, double burst, double per_second, int64_t now_ms);
@@ -26,8 +26,5 @@ int64_t mdf_tb_wait(mdf_token_bucket *b, int64_t now_ms);
 
 /* Whole tokens available now, taking none. */
 int64_t mdf_tb_remaining(mdf_token_bucket *b, int64_t now_ms);
-
-/* Empty, and nothing until now + ms (a server said to wait). */
-void mdf_tb_hold(mdf_token_bucket *b, int64_t now_ms, int64_t ms);
 
 #endif
