@@ -92,8 +92,8 @@ struct op {
     bool auth_retried;
     char *token; /* owned copy of the token of the request in flight */
     int64_t deadline;
-    int64_t deadline_ms; /* the budget it was given, for the message */
-    mdf_arm_error e;
+    int64_t deadline_ms;  /* the budget it was given, for the message */
+    long http_status;     /* of the last answer; 0 before one */
     mdf_cluster *cluster; /* owned, once decoded */
     mdf_opstatus *st;     /* owned, once the operation's status is final */
     mdf_vec bmms;         /* mdf_bmm, at most cfg.max_machines */
@@ -345,41 +345,54 @@ const mdf_arm_stats *mdf_arm_get_stats(const mdf_arm *a)
 
 /* ---- completion ------------------------------------------------------------- */
 
-static void op_done(op *o)
+/* e: the outcome (on the stack of the caller: an operation carries no
+ * error record while it waits). */
+static void op_done(op *o, const mdf_arm_error *e)
 {
-    bool ok = o->e.code == MDF_ARM_OK;
+    bool ok = e->code == MDF_ARM_OK;
     /* off the pending list first: the callback may destroy the client */
     op_unlink(o);
     est_leave(o, true);
     switch (o->kind) {
     case K_GET_CLUSTER:
     case K_SET_ENFORCEMENT:
-        o->cb.cluster(o->arg, &o->e, ok ? o->cluster : NULL);
+        o->cb.cluster(o->arg, e, ok ? o->cluster : NULL);
         break;
     case K_LIST_BMMS:
-        o->cb.bmms(o->arg, &o->e, ok ? o->bmms.data : NULL, ok ? o->bmms.len : 0);
+        o->cb.bmms(o->arg, e, ok ? o->bmms.data : NULL, ok ? o->bmms.len : 0);
         break;
     case K_SCAN_RUNTIME:
     case K_RUN_EXTRACT:
-        o->cb.op(o->arg, &o->e, ok || o->e.code == MDF_ARM_E_OPERATION_FAILED ? o->st : NULL);
+        o->cb.op(o->arg, e, ok || e->code == MDF_ARM_E_OPERATION_FAILED ? o->st : NULL);
         break;
     }
     op_free(o);
 }
 
-static void op_fail(op *o, mdf_arm_errcode code, long status, const char *fmt, ...)
-    MDF_PRINTF(4, 5);
-
-static void op_fail(op *o, mdf_arm_errcode code, long status, const char *fmt, ...)
+static void op_succeed(op *o)
 {
-    va_list ap;
-    o->e.code = code;
-    o->e.http_status = status;
-    va_start(ap, fmt);
-    vsnprintf(o->e.message, sizeof o->e.message, fmt, ap);
-    va_end(ap);
-    op_done(o);
+    mdf_arm_error e = {.code = MDF_ARM_OK, .http_status = o->http_status};
+    op_done(o, &e);
 }
+
+/* arm_code: ARM's error.code, or NULL */
+static void op_fail_arm(op *o, mdf_arm_errcode code, long status, const char *arm_code,
+                        const char *fmt, ...) MDF_PRINTF(5, 6);
+
+static void op_fail_arm(op *o, mdf_arm_errcode code, long status, const char *arm_code,
+                        const char *fmt, ...)
+{
+    mdf_arm_error e = {.code = code, .http_status = status};
+    if (arm_code)
+        mdf_strlcpy(e.arm_code, arm_code, sizeof e.arm_code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    op_done(o, &e);
+}
+
+#define op_fail(o, code, status, ...) op_fail_arm(o, code, status, NULL, __VA_ARGS__)
 
 /* ---- sending ------------------------------------------------------------------- */
 
@@ -531,7 +544,7 @@ static void op_on_token(void *arg, const char *token, const char *why)
         if (!token)
             op_fail(o, MDF_ARM_E_AUTH, 0, "%s", why);
         else
-            op_fail(o, MDF_ARM_E_TIMED_OUT, o->e.http_status, "no result within %lld s",
+            op_fail(o, MDF_ARM_E_TIMED_OUT, o->http_status, "no result within %lld s",
                     (long long)(o->deadline_ms / 1000));
         return;
     }
@@ -576,7 +589,7 @@ static void op_on_token(void *arg, const char *token, const char *why)
 static void op_send_as(op *o, bool front)
 {
     if (mdf_mono_ms() >= o->deadline) {
-        op_fail(o, MDF_ARM_E_TIMED_OUT, o->e.http_status, "no result within %lld s",
+        op_fail(o, MDF_ARM_E_TIMED_OUT, o->http_status, "no result within %lld s",
                 (long long)(o->deadline_ms / 1000));
         return;
     }
@@ -636,9 +649,10 @@ static void op_fail_http(op *o, mdf_http_resp *r)
     mdf_arm_errcode code;
     mdf_jdoc *doc = NULL;
     char perr[MDF_ERRSZ];
+    mdf_arm_error ae = {0}; /* what the body says */
     if (parse_body(r, &doc, perr, sizeof perr) == MDF_OK && doc)
-        mdf_arm_decode_error(&doc->root, o->e.arm_code, sizeof o->e.arm_code, o->e.message,
-                             sizeof o->e.message);
+        mdf_arm_decode_error(&doc->root, ae.arm_code, sizeof ae.arm_code, ae.message,
+                             sizeof ae.message);
     mdf_jdoc_free(doc);
     switch (r->curl_code != CURLE_OK ? 0 : r->status) {
     case 0:
@@ -660,14 +674,15 @@ static void op_fail_http(op *o, mdf_http_resp *r)
     default:
         code = r->status >= 500 ? MDF_ARM_E_TRANSPORT : MDF_ARM_E_BAD_REQUEST;
     }
-    char msg[sizeof o->e.message];
+    char msg[sizeof ae.message];
     if (r->status == 0 || r->curl_code != CURLE_OK)
         mdf_seterr(msg, sizeof msg, "%s", r->curl_error);
-    else if (o->e.arm_code[0])
-        mdf_seterr(msg, sizeof msg, "HTTP %ld %s: %s", r->status, o->e.arm_code, o->e.message);
+    else if (ae.arm_code[0])
+        mdf_seterr(msg, sizeof msg, "HTTP %ld %s: %s", r->status, ae.arm_code, ae.message);
     else
         mdf_seterr(msg, sizeof msg, "HTTP %ld", r->status);
-    op_fail(o, code, r->status, "%s%s", msg, o->attempt > 1 ? " (after retries)" : "");
+    op_fail_arm(o, code, r->status, ae.arm_code, "%s%s", msg,
+                o->attempt > 1 ? " (after retries)" : "");
 }
 
 static bool url_ok(op *o, const char *url)
@@ -810,7 +825,7 @@ static void op_success(op *o, mdf_http_resp *r)
         if (rc != MDF_OK)
             op_fail(o, MDF_ARM_E_BAD_RESPONSE, r->status, "machine list: %s", err);
         else if (!next[0])
-            op_done(o);
+            op_succeed(o);
         else if (!url_ok(o, next))
             op_fail(o, MDF_ARM_E_BAD_RESPONSE, r->status, "nextLink to another origin refused");
         else
@@ -829,7 +844,7 @@ static void op_success(op *o, mdf_http_resp *r)
         if (rc != MDF_OK)
             op_fail(o, MDF_ARM_E_BAD_RESPONSE, r->status, "cluster: %s", err);
         else
-            op_done(o);
+            op_succeed(o);
         return;
     }
     if (o->phase == P_POLL) {
@@ -846,9 +861,9 @@ static void op_success(op *o, mdf_http_resp *r)
             return;
         }
         if (!mdf_arm_status_succeeded(o->st->status)) {
-            mdf_strlcpy(o->e.arm_code, o->st->error_code, sizeof o->e.arm_code);
-            op_fail(o, MDF_ARM_E_OPERATION_FAILED, r->status, "operation %s%s%s", o->st->status,
-                    o->st->error_message[0] ? ": " : "", o->st->error_message);
+            op_fail_arm(o, MDF_ARM_E_OPERATION_FAILED, r->status, o->st->error_code,
+                        "operation %s%s%s", o->st->status, o->st->error_message[0] ? ": " : "",
+                        o->st->error_message);
             return;
         }
         if (o->kind == K_RUN_EXTRACT)
@@ -862,7 +877,7 @@ static void op_success(op *o, mdf_http_resp *r)
     if (o->kind == K_SET_ENFORCEMENT)
         op_next(o, P_CONFIRM, o->confirm_url, 0); /* read the cluster back */
     else
-        op_done(o);
+        op_succeed(o);
 }
 
 /* Whether to try again. A 2xx cut short counts (its body is not whole). A
@@ -887,7 +902,7 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
     mdf_arm *a = o->arm;
     op_answered(o, r);
     o->attempt++;
-    o->e.http_status = r->status;
+    o->http_status = r->status;
     if (r->status == 401 && !o->auth_retried) {
         /* the token may have expired early: one fresh token, at once */
         o->auth_retried = true;
@@ -929,7 +944,7 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
     if (o->phase == P_POLL && r->status == 202) {
         /* still running; Location may move, on the same origin */
         o->late = true;
-        if (r->location[0] && url_ok(o, r->location) && op_set_url(o, r->location) != MDF_OK) {
+        if (r->location && url_ok(o, r->location) && op_set_url(o, r->location) != MDF_OK) {
             op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
             return;
         }
@@ -939,8 +954,8 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
     if (o->phase == P_REQUEST && (r->status == 201 || r->status == 202) &&
         o->kind != K_GET_CLUSTER) {
         /* a long-running operation: Azure-AsyncOperation first, else Location */
-        const char *next = r->azure_async[0] ? r->azure_async : r->location;
-        if (!next[0]) {
+        const char *next = r->azure_async ? r->azure_async : r->location;
+        if (!next) {
             if (r->status == 201) {
                 op_success(o, r);
                 return;

@@ -12,9 +12,9 @@
 
 struct dl {
     mdf_http *http;
-    mdf_blob_cfg cfg;
+    const mdf_blob_cfg *cfg; /* borrowed */
     char *url;               /* owned; may hold a SAS: never printed */
-    char shown[MDF_URL_MAX]; /* the URL without its query, for messages */
+    char *shown;             /* owned: the URL without its query, for messages */
     mdf_buf data;
     char etag[256];
     int attempt, resumes, missing;
@@ -144,6 +144,7 @@ static void dl_finish(struct dl *d)
     mdf_buf_free(&d->data);
     token_drop(d);
     free(d->url);
+    free(d->shown);
     free(d);
 }
 
@@ -264,7 +265,7 @@ static void dl_on_resp(void *arg, mdf_http_resp *r)
     if (r->status == 401 && d->bearer && !d->auth_retried) {
         /* the token may have expired early: one fresh token, at once */
         d->auth_retried = true;
-        mdf_auth_invalidate(d->cfg.tokens, d->token);
+        mdf_auth_invalidate(d->cfg->tokens, d->token);
         token_drop(d);
         dl_later(d, 0);
         return;
@@ -273,17 +274,18 @@ static void dl_on_resp(void *arg, mdf_http_resp *r)
         return;
     if (r->status == 404) {
         /* the blob may not be visible yet right after the extract ended */
-        if (d->missing < d->cfg.missing.max_retries) {
+        if (d->missing < d->cfg->missing.max_retries) {
             d->missing++;
-            dl_later(d, mdf_retry_delay(&d->cfg.missing, d->missing, -1));
+            dl_later(d, mdf_retry_delay(&d->cfg->missing, d->missing, -1));
             return;
         }
         dl_fail(d, MDF_BLOB_E_NOT_FOUND, 404, "no such blob in storage account %s, container %s%s",
                 d->res.account, d->res.container, d->missing ? " (still, after retries)" : "");
         return;
     }
-    if (r->too_big || offset + r->body.len > d->cfg.max_bytes) {
-        dl_fail(d, MDF_BLOB_E_TOO_BIG, r->status, "larger than the %zu-byte cap", d->cfg.max_bytes);
+    if (r->too_big || offset + r->body.len > d->cfg->max_bytes) {
+        dl_fail(d, MDF_BLOB_E_TOO_BIG, r->status, "larger than the %zu-byte cap",
+                d->cfg->max_bytes);
         return;
     }
     bool got_body = r->status == 200 || r->status == 206;
@@ -295,7 +297,7 @@ static void dl_on_resp(void *arg, mdf_http_resp *r)
         /* the server ignored the range: start over */
         mdf_buf_reset(&d->data);
         d->etag[0] = '\0';
-        if (r->curl_code == CURLE_RANGE_ERROR && d->resumes++ < d->cfg.max_resumes) {
+        if (r->curl_code == CURLE_RANGE_ERROR && d->resumes++ < d->cfg->max_resumes) {
             dl_later(d, 0);
             return;
         }
@@ -305,7 +307,7 @@ static void dl_on_resp(void *arg, mdf_http_resp *r)
             mdf_strlcpy(d->etag, r->etag, sizeof d->etag);
         if (mdf_buf_append(&d->data, r->body.data ? r->body.data : "", r->body.len) != 0) {
             dl_fail(d, MDF_BLOB_E_TOO_BIG, r->status, "larger than the %zu-byte cap",
-                    d->cfg.max_bytes);
+                    d->cfg->max_bytes);
             return;
         }
         if (r->curl_code == CURLE_OK) {
@@ -315,21 +317,21 @@ static void dl_on_resp(void *arg, mdf_http_resp *r)
             return;
         }
         /* broken mid-body: resume from what we have, pinned to the ETag */
-        if (d->etag[0] && d->data.len > 0 && d->resumes < d->cfg.max_resumes) {
+        if (d->etag[0] && d->data.len > 0 && d->resumes < d->cfg->max_resumes) {
             d->resumes++;
             d->attempt = 0;
             dl_later(d, 0);
             return;
         }
         /* no ETag to pin a range to: start over, as a retry */
-        if (!d->etag[0] && d->attempt <= d->cfg.retry.max_retries) {
+        if (!d->etag[0] && d->attempt <= d->cfg->retry.max_retries) {
             mdf_buf_reset(&d->data);
-            dl_later(d, mdf_retry_delay(&d->cfg.retry, d->attempt, -1));
+            dl_later(d, mdf_retry_delay(&d->cfg->retry, d->attempt, -1));
             return;
         }
     }
-    if (mdf_retry_transient(r) && d->attempt <= d->cfg.retry.max_retries) {
-        dl_later(d, mdf_retry_delay(&d->cfg.retry, d->attempt, r->retry_after_ms));
+    if (mdf_retry_transient(r) && d->attempt <= d->cfg->retry.max_retries) {
+        dl_later(d, mdf_retry_delay(&d->cfg->retry, d->attempt, r->retry_after_ms));
         return;
     }
     if (r->status == 0 || got_body)
@@ -364,11 +366,11 @@ static void dl_request(struct dl *d)
     mdf_http_req req = {
         .url = d->url,
         .headers = headers,
-        .max_response = d->cfg.max_bytes - d->data.len,
-        .timeout_ms = d->cfg.timeout_ms,
-        .low_speed_bytes_per_s = d->cfg.low_speed_bytes_per_s,
-        .low_speed_time_s = d->cfg.low_speed_time_s,
-        .http = d->cfg.http,
+        .max_response = d->cfg->max_bytes - d->data.len,
+        .timeout_ms = d->cfg->timeout_ms,
+        .low_speed_bytes_per_s = d->cfg->low_speed_bytes_per_s,
+        .low_speed_time_s = d->cfg->low_speed_time_s,
+        .http = d->cfg->http,
         .range_from = (int64_t)d->data.len,
     };
     int rc = mdf_http_start(d->http, &req, dl_on_resp, d, err, sizeof err);
@@ -405,7 +407,7 @@ static void dl_send(void *arg)
         return;
     }
     /* a token per request: the provider caches it, and a 401 dropped ours */
-    if (mdf_auth_get(d->cfg.tokens, dl_on_token, d) != MDF_OK)
+    if (mdf_auth_get(d->cfg->tokens, dl_on_token, d) != MDF_OK)
         dl_fail(d, MDF_BLOB_E_TRANSPORT, 0, "out of memory");
 }
 
@@ -451,16 +453,17 @@ int mdf_blob_get(mdf_http *h, const mdf_blob_cfg *cfg, const char *url, mdf_blob
     if (!d)
         return mdf_seterr(err, errsz, "out of memory");
     d->http = h;
-    d->cfg = *cfg;
+    d->cfg = cfg;
     d->cb = cb;
     d->arg = arg;
     mdf_buf_init(&d->data, cfg->max_bytes);
-    mdf_url_redact(url, d->shown, sizeof d->shown);
+    /* the redacted form is at most the URL without its query, plus a mark */
+    size_t shownsz = strlen(url) + sizeof "?<redacted>";
+    d->shown = malloc(shownsz);
     d->url = strdup(url);
-    if (!d->url) {
-        free(d);
-        return mdf_seterr(err, errsz, "out of memory");
-    }
+    if (!d->shown || !d->url)
+        goto oom;
+    mdf_url_redact(url, d->shown, shownsz);
     d->bearer = cfg->auth == MDF_BLOB_AUTH_ENTRA ||
                 (cfg->auth == MDF_BLOB_AUTH_AUTO && !mdf_url_has_param(url, "sig"));
     /* refusals are reported like any other outcome, through cb */
@@ -469,10 +472,12 @@ int mdf_blob_get(mdf_http *h, const mdf_blob_cfg *cfg, const char *url, mdf_blob
     if (!refused)
         mdf_blob_location(&u, d->res.account, sizeof d->res.account, d->res.container,
                           sizeof d->res.container);
-    if (mdf_http_after(h, 0, refused ? dl_refuse : dl_send, d) != MDF_OK) {
-        free(d->url);
-        free(d);
-        return mdf_seterr(err, errsz, "out of memory");
-    }
+    if (mdf_http_after(h, 0, refused ? dl_refuse : dl_send, d) != MDF_OK)
+        goto oom;
     return MDF_OK;
+oom:
+    free(d->shown);
+    free(d->url);
+    free(d);
+    return mdf_seterr(err, errsz, "out of memory");
 }

@@ -86,8 +86,8 @@ typedef struct mdf_blob_result {
 typedef void (*mdf_blob_cb)(void *arg, mdf_blob_result *r);
 
 /* Starts the download; cb runs from mdf_http_run (also for a refused URL).
- * cfg is copied (its token provider is borrowed). MDF_ERR only when out of
- * memory. */
+ * cfg is borrowed and must outlive the download (thousands may run on one
+ * configuration). MDF_ERR only when out of memory. */
 int mdf_blob_get(mdf_http *h, const mdf_blob_cfg *cfg, const char *url, mdf_blob_cb cb, void *arg,
                  char *err, size_t errsz);
 

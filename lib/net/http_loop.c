@@ -60,6 +60,23 @@ int mdf_http_new(mdf_http **out, char *err, size_t errsz)
     return MDF_OK;
 }
 
+static void set_url_value(char **dst, const char *v, size_t len)
+{
+    free(*dst);
+    *dst = NULL;
+    if (len == 0 || len >= MDF_URL_MAX || !(*dst = malloc(len + 1)))
+        return; /* absent; an allocation failure reads the same way */
+    memcpy(*dst, v, len);
+    (*dst)[len] = '\0';
+}
+
+static void drop_url_values(mdf_http_resp *r)
+{
+    free(r->location);
+    free(r->azure_async);
+    r->location = r->azure_async = NULL;
+}
+
 static void xfer_free(mdf_http *h, struct xfer *x)
 {
     LIST_REMOVE(x, link);
@@ -68,6 +85,7 @@ static void xfer_free(mdf_http *h, struct xfer *x)
     curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
     mdf_buf_free(&x->resp.body);
+    drop_url_values(&x->resp);
     free(x);
 }
 
@@ -173,7 +191,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     size_t n = size * nmemb, len = n;
     /* a new status line (after 100 Continue or a redirect) resets */
     if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        r->location[0] = r->azure_async[0] = r->etag[0] = r->error_code[0] = '\0';
+        drop_url_values(r);
+        r->etag[0] = r->error_code[0] = '\0';
         r->content_range[0] = r->request_id[0] = '\0';
         r->retry_after_ms = -1;
         r->ratelimit_remaining = -1;
@@ -191,9 +210,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     size_t vlen = v < data + len ? (size_t)(data + len - v) : 0;
 #define IS(name) (nlen == sizeof(name) - 1 && strncasecmp(data, name, nlen) == 0)
     if (IS("location"))
-        copy_value(r->location, sizeof r->location, v, vlen);
+        set_url_value(&r->location, v, vlen);
     else if (IS(MDF_H_AZURE_ASYNC))
-        copy_value(r->azure_async, sizeof r->azure_async, v, vlen);
+        set_url_value(&r->azure_async, v, vlen);
     else if (IS("etag"))
         copy_value(r->etag, sizeof r->etag, v, vlen);
     else if (IS(MDF_H_ERROR_CODE))

@@ -53,8 +53,11 @@ typedef struct mdf_http_resp {
     bool too_big;           /* the body passed max_response */
     mdf_buf body;           /* take it with mdf_buf_take to keep it */
     int64_t retry_after_ms; /* retry-after-ms, x-ms-retry-after-ms or Retry-After; -1: none */
-    char location[4096];
-    char azure_async[4096]; /* Azure-AsyncOperation */
+    /* URLs from headers, sized to fit (a waiting transfer holds no 8 KB of
+     * empty buffers); NULL when absent or longer than MDF_URL_MAX, since a
+     * cut URL would point elsewhere. Owned by the loop. */
+    char *location;
+    char *azure_async; /* Azure-AsyncOperation */
     char etag[256];
     char error_code[128]; /* x-ms-error-code */
     char content_range[128];
