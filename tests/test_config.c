@@ -354,6 +354,13 @@ static void test_types(void **state)
     expect_bad(c, "extract.limit_time_seconds", "59", "out of range 60..14400");
     expect_bad(c, "job.timeout_seconds", "604801", "out of range 60..604800");
     expect_bad(c, "codec.schema_id.DeadLetter", "2147483648", "out of range 0..2147483647");
+    /* listen addresses */
+    expect_good(c, "metrics.listen", "", "");
+    expect_good(c, "metrics.listen", ":9464", ":9464");
+    expect_good(c, "metrics.listen", "127.0.0.1:9464", "127.0.0.1:9464");
+    expect_bad(c, "metrics.listen", "9464", "not HOST:PORT or :PORT");
+    expect_bad(c, "metrics.listen", "127.0.0.1:0", "port 0 out of 1..65535");
+    expect_bad(c, "metrics.listen", "h:80x", "is not a number");
     /* double */
     expect_good(c, "arm.reads_per_second", "12.5", "12.5");
     assert_true(mdf_config_get_double(c, "arm.reads_per_second") == 12.5);
@@ -522,6 +529,19 @@ static void test_apply_kafka(void **state)
     rd_kafka_conf_destroy(conf);
     mdf_config_free(c);
 
+    /* mdefleet's own kafka.* keys (with '_') are not librdkafka's, from a file or
+     * the environment */
+    c = new_config();
+    conf = rd_kafka_conf_new();
+    expect_good(c, "kafka.startup_timeout_seconds", "7", "7");
+    expect_bad(c, "kafka.startup_timeout_seconds", "0", "out of range 1..3600");
+    char *own[] = {"MDEFLEET_KAFKA_STARTUP_TIMEOUT_SECONDS=5", NULL};
+    assert_int_equal(mdf_config_load_env(c, own, err, sizeof err), MDF_OK);
+    assert_int_equal(mdf_config_get_int(c, "kafka.startup_timeout_seconds"), 5);
+    assert_int_equal(mdf_config_apply_kafka(c, conf, err, sizeof err), MDF_OK);
+    rd_kafka_conf_destroy(conf);
+    mdf_config_free(c);
+
     /* a bad value of a known property */
     c = new_config();
     conf = rd_kafka_conf_new();
@@ -557,7 +577,8 @@ static void test_example_in_sync(void **state)
             fail_msg("%s:%zu: a setting line without '='", EXAMPLE, lineno);
         *eq = '\0';
         const char *key = line + 1, *value = eq + 1;
-        if (strncmp(key, "kafka.", 6) == 0) {
+        /* librdkafka's properties; mdefleet's kafka.* keys have an underscore */
+        if (strncmp(key, "kafka.", 6) == 0 && !strchr(key, '_')) {
             kafka++;
         } else {
             if (seen >= n || strcmp(key, keys[seen]) != 0)

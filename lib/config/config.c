@@ -54,6 +54,7 @@ static int check_endpoint(const char *v, char *msg, size_t msgsz);
 static int check_api_version(const char *v, char *msg, size_t msgsz);
 static int check_host_pattern(const char *v, char *msg, size_t msgsz);
 static int check_audience(const char *v, char *msg, size_t msgsz);
+static int check_listen(const char *v, char *msg, size_t msgsz);
 
 #define KSTR(k, d, chk, ds)                                                                        \
     {                                                                                              \
@@ -138,6 +139,13 @@ static const keydef keys[] = {
     KSCHEMA("JobStatus"),
     KSCHEMA("DeadLetter"),
     KENUM("log.level", "info", "error|warn|info|debug", "Least severe log level written"),
+    KENUM("log.format", "text", "text|json", "text: one readable line; json: one object per line"),
+    KSTR("metrics.listen", "", check_listen,
+         "HOST:PORT of /metrics, /livez and /readyz (empty: none; :PORT: every address)"),
+    KINT("metrics.stall_seconds", "30", 1, 3600,
+         "/livez fails when the worker's loop has not turned for this long"),
+    KINT("kafka.startup_timeout_seconds", "30", 1, 3600,
+         "A worker that cannot reach Kafka for this long at start exits 1"),
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -246,6 +254,25 @@ static int check_host_pattern(const char *v, char *msg, size_t msgsz)
               ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']'))
             return mdf_seterr(msg, msgsz, "\"%s\" is not a host or *.suffix", v);
     }
+    return MDF_OK;
+}
+
+/* "", ":PORT" or "HOST:PORT" ("[v6]:PORT"), PORT 1..65535. */
+static int check_listen(const char *v, char *msg, size_t msgsz)
+{
+    const char *colon = strrchr(v, ':');
+    if (!v[0])
+        return MDF_OK;
+    if (!colon || !colon[1] || strlen(colon + 1) > 5)
+        return mdf_seterr(msg, msgsz, "not HOST:PORT or :PORT");
+    long port = 0;
+    for (const char *p = colon + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return mdf_seterr(msg, msgsz, "port \"%s\" is not a number", colon + 1);
+        port = port * 10 + (*p - '0');
+    }
+    if (port < 1 || port > 65535)
+        return mdf_seterr(msg, msgsz, "port %ld out of 1..65535", port);
     return MDF_OK;
 }
 
@@ -518,10 +545,11 @@ int mdf_config_set(mdf_config *c, const char *key, const char *value, const char
     memcpy(trimmed, v, vlen);
     trimmed[vlen] = '\0';
 
-    if (strncmp(key, KAFKA_PREFIX, KAFKA_PREFIX_LEN) == 0)
-        return set_kafka(c, key + KAFKA_PREFIX_LEN, trimmed, origin, err, errsz);
-
+    /* mdefleet's own kafka.* keys have underscores, which librdkafka's
+     * property names never do */
     int k = find_key(key);
+    if (k < 0 && strncmp(key, KAFKA_PREFIX, KAFKA_PREFIX_LEN) == 0)
+        return set_kafka(c, key + KAFKA_PREFIX_LEN, trimmed, origin, err, errsz);
     if (k < 0)
         return mdf_seterr(err, errsz, "%s: unknown key \"%.*s\"", origin, KEY_MAX, key);
     if (check_value(&keys[k], trimmed, norm, sizeof norm, msg, sizeof msg) != MDF_OK)
@@ -657,7 +685,8 @@ int mdf_config_load_file(mdf_config *c, const char *path, char *err, size_t errs
 
 const char *mdf_config_get(const mdf_config *c, const char *key)
 {
-    if (strncmp(key, KAFKA_PREFIX, KAFKA_PREFIX_LEN) == 0) {
+    int k = find_key(key);
+    if (k < 0 && strncmp(key, KAFKA_PREFIX, KAFKA_PREFIX_LEN) == 0) {
         for (size_t i = 0; i < c->kafka.len; i++) {
             const kafka_kv *kv = &MDF_VEC_AT(&c->kafka, kafka_kv, i);
             if (strcmp(kv->name, key + KAFKA_PREFIX_LEN) == 0)
@@ -665,7 +694,6 @@ const char *mdf_config_get(const mdf_config *c, const char *key)
         }
         return NULL;
     }
-    int k = find_key(key);
     return k < 0 ? NULL : value_of(c, (size_t)k);
 }
 
