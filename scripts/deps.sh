@@ -6,18 +6,32 @@ set -eu
 PKGS="build-essential cmake pkg-config clang-format git
 librdkafka-dev libavro-dev libcurl4-openssl-dev libjson-c-dev uuid-dev
 libarchive-dev libmicrohttpd-dev zlib1g-dev libcmocka-dev
-kcat jq curl time python3 python3-kafka python3-avro python3-jsonschema stress-ng"
+kcat jq curl time python3 python3-kafka python3-avro python3-jsonschema python3-yaml
+stress-ng prometheus docker-compose"
+# Installed when the package sources have it (Debian 12's own do not): the
+# kustomize render test needs it and says so when it is missing.
+OPTIONAL="kubectl"
+
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
 
 missing=""
 for p in $PKGS; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing="$missing $p"
-  fi
+  installed "$p" || missing="$missing $p"
 done
+optional() { # the OPTIONAL packages not installed that the sources have
+  for p in $OPTIONAL; do
+    if ! installed "$p" && apt-cache show "$p" >/dev/null 2>&1; then
+      printf ' %s' "$p"
+    fi
+  done
+}
+required=$missing
+missing="$missing$(optional)"
 
 [ -z "$missing" ] && exit 0
 
-echo "deps: installing:$missing"
 if [ "$(id -u)" -ne 0 ]; then
   SUDO=sudo
 else
@@ -25,5 +39,8 @@ else
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# after the update: the package lists of a new machine may have been empty
+missing="$required$(optional)"
+echo "deps: installing:$missing"
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -359,7 +359,8 @@ static void test_types(void **state)
     expect_good(c, "metrics.listen", ":9464", ":9464");
     expect_good(c, "metrics.listen", "127.0.0.1:9464", "127.0.0.1:9464");
     expect_bad(c, "metrics.listen", "9464", "not HOST:PORT or :PORT");
-    expect_bad(c, "metrics.listen", "127.0.0.1:0", "port 0 out of 1..65535");
+    expect_good(c, "metrics.listen", "127.0.0.1:0", "127.0.0.1:0");
+    expect_bad(c, "metrics.listen", "127.0.0.1:65536", "port 65536 out of 0..65535");
     expect_bad(c, "metrics.listen", "h:80x", "is not a number");
     /* double */
     expect_good(c, "arm.reads_per_second", "12.5", "12.5");

@@ -141,7 +141,8 @@ static const keydef keys[] = {
     KENUM("log.level", "info", "error|warn|info|debug", "Least severe log level written"),
     KENUM("log.format", "text", "text|json", "text: one readable line; json: one object per line"),
     KSTR("metrics.listen", "", check_listen,
-         "HOST:PORT of /metrics, /livez and /readyz (empty: none; :PORT: every address)"),
+         "HOST:PORT of /metrics, /livez and /readyz (empty: none; :PORT: every address; port 0: a "
+         "free one, logged)"),
     KINT("metrics.stall_seconds", "30", 1, 3600,
          "/livez fails when the worker's loop has not turned for this long"),
     KINT("kafka.startup_timeout_seconds", "30", 1, 3600,
@@ -257,7 +258,8 @@ static int check_host_pattern(const char *v, char *msg, size_t msgsz)
     return MDF_OK;
 }
 
-/* "", ":PORT" or "HOST:PORT" ("[v6]:PORT"), PORT 1..65535. */
+/* "", ":PORT" or "HOST:PORT" ("[v6]:PORT"), PORT 0..65535 (0: a free port,
+ * which the worker logs). */
 static int check_listen(const char *v, char *msg, size_t msgsz)
 {
     const char *colon = strrchr(v, ':');
@@ -271,8 +273,8 @@ static int check_listen(const char *v, char *msg, size_t msgsz)
             return mdf_seterr(msg, msgsz, "port \"%s\" is not a number", colon + 1);
         port = port * 10 + (*p - '0');
     }
-    if (port < 1 || port > 65535)
-        return mdf_seterr(msg, msgsz, "port %ld out of 1..65535", port);
+    if (port > 65535)
+        return mdf_seterr(msg, msgsz, "port %ld out of 0..65535", port);
     return MDF_OK;
 }
 
