@@ -49,8 +49,10 @@ format-check: deps
 checksrc:
 	python3 scripts/checksrc.py
 
+# KEEP=1: leave the demo's stack running and print how to use and stop it
+KEEP ?= 0
 demo: build
-	./scripts/demo.sh $(BUILD)
+	KEEP=$(KEEP) ./scripts/demo.sh $(BUILD)
 
 bench: build
 	./bench/run.sh $(BUILD)

@@ -4,7 +4,11 @@
 # cluster to RealTime; runs a scan job with the progress bar and prints
 # what it published, read back from the result topics; changes the
 # simulator's scenario (its next phase) and runs a second job, which
-# publishes only the changes; stops everything.
+# publishes only the changes; stops everything (the workers first, then the
+# simulator and the broker, so the workers' logs end cleanly).
+#
+# KEEP=1 (`make demo KEEP=1`): leaves the stack running and prints how to
+# read each topic with kcat, the workers' /metrics URLs and how to stop it.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,16 +19,22 @@ mkdir -p "$work"
 sub=00000000-0000-0000-0000-000000000000
 rg=contoso-cluster-rg
 cluster=contoso-cluster
-pids=()
+keep=${KEEP:-0}
+infra=()   # the broker and the simulator
+workers=() # stopped first: they leave the group and flush while the broker runs
 
-stop_all() {
+stop_pids() { # stop_pids PID...: SIGTERM, then at most 40 s (worker.grace_seconds is 30)
     local p
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "$@"; do
+        for _ in $(seq 1 400); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
+}
+stop_all() {
+    [ ${#workers[@]} -eq 0 ] || stop_pids "${workers[@]}"
+    [ ${#infra[@]} -eq 0 ] || stop_pids "${infra[@]}"
 }
 trap stop_all EXIT
 
@@ -40,12 +50,12 @@ wait_for() { # wait_for FILE SECONDS: until FILE has a line
 echo "== starting the embedded Kafka broker, the Azure simulator and 3 workers"
 "$bin/mdefleet-broker" --bootstrap-file "$work/bootstrap" --topics "$root/config/topics" \
     >"$work/broker.out" 2>"$work/broker.log" &
-pids+=($!)
+infra+=($!)
 wait_for "$work/bootstrap" 30
 brokers=$(cat "$work/bootstrap")
 "$bin/mdefleet-sim" --scenario "$root/config/sim/demo.json" --port 0 \
     >"$work/sim.out" 2>"$work/sim.log" &
-pids+=($!)
+infra+=($!)
 wait_for "$work/sim.out" 30
 azure=$(head -n 1 "$work/sim.out")
 
@@ -61,10 +71,11 @@ export AZURE_TENANT_ID=11111111-1111-1111-1111-111111111111
 export AZURE_CLIENT_ID=demo-client AZURE_CLIENT_SECRET=demo-secret
 export AZURE_AUTHORITY_HOST=$azure
 for i in 1 2 3; do
-    # a short session: a worker that dies is replaced within seconds
+    # a short session: a worker that dies is replaced within seconds;
+    # /metrics on a free port of 127.0.0.1, logged
     "$bin/mdefleet-worker" --config "$work/mdefleet.conf" --set kafka.session.timeout.ms=6000 \
-        >"$work/worker$i.log" 2>&1 &
-    pids+=($!)
+        --set metrics.listen=127.0.0.1:0 >"$work/worker$i.log" 2>&1 &
+    workers+=($!)
 done
 echo "   broker $brokers, Azure $azure"
 # wait until the 3 workers share the 30 partitions (the group has settled)
@@ -77,6 +88,7 @@ settled() {
     [ "$total" -eq 30 ]
 }
 for _ in $(seq 1 600); do settled && break; sleep 0.1; done
+settled || echo "demo: the 3 workers did not share the 30 partitions within 60 s; going on" >&2
 
 producer=("$bin/mdefleet-producer" --config "$work/mdefleet.conf")
 echo "== mdefleet-producer enforce --level RealTime --wait"
@@ -98,7 +110,14 @@ run_scan() {
     # straight to the terminal, for the progress bar
     "${producer[@]}" scan --subscription $sub --resource-group $rg --cluster $cluster \
         --wait --timeout 300 || rc=$?
-    echo "   (exit $rc: 0 succeeded, 3 partly succeeded, 1 failed)"
+    local meaning
+    case $rc in
+    0) meaning="the job succeeded on every node" ;;
+    3) meaning="the job partly succeeded: some nodes failed (below)" ;;
+    1) meaning="the job failed or timed out" ;;
+    *) meaning="an error (see above)" ;;
+    esac
+    echo "   mdefleet-producer exit status $rc: $meaning"
     # the job id, from the request's correlation-id header
     job=$(kcat -C -b "$brokers" -t mde.scan.jobs -o beginning -e -q -f '%h\n' 2>/dev/null |
         grep -oE 'correlation-id=[0-9a-f-]{36}' | tail -n 1 | cut -d= -f2)
@@ -111,6 +130,7 @@ run_scan() {
 # what_published N: the job's records, as a SOC reads them
 what_published() {
     local d=$work/job$1
+    echo "(job $job; read with kcat from topics mde.node.reports, mde.scan.results, mde.threats, mde.tickets)"
     echo "nodes scanned: $(jq -s 'map(select(.outcome == "succeeded")) | length' "$d.node.reports.json") of $(jq -s 'length' "$d.node.reports.json")"
     echo "new scans published: $(jq -s 'length' "$d.scan.results.json")"
     echo "findings published:"
@@ -141,3 +161,29 @@ echo "== what job 2 published: only the changes, and the tickets they resolve"
 what_published 2
 echo
 echo "logs and records: $work"
+[ "$keep" = 1 ] || exit 0
+
+# KEEP=1: the stack stays up; how to look at it and how to stop it
+trap - EXIT
+echo
+echo "== the stack keeps running (KEEP=1)"
+echo "read a topic (every record from the beginning, then exit):"
+while read -r name _; do
+    case $name in '' | '#'*) continue ;; esac
+    echo "  kcat -C -b $brokers -t mde.$name -o beginning -e -q"
+done <"$root/config/topics"
+echo "  (Avro topics print binary: add -f '%h %k\\n' for headers and keys; JSON topics pipe into jq)"
+echo "the Azure simulator: $azure (e.g. curl -s $azure/_admin/stats)"
+found=0
+for i in 1 2 3; do
+    url=$(grep -oE 'serving /metrics, /livez, /readyz on http://[^ ]+' "$work/worker$i.log" |
+        tail -n 1 | sed 's/.* on //' || true)
+    if [ -n "$url" ]; then
+        echo "worker $i (pid ${workers[$((i - 1))]}): curl -s $url/metrics"
+        found=1
+    fi
+done
+[ "$found" = 1 ] ||
+    echo "metrics: not enabled in these workers (no 'serving /metrics' line in $work/worker*.log)"
+echo "stop it (the workers first, so they leave the group while the broker runs):"
+echo "  kill -TERM ${workers[*]}; while kill -0 ${workers[*]} 2>/dev/null; do sleep 0.5; done; kill -TERM ${infra[*]}"
