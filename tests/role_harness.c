@@ -320,8 +320,13 @@ void h_init(harness *h, const mdf_role *role, const char *const *settings)
     for (int32_t p = 0; p < H_PARTITIONS; p++)
         assert_int_equal(mdf_state_store_set_ready(h->store, p), MDF_OK);
     h->state = (mdf_state_port){h_state_get, h_state_put, h->store};
-    h->role_env = (mdf_role_env){
-        .cfg = h->cfg, .codec = h->codec, .az = &h->az, .state = &h->state, .mono_ms = h_clock};
+    assert_int_equal(mdf_metrics_new(&h->metrics, err, sizeof err), MDF_OK);
+    h->role_env = (mdf_role_env){.cfg = h->cfg,
+                                 .codec = h->codec,
+                                 .az = &h->az,
+                                 .state = &h->state,
+                                 .mono_ms = h_clock,
+                                 .metrics = h->metrics};
     h->role = role;
     if (role->init(&h->role_env, &h->self, err, sizeof err) != MDF_OK)
         fail_msg("%s", err);
@@ -335,6 +340,28 @@ void h_fini(harness *h)
     mdf_codec_destroy(h->codec);
     mdf_config_free(h->cfg);
     mdf_state_store_free(h->store);
+    mdf_metrics_free(h->metrics);
+}
+
+double h_metric(harness *h, const char *sample)
+{
+    char err[MDF_ERRSZ];
+    mdf_buf b;
+    mdf_buf_init(&b, 1 << 20);
+    assert_int_equal(mdf_metrics_render(h->metrics, &b, err, sizeof err), MDF_OK);
+    double v = -1;
+    size_t n = strlen(sample);
+    for (const char *line = b.data; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (strncmp(line, sample, n) == 0 && line[n] == ' ') {
+            char *stop = NULL;
+            v = strtod(line + n + 1, &stop);
+            break;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    mdf_buf_free(&b);
+    return v;
 }
 
 /* ---- messages and records ---------------------------------------------------------- */

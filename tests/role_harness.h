@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "request.h"
 #include "role.h"
 #include "state_store.h"
@@ -73,12 +74,16 @@ typedef struct harness {
     int stops;
     const mdf_role *role;
     void *self;
+    mdf_metrics *metrics; /* the role's metrics */
 } harness;
 
 /* Sets up the harness with the default configuration plus "key=value"
  * settings (NULL-terminated), and inits role. */
 void h_init(harness *h, const mdf_role *role, const char *const *settings);
 void h_fini(harness *h);
+/* The value of the sample whose exposition line starts with `sample ` (the
+ * name and its labels, as rendered), or -1 when there is none. */
+double h_metric(harness *h, const char *sample);
 
 /* A request for the Avro encoding of rec (not consumed) as type rt, on
  * topic t at partition/offset, handed to the role. */

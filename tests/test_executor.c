@@ -107,6 +107,13 @@ static void exit_252_is_time_limit(void **state)
     free(reason);
     failed_node_records(&h, "TimeLimit");
     assert_int_equal(h_calls_of(&h, AZ_DOWNLOAD), 0);
+    /* counted where it happened: started, failed by its reason, gone */
+    assert_true(h_metric(&h, "mdefleet_node_tasks_started_total") == 1);
+    assert_true(h_metric(&h, "mdefleet_node_tasks_finished_total{outcome=\"failed\","
+                             "reason=\"TimeLimit\"}") == 1);
+    assert_true(h_metric(&h, "mdefleet_node_tasks_in_flight") == 0);
+    assert_true(h_metric(&h, "mdefleet_extract_duration_seconds_count{outcome=\"failed\"}") == 1);
+    assert_true(h_metric(&h, "mdefleet_download_bytes_total") == 0);
     h_fini(&h);
 }
 
@@ -295,8 +302,12 @@ static void state_follows_acknowledged_results(void **state)
     assert_int_equal(h_count(&h, MDF_TOPIC_FINDINGS_STATE), 0); /* not before the acks */
     assert_int_equal(h.completed, 0);
 
+    assert_true(h_metric(&h, "mdefleet_node_tasks_in_flight") == 1); /* until complete */
     h_ack_all(&h);
     assert_int_equal(h_count(&h, MDF_TOPIC_FINDINGS_STATE), 1);
+    assert_true(h_metric(&h, "mdefleet_node_tasks_finished_total{outcome=\"succeeded\","
+                             "reason=\"\"}") == 1);
+    assert_true(h_metric(&h, "mdefleet_download_bytes_total") == (double)len);
     const h_record *st = h_nth(&h, MDF_TOPIC_FINDINGS_STATE, 0);
     assert_int_equal(st->partition, 2); /* the task's own partition */
     assert_string_equal(st->key, "k");  /* the task's key: node.tasks is keyed by node */
@@ -311,6 +322,7 @@ static void state_follows_acknowledged_results(void **state)
     h_ack_all(&h);
     assert_int_equal(h.completed, 1);
     assert_int_equal(h.stored, 1);
+    assert_true(h_metric(&h, "mdefleet_node_tasks_in_flight") == 0);
 
     /* the next job on the same node, same report: only its report and
      * outcome, and the state again */

@@ -54,6 +54,7 @@ static void disabled_is_refused(void **state)
     assert_string_equal(mdf_jstr(t, "status"), "Failed");
     assert_non_null(strstr(mdf_jstr(t, "reason"), "Disabled: set an enforcement level first"));
     assert_string_equal(mdf_jstr(t, "job_id"), JOB);
+    assert_true(h_metric(&h, "mdefleet_jobs_finished_total{kind=\"Scan\",status=\"Failed\"}") == 1);
     /* every status is keyed and correlated by the job */
     const h_record *r = h_nth(&h, MDF_TOPIC_JOB_STATUS, 0);
     assert_string_equal(r->key, JOB);

@@ -108,6 +108,8 @@ static void one_terminal_whatever_the_order(void **state)
             h_deliver(&h, MDF_TOPIC_JOB_STATUS, 0, off++, MDF_REC_JOB_STATUS, s[3].rec);
             assert_int_equal(h.completed, sent + 2);
             assert_int_equal(h_status_count(&h, "Terminal"), 1);
+            assert_true(h_metric(&h, "mdefleet_jobs_finished_total{kind=\"Scan\","
+                                     "status=\"PartiallySucceeded\"}") == 1);
             h_fini(&h);
             runs++;
         }
@@ -157,6 +159,8 @@ static void timeout(void **state)
     assert_string_equal(mdf_jstr(t, "status"), "TimedOut");
     assert_non_null(strstr(mdf_jstr(t, "reason"), "1 of 3 nodes reported"));
     json_object_put(t);
+    assert_true(h_metric(&h, "mdefleet_jobs_finished_total{kind=\"Scan\",status=\"TimedOut\"}") ==
+                1);
     /* an outcome after the timeout does not make a second terminal */
     h_deliver(&h, MDF_TOPIC_JOB_STATUS, 0, off++, MDF_REC_JOB_STATUS, s[3].rec);
     h_deliver(&h, MDF_TOPIC_JOB_STATUS, 0, off++, MDF_REC_JOB_STATUS, s[4].rec);

@@ -131,11 +131,13 @@ int mdf_worker_env_init(mdf_worker_env *e, const mdf_config *cfg, char *err, siz
         mdf_worker_env_fini(e);
         return MDF_ERR;
     }
-    if (mdf_codec_new(&e->codec, err, errsz) != MDF_OK || azure_new(e, cfg, err, errsz) != MDF_OK) {
+    if (mdf_metrics_new(&e->metrics, err, errsz) != MDF_OK ||
+        mdf_codec_new(&e->codec, err, errsz) != MDF_OK || azure_new(e, cfg, err, errsz) != MDF_OK) {
         mdf_worker_env_fini(e);
         return MDF_ERR;
     }
     e->role.codec = e->codec;
+    e->role.metrics = e->metrics;
     return MDF_OK;
 }
 
@@ -147,5 +149,6 @@ void mdf_worker_env_fini(mdf_worker_env *e)
     mdf_auth_destroy(e->storage_auth);
     mdf_codec_destroy(e->codec);
     mdf_state_store_free(e->store);
+    mdf_metrics_free(e->metrics);
     memset(e, 0, sizeof *e);
 }

@@ -11,6 +11,7 @@
 #include "blob.h"
 #include "config.h"
 #include "http_loop.h"
+#include "metrics.h"
 #include "role.h"
 #include "state_store.h"
 #include "token.h"
@@ -26,6 +27,7 @@ typedef struct mdf_worker_env {
     mdf_az az;
     mdf_state_store *store; /* the findings state the loop restores */
     mdf_state_port state;
+    mdf_metrics *metrics; /* the roles' and the loop's (ops.h serves them) */
 } mdf_worker_env;
 
 /* cfg is borrowed and must outlive the environment. */

@@ -24,10 +24,42 @@
 
 #define OUT_MAX (256 * 1024) /* one output record */
 
+/* The executor's metrics (role.h: NULL handles without a registry). */
+enum { X_STARTED, X_FINISHED, X_INFLIGHT, X_EXTRACT, X_BYTES, X__COUNT };
+
+static const double extract_buckets[] = {1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600};
+
+static const mdf_metric_def x_defs[X__COUNT] = {
+    [X_STARTED] = {.type = MDF_COUNTER,
+                   .name = "mdefleet_node_tasks_started_total",
+                   .help = "Node tasks started"},
+    [X_FINISHED] = {.type = MDF_COUNTER,
+                    .name = "mdefleet_node_tasks_finished_total",
+                    .help = "Node tasks finished, by outcome and NodeFailure reason",
+                    .labels = {"outcome", "reason"},
+                    .n_labels = 2,
+                    .max_series = 64},
+    [X_INFLIGHT] = {.type = MDF_GAUGE,
+                    .name = "mdefleet_node_tasks_in_flight",
+                    .help = "Node tasks running here"},
+    [X_EXTRACT] = {.type = MDF_HISTOGRAM,
+                   .name = "mdefleet_extract_duration_seconds",
+                   .help = "From running the data extract to its result, by outcome",
+                   .labels = {"outcome"},
+                   .n_labels = 1,
+                   .max_series = 4,
+                   .buckets = extract_buckets,
+                   .n_buckets = sizeof extract_buckets / sizeof *extract_buckets},
+    [X_BYTES] = {.type = MDF_COUNTER,
+                 .name = "mdefleet_download_bytes_total",
+                 .help = "Bytes of result archives downloaded"},
+};
+
 typedef struct executor {
     const mdf_role_env *env;
     bool restricted;       /* extract.restricted */
     mdf_results_mode mode; /* results.mode */
+    mdf_metric *m[X__COUNT];
 } executor;
 
 typedef struct task {
@@ -39,12 +71,15 @@ typedef struct task {
     int limit;
     int reruns; /* extracts run again because the SAS expired */
     int scans, threats;
-    mdf_buf state; /* the node's new state, sent once the rest is acknowledged */
+    int64_t extract_at; /* monotonic ms the extract was asked for */
+    mdf_buf state;      /* the node's new state, sent once the rest is acknowledged */
 } task;
 
 static void task_free(void *state)
 {
     task *t = state;
+    /* however it ends (finished, dropped, dead-lettered), it is no longer here */
+    mdf_metric_inc(t->x->m[X_INFLIGHT], NULL, -1);
     free(t->rack_id);
     free(t->cluster_id);
     free(t->node_id);
@@ -98,6 +133,10 @@ static void emit_outcome(mdf_request *r, const mdf_outcome *o)
     json_object *s = mdf_rec_node_outcome(t->job_id, t->cluster_id, &res, id);
     mdf_req_emit_avro(r, MDF_TOPIC_JOB_STATUS, MDF_REC_JOB_STATUS, s, t->job_id, id);
     json_object_put(s);
+    /* the reason label is the NodeFailure symbol: a small, fixed set */
+    mdf_metric_inc(
+        t->x->m[X_FINISHED],
+        (const char *[]){o->succeeded ? "succeeded" : "failed", o->succeeded ? "" : o->failure}, 1);
 }
 
 /* The node's last state; empty when it has none, or one this worker
@@ -276,6 +315,7 @@ static void on_download(void *arg, mdf_blob_result *b)
         fail_node(r, download_failure(b->code), b->message);
         return;
     }
+    mdf_metric_inc(t->x->m[X_BYTES], NULL, (double)b->data->len);
     mdf_report *rep = NULL;
     if (mdf_report_parse_mem(b->data->data, b->data->len, NULL, &rep, err, sizeof err) != MDF_OK) {
         fail_node(r, "UnreadableReport", err);
@@ -292,6 +332,9 @@ static void on_extract(void *arg, const mdf_arm_error *e, const mdf_opstatus *st
     const mdf_az *az = t->x->env->az;
     char reason[1200], err[MDF_ERRSZ];
     const char *failure = mdf_extract_failure(e, st, t->limit, reason, sizeof reason);
+    double secs = (double)(t->x->env->mono_ms() - t->extract_at) / 1000.0;
+    mdf_metric_observe(t->x->m[X_EXTRACT], (const char *[]){failure ? "failed" : "succeeded"},
+                       secs);
     if (failure) {
         fail_node(r, failure, reason);
         return;
@@ -305,6 +348,7 @@ static void run_extract(mdf_request *r)
     task *t = mdf_req_state(r);
     const mdf_az *az = t->x->env->az;
     char err[MDF_ERRSZ];
+    t->extract_at = t->x->env->mono_ms();
     if (az->run_data_extract(az->ctx, t->sub, t->mrg, t->node, t->limit, t->x->restricted,
                              on_extract, r, err, sizeof err) != MDF_OK)
         fail_node(r, "Other", err);
@@ -323,6 +367,8 @@ static void executor_on_message(void *self, mdf_request *r)
         return;
     }
     t->x = x;
+    mdf_metric_inc(x->m[X_STARTED], NULL, 1);
+    mdf_metric_inc(x->m[X_INFLIGHT], NULL, 1);
     mdf_req_set_state(r, t, task_free);
     char cluster_id[MDF_RID_MAX], node_id[MDF_RID_MAX];
     mdf_strlcpy(t->job_id, mdf_jstr(rec, "job_id"), sizeof t->job_id);
@@ -362,6 +408,16 @@ static int executor_init(const mdf_role_env *env, void **self, char *err, size_t
     x->env = env;
     x->restricted = mdf_config_get_bool(env->cfg, "extract.restricted");
     mdf_results_mode_parse(mdf_config_get(env->cfg, "results.mode"), &x->mode); /* an enum */
+    for (int i = 0; i < X__COUNT; i++) {
+        if (mdf_metrics_add(env->metrics, &x_defs[i], &x->m[i], err, errsz) != MDF_OK) {
+            free(x);
+            return MDF_ERR;
+        }
+    }
+    /* shown from the start, at 0: a rate needs a first sample */
+    mdf_metric_inc(x->m[X_STARTED], NULL, 0);
+    mdf_metric_inc(x->m[X_INFLIGHT], NULL, 0);
+    mdf_metric_inc(x->m[X_BYTES], NULL, 0);
     *self = x;
     return MDF_OK;
 }

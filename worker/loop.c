@@ -14,9 +14,11 @@
 #include "config_load.h"
 #include "err.h"
 #include "kafka_consumer.h"
+#include "kafka_health.h"
 #include "kafka_producer.h"
 #include "log.h"
 #include "offsets.h"
+#include "ops.h"
 #include "state_store.h"
 #include "vec.h"
 
@@ -25,6 +27,7 @@
 #define TICK_MS 1000
 #define CLOSE_FLUSH_MS 10000
 #define METADATA_TIMEOUT_MS 10000
+#define STATISTICS_INTERVAL "5000" /* ms: consumer lag for /metrics */
 
 /* The loop's own data on a request. */
 typedef struct slot {
@@ -47,6 +50,8 @@ typedef struct partition_offsets {
 typedef struct loop {
     const mdf_config *cfg;
     mdf_http *http;
+    mdf_worker_env *wenv;
+    mdf_wops *ops; /* metrics and probes */
     const mdf_loop_role *roles;
     size_t n_roles;
     const mdf_loop_role *by_topic[MDF_TOPIC__COUNT]; /* NULL: not consumed here */
@@ -139,6 +144,13 @@ static void on_delivery(void *opaque, rd_kafka_resp_err_t err)
         *l->stop = 1;
     }
     mdf_req_delivered(r, err == RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+/* Every delivery report, for the records and DLQ counters. */
+static void on_record_delivered(void *ctx, const char *topic, rd_kafka_resp_err_t err)
+{
+    loop *l = ctx;
+    mdf_wops_delivered(l->ops, topic, l->env.topics[MDF_TOPIC_DLQ], err);
 }
 
 static int port_send(void *ctx, mdf_request *r, mdf_topic t, int32_t partition, const char *key,
@@ -454,6 +466,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         mdf_info("assigned %d partitions", parts->cnt);
+        mdf_wops_assigned(l->ops, parts->cnt);
         drop_backlog_not_in(l, parts);
         if (l->state_role) {
             /* a state held through the revoke before is still ours: no
@@ -468,6 +481,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         l->paused = false;
     } else {
         mdf_info("revoked %d partitions", parts->cnt);
+        mdf_wops_assigned(l->ops, 0);
         for (int i = 0; i < parts->cnt; i++) {
             mdf_topic t = topic_of(l, parts->elems[i].topic);
             const mdf_loop_role *role = t < MDF_TOPIC__COUNT ? l->by_topic[t] : NULL;
@@ -483,12 +497,23 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- setup ---------------------------------------------------------------------- */
 
+/* librdkafka's statistics, served by the consumer's poll on this thread. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    loop *l = opaque;
+    (void)rk;
+    mdf_wops_consumer_stats(l->ops, json, len);
+    return 0; /* librdkafka frees json */
+}
+
 static int consumer_new(loop *l, char *err, size_t errsz)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char e[512];
     /* defaults first: the configuration's kafka.* keys may override them */
-    if (mdf_kafka_conf_set(conf, "group.id", "mdefleet-worker", err, errsz) ||
+    if ((mdf_wops_serving(l->ops) &&
+         mdf_kafka_conf_set(conf, "statistics.interval.ms", STATISTICS_INTERVAL, err, errsz)) ||
+        mdf_kafka_conf_set(conf, "group.id", "mdefleet-worker", err, errsz) ||
         mdf_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errsz) ||
         mdf_kafka_conf_set(conf, "enable.auto.commit", "true", err, errsz) ||
         mdf_kafka_conf_set(conf, "auto.commit.interval.ms", "1000", err, errsz) ||
@@ -499,6 +524,7 @@ static int consumer_new(loop *l, char *err, size_t errsz)
         return MDF_ERR;
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
     rd_kafka_conf_set_opaque(conf, l);
     l->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
     if (!l->consumer) {
@@ -613,7 +639,16 @@ static int loop_setup(loop *l, mdf_codec *codec, char *err, size_t errsz)
             l->state_role = &l->roles[i];
     }
     l->max_inflight = (int)mdf_config_get_int(c, "worker.max_inflight");
-    if (mdf_producer_new(&l->producer, c, err, errsz) != MDF_OK ||
+    /* the endpoint first: /livez and /readyz answer while Kafka is awaited */
+    if (mdf_wops_new(&l->ops, c, l->wenv->metrics, l->wenv->arm, l->wenv->arm_auth, err, errsz) !=
+            MDF_OK ||
+        mdf_producer_new(&l->producer, c, err, errsz) != MDF_OK)
+        return MDF_ERR;
+    mdf_producer_set_observer(l->producer, on_record_delivered, l);
+    /* fail fast: without a broker the worker would wait forever */
+    if (mdf_kafka_wait_broker(
+            mdf_producer_handle(l->producer), mdf_config_get(c, "kafka.bootstrap.servers"),
+            mdf_config_get_int(c, "kafka.startup_timeout_seconds") * 1000, err, errsz) != MDF_OK ||
         (l->state_role && state_setup(l, err, errsz) != MDF_OK) ||
         consumer_new(l, err, errsz) != MDF_OK)
         return MDF_ERR;
@@ -660,6 +695,8 @@ static void loop_teardown(loop *l)
         close(l->wake_fd[0]);
         close(l->wake_fd[1]);
     }
+    /* last: the producer's final delivery reports count */
+    mdf_wops_free(l->ops);
 }
 
 /* ---- the loop ------------------------------------------------------------------------ */
@@ -672,14 +709,18 @@ static void tick(loop *l)
     }
 }
 
-int mdf_loop_run(const mdf_config *cfg, mdf_http *http, mdf_codec *codec, mdf_state_store *store,
-                 const mdf_loop_role *roles, size_t n_roles, volatile sig_atomic_t *stop, char *err,
-                 size_t errsz)
+int mdf_loop_run(const mdf_config *cfg, mdf_worker_env *env, const mdf_loop_role *roles,
+                 size_t n_roles, volatile sig_atomic_t *stop, char *err, size_t errsz)
 {
-    loop l = {
-        .cfg = cfg, .http = http, .store = store, .roles = roles, .n_roles = n_roles, .stop = stop};
+    loop l = {.cfg = cfg,
+              .http = env->http,
+              .wenv = env,
+              .store = env->store,
+              .roles = roles,
+              .n_roles = n_roles,
+              .stop = stop};
     int rc = MDF_ERR;
-    if (loop_setup(&l, codec, err, errsz) != MDF_OK)
+    if (loop_setup(&l, env->codec, err, errsz) != MDF_OK)
         goto cleanup;
     mdf_info("started: roles %s, max_inflight %d", mdf_config_get(cfg, "worker.roles"),
              l.max_inflight);
@@ -712,6 +753,7 @@ int mdf_loop_run(const mdf_config *cfg, mdf_http *http, mdf_codec *codec, mdf_st
             set_paused(&l, false);
         mdf_producer_poll(l.producer, 0);
         int64_t now = mdf_mono_ms();
+        mdf_wops_turn(l.ops, now, l.inflight);
         if (now >= next_tick) {
             tick(&l);
             next_tick = now + TICK_MS;

@@ -20,11 +20,9 @@
 #include <signal.h>
 #include <stddef.h>
 
-#include "avro_codec.h"
 #include "config.h"
-#include "http_loop.h"
+#include "env.h"
 #include "role.h"
-#include "state_store.h"
 
 /* A role registered with the loop, with its state from init. */
 typedef struct mdf_loop_role {
@@ -32,13 +30,14 @@ typedef struct mdf_loop_role {
     void *self;
 } mdf_loop_role;
 
-/* Runs until *stop is set and the work drained. http is the event loop
- * the roles' Azure calls run on; codec encodes and decodes records; store
- * holds the findings state the loop restores for a role that keeps_state.
- * Returns MDF_OK after a clean stop, MDF_ERR (and err) when it could not
- * start. */
-int mdf_loop_run(const mdf_config *cfg, mdf_http *http, mdf_codec *codec, mdf_state_store *store,
-                 const mdf_loop_role *roles, size_t n_roles, volatile sig_atomic_t *stop, char *err,
-                 size_t errsz);
+/* Runs until *stop is set and the work drained. From env: http, the event
+ * loop the roles' Azure calls run on; codec, to encode and decode
+ * records; store, the findings state the loop restores for a role that
+ * keeps_state; the metrics, ARM client and token provider the operations
+ * endpoint reports on (ops.h). Returns MDF_OK after a clean stop, MDF_ERR
+ * (and err) when it could not start: among others when no Kafka broker
+ * answers within kafka.startup_timeout_seconds. */
+int mdf_loop_run(const mdf_config *cfg, mdf_worker_env *env, const mdf_loop_role *roles,
+                 size_t n_roles, volatile sig_atomic_t *stop, char *err, size_t errsz);
 
 #endif

@@ -95,8 +95,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (mdf_loop_run(cfg, env.http, env.codec, env.store, roles, n_roles, &stop_requested, err,
-                     sizeof err) != MDF_OK)
+    if (mdf_loop_run(cfg, &env, roles, n_roles, &stop_requested, err, sizeof err) != MDF_OK)
         goto fail;
     mdf_info("stopped");
     rc = 0;

@@ -27,7 +27,8 @@ typedef struct seen_job {
 
 typedef struct planner {
     const mdf_role_env *env;
-    int limit_time_seconds;   /* extract.limit_time_seconds, for jobs without one */
+    int limit_time_seconds; /* extract.limit_time_seconds, for jobs without one */
+    mdf_metric *jobs_finished;
     seen_job seen[SEEN_JOBS]; /* a ring: the oldest is forgotten first */
     size_t n_seen;
 } planner;
@@ -74,9 +75,15 @@ static int seen_before(planner *p, const char *job_id, const mdf_msg *m)
 
 /* ---- shared steps ---------------------------------------------------------------- */
 
+static const char *job_kind(const plan *pl);
+
 static void emit_status(mdf_request *r, json_object *s, const char *event_id)
 {
     plan *pl = mdf_req_state(r);
+    const char *kind = mdf_jstr(s, "kind");
+    if (strcmp(kind, "Terminal") == 0 || strcmp(kind, "EnforcementResult") == 0)
+        mdf_metric_inc(pl->p->jobs_finished, (const char *[]){job_kind(pl), mdf_jstr(s, "status")},
+                       1);
     mdf_req_emit_avro(r, MDF_TOPIC_JOB_STATUS, MDF_REC_JOB_STATUS, s, pl->job_id, event_id);
     json_object_put(s);
 }
@@ -503,6 +510,11 @@ static int planner_init(const mdf_role_env *env, void **self, char *err, size_t 
         return mdf_seterr(err, errsz, "out of memory");
     p->env = env;
     p->limit_time_seconds = (int)mdf_config_get_int(env->cfg, "extract.limit_time_seconds");
+    if (mdf_metrics_add(env->metrics, &mdf_jobs_finished_def, &p->jobs_finished, err, errsz) !=
+        MDF_OK) {
+        free(p);
+        return MDF_ERR;
+    }
     *self = p;
     return MDF_OK;
 }

@@ -6,6 +6,13 @@
 #include "clock.h"
 #include "err.h"
 
+const mdf_metric_def mdf_jobs_finished_def = {.type = MDF_COUNTER,
+                                              .name = "mdefleet_jobs_finished_total",
+                                              .help = "Jobs ended, by kind and terminal status",
+                                              .labels = {"kind", "status"},
+                                              .n_labels = 2,
+                                              .max_series = 16};
+
 const char *mdf_jstr(json_object *o, const char *key)
 {
     json_object *v = NULL;

@@ -11,6 +11,12 @@
 #include <json-c/json.h>
 
 #include "eventid.h"
+#include "metrics.h"
+
+/* Jobs ended, counted where their terminal status is sent: by the planner
+ * (a job that fails before its tasks, an enforcement's result) and the
+ * tracker (a scan's end). Both register it (metrics.h: one metric). */
+extern const mdf_metric_def mdf_jobs_finished_def;
 
 /* A string field of a decoded record; "" when absent or null. */
 const char *mdf_jstr(json_object *o, const char *key);

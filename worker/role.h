@@ -21,6 +21,7 @@
 #include "avro_codec.h"
 #include "blob.h"
 #include "config.h"
+#include "metrics.h"
 #include "request.h"
 
 /* Azure as the roles use it: the ARM operations and the download of a
@@ -66,6 +67,7 @@ typedef struct mdf_role_env {
     const mdf_az *az;
     const mdf_state_port *state; /* for a role that keeps_state */
     int64_t (*mono_ms)(void);    /* the monotonic clock: mdf_mono_ms, or a test's */
+    mdf_metrics *metrics;        /* where a role registers its metrics (NULL: none) */
 } mdf_role_env;
 
 typedef struct mdf_role {

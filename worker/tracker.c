@@ -42,6 +42,7 @@ typedef struct tracker {
      * (a task redone at least once) must not open the job again */
     char ended[ENDED_JOBS][64];
     size_t n_ended;
+    mdf_metric *jobs_finished; /* by terminal status */
 } tracker;
 
 static job *job_at(const tracker *t, size_t i)
@@ -153,7 +154,8 @@ static void add_outcome(job *j, json_object *o)
 }
 
 /* Sends the terminal status, carried by request r. */
-static void send_terminal(mdf_request *r, job *j, const char *forced_status, const char *reason)
+static void send_terminal(tracker *t, mdf_request *r, job *j, const char *forced_status,
+                          const char *reason)
 {
     size_t n = json_object_array_length(j->outcomes), ok = 0;
     for (size_t i = 0; i < n; i++)
@@ -174,6 +176,7 @@ static void send_terminal(mdf_request *r, job *j, const char *forced_status, con
     mdf_req_emit_avro(r, MDF_TOPIC_JOB_STATUS, MDF_REC_JOB_STATUS, s, j->id, id);
     json_object_put(s);
     j->terminal_sent = true;
+    mdf_metric_inc(t->jobs_finished, (const char *[]){"Scan", status}, 1);
     mdf_info("job %s %s: %zu of %d nodes succeeded", j->id, status, ok, j->node_count);
 }
 
@@ -212,7 +215,7 @@ static void tracker_on_message(void *self, mdf_request *r)
     json_object_put(s);
     if (!j->terminal_sent && strcmp(j->kind, "Scan") == 0 && j->node_count >= 0 &&
         (int)json_object_array_length(j->outcomes) >= j->node_count)
-        send_terminal(r, j, NULL, NULL);
+        send_terminal(t, r, j, NULL, NULL);
 }
 
 static void tracker_on_revoke(void *self, mdf_topic topic, int32_t partition)
@@ -245,9 +248,12 @@ static void tracker_on_tick(void *self)
         char reason[200];
         snprintf(reason, sizeof reason, "%zu of %d nodes reported within job.timeout_seconds",
                  json_object_array_length(j->outcomes), j->node_count);
-        send_terminal(MDF_VEC_AT(&j->reqs, mdf_request *, j->reqs.len - 1), j, "TimedOut", reason);
+        send_terminal(t, MDF_VEC_AT(&j->reqs, mdf_request *, j->reqs.len - 1), j, "TimedOut",
+                      reason);
     }
 }
+
+static void tracker_fini(void *self);
 
 static int tracker_init(const mdf_role_env *env, void **self, char *err, size_t errsz)
 {
@@ -259,6 +265,11 @@ static int tracker_init(const mdf_role_env *env, void **self, char *err, size_t 
     mdf_strmap_init(&t->index);
     /* room for the holes that ended jobs leave until compact() runs */
     mdf_vec_init(&t->jobs, sizeof(job *), 4 * (size_t)MAX_OPEN_JOBS);
+    if (mdf_metrics_add(env->metrics, &mdf_jobs_finished_def, &t->jobs_finished, err, errsz) !=
+        MDF_OK) {
+        tracker_fini(t);
+        return MDF_ERR;
+    }
     *self = t;
     return MDF_OK;
 }

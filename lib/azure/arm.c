@@ -77,6 +77,7 @@ struct mdf_arm {
     struct op_queue parked;         /* extracts waiting for the first sample */
     sub_budget *overflow;           /* for subscriptions past the cap */
     mdf_arm_stats stats;
+    mdf_arm_observer obs;
     struct op_list ops; /* pending, for destroy */
 };
 
@@ -336,6 +337,32 @@ void mdf_arm_destroy(mdf_arm *a)
     mdf_strmap_free(&a->subs);
     mdf_strmap_free(&a->clusters);
     free(a);
+}
+
+void mdf_arm_set_observer(mdf_arm *a, const mdf_arm_observer *obs)
+{
+    if (obs)
+        a->obs = *obs;
+    else
+        memset(&a->obs, 0, sizeof a->obs);
+}
+
+void mdf_arm_foreach_budget(mdf_arm *a, void (*cb)(void *ctx, const mdf_arm_budget_info *b),
+                            void *ctx)
+{
+    int64_t now = mdf_mono_ms();
+    for (size_t i = 0; i < a->sub_list.len; i++) {
+        sub_budget *sb = MDF_VEC_AT(&a->sub_list, sub_budget *, i);
+        struct bucket *b[2] = {&sb->reads, &sb->writes};
+        for (int k = 0; k < 2; k++) {
+            mdf_arm_budget_info info = {.subscription = sb->sub,
+                                        .write = k == 1,
+                                        .tokens = (double)mdf_tb_remaining(&b[k]->ctl.tb, now),
+                                        .remaining = b[k]->ctl.remaining,
+                                        .rate = b[k]->ctl.rate};
+            cb(ctx, &info);
+        }
+    }
 }
 
 const mdf_arm_stats *mdf_arm_get_stats(const mdf_arm *a)
@@ -699,7 +726,11 @@ static int64_t poll_delay(const op *o, const mdf_http_resp *r)
     int64_t d = r->retry_after_ms >= 0 ? r->retry_after_ms : c->poll_default_ms;
     if (d < c->poll_min_ms)
         d = c->poll_min_ms;
-    return d > c->poll_max_ms ? c->poll_max_ms : d;
+    if (d > c->poll_max_ms)
+        d = c->poll_max_ms;
+    if (o->arm->obs.poll_delay)
+        o->arm->obs.poll_delay(o->arm->obs.ctx, d);
+    return d;
 }
 
 static int add_bmm(void *arg, const mdf_bmm *b)
@@ -900,6 +931,9 @@ static void op_on_resp(void *arg, mdf_http_resp *r)
 {
     op *o = arg;
     mdf_arm *a = o->arm;
+    if (a->obs.answer)
+        a->obs.answer(a->obs.ctx, bucket_of(o) == &o->sb->writes,
+                      r->curl_code == CURLE_OK ? r->status : 0);
     op_answered(o, r);
     o->attempt++;
     o->http_status = r->status;

@@ -84,6 +84,31 @@ int mdf_arm_new(mdf_arm **out, mdf_http *http, mdf_auth *auth, const mdf_arm_cfg
 void mdf_arm_destroy(mdf_arm *a);
 const mdf_arm_stats *mdf_arm_get_stats(const mdf_arm *a);
 
+/* Told of facts as they happen, for metrics: every answer (or its absence,
+ * status 0) with the class of the budget that paid for the request, and
+ * every wait before polling an operation. Called from mdf_http_run; a NULL
+ * function is skipped. */
+typedef struct mdf_arm_observer {
+    void (*answer)(void *ctx, bool write, long status);
+    void (*poll_delay)(void *ctx, int64_t delay_ms);
+    void *ctx;
+} mdf_arm_observer;
+/* obs is copied (NULL: none). */
+void mdf_arm_set_observer(mdf_arm *a, const mdf_arm_observer *obs);
+
+/* One subscription's budget for one class, as it stands. */
+typedef struct mdf_arm_budget_info {
+    const char *subscription; /* "*" for those past the client's cap */
+    bool write;
+    double tokens;     /* of the configured budget, now */
+    int64_t remaining; /* the server's last x-ms-ratelimit-remaining figure; -1: none yet */
+    double rate;       /* the pace now, requests per second */
+} mdf_arm_budget_info;
+/* Calls cb for the reads and the writes budget of every subscription the
+ * client has used. */
+void mdf_arm_foreach_budget(mdf_arm *a, void (*cb)(void *ctx, const mdf_arm_budget_info *b),
+                            void *ctx);
+
 /* Callbacks: e->code is MDF_ARM_OK on success; the payload is NULL on
  * failure except where said. Pointers are valid during the call only. */
 typedef void (*mdf_arm_cluster_cb)(void *arg, const mdf_arm_error *e, const mdf_cluster *c);

@@ -25,6 +25,8 @@ struct mdf_producer {
     /* Set by the error callback on a fatal error (an idempotence guarantee
      * broken): nothing sent afterwards could be trusted. */
     atomic_bool fatal;
+    mdf_delivery_observer observer; /* set before any record is sent */
+    void *observer_ctx;
 };
 
 /* One per queued record, handed to librdkafka as the message opaque and
@@ -40,6 +42,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *conf_
     mdf_producer *p = conf_opaque;
     pending *pd = m->_private;
     atomic_fetch_sub(&p->outstanding, 1);
+    if (p->observer)
+        p->observer(p->observer_ctx, rd_kafka_topic_name(m->rkt), m->err);
     if (pd) {
         if (pd->cb)
             pd->cb(pd->opaque, m->err);
@@ -229,6 +233,12 @@ int mdf_producer_outstanding(const mdf_producer *p)
 {
     /* atomic_load wants a non-const object in C11 */
     return atomic_load((atomic_int *)&p->outstanding);
+}
+
+void mdf_producer_set_observer(mdf_producer *p, mdf_delivery_observer fn, void *ctx)
+{
+    p->observer = fn;
+    p->observer_ctx = ctx;
 }
 
 rd_kafka_t *mdf_producer_handle(mdf_producer *p)

@@ -46,6 +46,11 @@ int mdf_producer_poll(mdf_producer *p, int timeout_ms);
 int mdf_producer_flush(mdf_producer *p, int timeout_ms);
 /* Records queued and not yet reported. */
 int mdf_producer_outstanding(const mdf_producer *p);
+/* Told of every delivery report before its record's callback, with the
+ * record's topic (for metrics: records produced and failed by topic). From
+ * the thread serving the reports; fn NULL: none. */
+typedef void (*mdf_delivery_observer)(void *ctx, const char *topic, rd_kafka_resp_err_t err);
+void mdf_producer_set_observer(mdf_producer *p, mdf_delivery_observer fn, void *ctx);
 /* The underlying handle (for a fatal-error check or stats). */
 rd_kafka_t *mdf_producer_handle(mdf_producer *p);
 
