@@ -174,7 +174,8 @@ static void send_terminal(mdf_request *r, job *j, const char *forced_status, con
     mdf_req_emit_avro(r, MDF_TOPIC_JOB_STATUS, MDF_REC_JOB_STATUS, s, j->id, id);
     json_object_put(s);
     j->terminal_sent = true;
-    mdf_info("job %s %s: %zu of %d nodes succeeded", j->id, status, ok, j->node_count);
+    mdf_info_f(MDF_FIELDS("job_id", j->id), "job %s %s: %zu of %d nodes succeeded", j->id, status,
+               ok, j->node_count);
 }
 
 static void tracker_on_message(void *self, mdf_request *r)
