@@ -23,8 +23,10 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "clock.h"
 #include "err.h"
+#include "kafka_log.h"
 #include "strconv.h"
 
 #ifndef MDF_TOPICS_FILE
@@ -49,10 +51,11 @@ static void on_signal(int sig)
     stop_signal = sig;
 }
 
-static int usage(FILE *out)
+static void usage(FILE *out)
 {
     fprintf(out,
             "usage: " PROG " --bootstrap-file PATH [--brokers N] [--topics FILE] [--prefix P]\n"
+            "       " PROG " --version | --help\n"
             "  --bootstrap-file PATH  where to write the bootstrap list (host:port,...)\n"
             "  --brokers N            brokers in the mock cluster, 1..32 (default 3)\n"
             "  --topics FILE          topic list: name and partitions per line\n"
@@ -65,7 +68,6 @@ static int usage(FILE *out)
             "Prints the bootstrap list on one line once it accepts connections; runs until\n"
             "SIGTERM/SIGINT. librdkafka 2.0.2's mock keeps about 5 MB per partition, in\n"
             "memory; a rebalance waits session.timeout.ms minus 1 s (use ~6000 ms).\n");
-    return 2;
 }
 
 static bool topic_char_ok(char ch)
@@ -378,19 +380,21 @@ int main(int argc, char **argv)
     char err[MDF_ERRSZ];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (mdf_cli_is_help(a)) {
             usage(stdout);
             return 0;
         }
+        if (mdf_cli_is_version(a))
+            return mdf_cli_version(PROG, "librdkafka", rd_kafka_version_str());
         if (strcmp(a, "--control") == 0) {
             with_control = true;
             continue;
         }
-        if (!v || (strcmp(a, "--bootstrap-file") && strcmp(a, "--brokers") &&
-                   strcmp(a, "--topics") && strcmp(a, "--prefix"))) {
-            fprintf(stderr, PROG ": %s: %s\n", a, v ? "unknown option" : "needs a value");
-            return usage(stderr);
-        }
+        if (strcmp(a, "--bootstrap-file") && strcmp(a, "--brokers") && strcmp(a, "--topics") &&
+            strcmp(a, "--prefix"))
+            return mdf_cli_unknown(PROG, a);
+        if (!v)
+            return mdf_cli_needs_value(PROG, a);
         i++;
         if (strcmp(a, "--bootstrap-file") == 0)
             bootstrap_path = v;
@@ -398,20 +402,15 @@ int main(int argc, char **argv)
             topics_path = v;
         else if (strcmp(a, "--prefix") == 0)
             prefix = v;
-        else if (mdf_parse_int64(v, strlen(v), &brokers) != 0 || brokers < 1 || brokers > 32) {
-            fprintf(stderr, PROG ": --brokers %s: not a number 1..32\n", v);
-            return usage(stderr);
-        }
+        else if (mdf_parse_int64(v, strlen(v), &brokers) != 0 || brokers < 1 || brokers > 32)
+            return mdf_cli_usage_error(PROG, "--brokers %s: not a number 1..32", v);
     }
-    if (!bootstrap_path) {
-        fprintf(stderr, PROG ": --bootstrap-file is required\n");
-        return usage(stderr);
-    }
+    if (!bootstrap_path)
+        return mdf_cli_usage_error(PROG, "--bootstrap-file is required (see --help)");
     for (const char *p = prefix; *p; p++) {
-        if (!topic_char_ok(*p)) {
-            fprintf(stderr, PROG ": --prefix %s: only letters, digits, '.', '_', '-'\n", prefix);
-            return usage(stderr);
-        }
+        if (!topic_char_ok(*p))
+            return mdf_cli_usage_error(PROG, "--prefix %s: only letters, digits, '.', '_', '-'",
+                                       prefix);
     }
 
     int rc = 1;
@@ -448,6 +447,8 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", err);
         goto cleanup;
     }
+    mdf_log_init(PROG, MDF_LOG_INFO);
+    mdf_kafka_set_log(conf, false);
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err); /* takes conf */
     if (!rk) {
         rd_kafka_conf_destroy(conf);

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 
 #include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
@@ -14,6 +13,7 @@
 #include "err.h"
 #include "eventid.h"
 #include "kafka_consumer.h"
+#include "kafka_log.h"
 #include "kafka_producer.h"
 #include "strmap.h"
 #include "vec.h"
@@ -55,17 +55,6 @@ struct follow {
     bool tty;
     const job *progress; /* whose line is on the terminal; NULL: none */
 };
-
-/* librdkafka's log lines, one each on stderr. A consumer built from the
- * same kafka.* settings as the producer warns about every producer-only
- * property (CONFWARN); those are expected here and only noise. */
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk;
-    if (strcmp(fac, "CONFWARN") == 0 || level > LOG_WARNING)
-        return;
-    fprintf(stderr, "mdefleet-producer: kafka: %s\n", buf);
-}
 
 static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 {
@@ -167,7 +156,9 @@ int follow_new(follow **out, const mdf_config *c, size_t max_jobs, char *err, si
         mdf_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errsz) != MDF_OK ||
         mdf_kafka_conf_set(conf, "enable.partition.eof", "false", err, errsz) != MDF_OK)
         goto cleanup;
-    rd_kafka_conf_set_log_cb(conf, on_log);
+    /* built from the producer's kafka.* settings: the warnings about each
+     * producer-only property are expected here and only noise */
+    mdf_kafka_set_log(conf, true);
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_opaque(conf, f);
     f->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);

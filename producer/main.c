@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "avro_codec.h"
+#include "cli.h"
 #include "clock.h"
 #include "config.h"
 #include "config_load.h"
@@ -22,7 +23,8 @@
 #include "strconv.h"
 #include "vec.h"
 
-#define EXIT_USAGE 2
+#define PROG "mdefleet-producer"
+#define EXIT_USAGE MDF_EXIT_USAGE
 #define MAX_LINE 65536      /* one --file request; a scan of 1024 nodes fits */
 #define MAX_REQUESTS 100000 /* per run */
 #define DEFAULT_WAIT_S 3600
@@ -48,6 +50,8 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: mdefleet-producer [--config FILE] [--set key=value]... COMMAND [--wait "
             "[--timeout SECONDS]]\n"
+            "       mdefleet-producer --version | --help\n"
+            "  --config FILE  settings (default %s when it exists)\n"
             "  enforce --subscription S --resource-group RG --cluster C --level L\n"
             "          [--requested-by WHO]\n"
             "          L: Audit | Disabled | OnDemand | Passive | RealTime\n"
@@ -67,7 +71,7 @@ static void usage(FILE *fp)
             "Exit: 0 done (every job succeeded, with --wait), 1 failed, 2 bad input,\n"
             "      3 a job partly succeeded, 130 interrupted.\n"
             "Configuration keys (kafka.bootstrap.servers is required):\n",
-            DEFAULT_WAIT_S);
+            mdf_config_default_file(), DEFAULT_WAIT_S);
     mdf_config_describe(fp);
 }
 
@@ -78,6 +82,7 @@ typedef enum {
     O_WAIT,
     O_TIMEOUT,
     O_HELP,
+    O_VERSION,
     O_SUB,
     O_RG,
     O_CLUSTER,
@@ -94,19 +99,13 @@ static const struct option_def {
     opt_id id;
     bool arg, repeat;
 } options[] = {
-    {"config", O_CONFIG, true, false},
-    {"set", O_SET, true, true},
-    {"file", O_FILE, true, false},
-    {"wait", O_WAIT, false, false},
-    {"timeout", O_TIMEOUT, true, false},
-    {"help", O_HELP, false, true},
-    {"subscription", O_SUB, true, false},
-    {"resource-group", O_RG, true, false},
-    {"cluster", O_CLUSTER, true, false},
-    {"level", O_LEVEL, true, false},
-    {"managed-resource-group", O_MRG, true, false},
-    {"node", O_NODE, true, true},
-    {"limit-time-seconds", O_LIMIT, true, false},
+    {"config", O_CONFIG, true, false},     {"set", O_SET, true, true},
+    {"file", O_FILE, true, false},         {"wait", O_WAIT, false, false},
+    {"timeout", O_TIMEOUT, true, false},   {"help", O_HELP, false, true},
+    {"version", O_VERSION, false, true},   {"subscription", O_SUB, true, false},
+    {"resource-group", O_RG, true, false}, {"cluster", O_CLUSTER, true, false},
+    {"level", O_LEVEL, true, false},       {"managed-resource-group", O_MRG, true, false},
+    {"node", O_NODE, true, true},          {"limit-time-seconds", O_LIMIT, true, false},
     {"requested-by", O_BY, true, false},
 };
 
@@ -204,7 +203,7 @@ static int parse_args(cli *o, int argc, char **argv, char *err, size_t errsz)
                               "unknown command \"%.60s\" (enforce, scan, or --file FILE)", a);
         }
     }
-    if (o->given[O_HELP])
+    if (o->given[O_HELP] || o->given[O_VERSION])
         return MDF_OK;
     if (!o->command && !o->given[O_FILE])
         return mdf_seterr(err, errsz, "no command: enforce, scan or --file FILE (see --help)");
@@ -233,7 +232,9 @@ static int load_config(mdf_config **out, const cli *o, char *err, size_t errsz)
     mdf_config_src src = {.presets = presets,
                           .n_presets = sizeof presets / sizeof *presets,
                           .preset_origin = "mdefleet-producer's default",
-                          .file = o->given[O_CONFIG] ? o->value[O_CONFIG] : NULL,
+                          .file =
+                              mdf_config_file_choose(o->given[O_CONFIG] ? o->value[O_CONFIG] : NULL,
+                                                     mdf_config_default_file()),
                           .envp = environ,
                           .sets = o->sets,
                           .n_sets = o->n_sets};
@@ -495,6 +496,7 @@ static int run(const cli *o)
         fprintf(stderr, "mdefleet-producer: %s\n", err);
         goto cleanup;
     }
+    mdf_config_log_setup(c, PROG, environ);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -537,11 +539,13 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     int rc = EXIT_USAGE;
     if (parse_args(&o, argc, argv, err, sizeof err) != MDF_OK)
-        fprintf(stderr, "mdefleet-producer: %s\n", err);
+        rc = mdf_cli_usage_error(PROG, "%s", err);
     else if (o.given[O_HELP]) {
         usage(stdout);
         rc = 0;
-    } else
+    } else if (o.given[O_VERSION])
+        rc = mdf_cli_version(PROG, "librdkafka", rd_kafka_version_str());
+    else
         rc = run(&o);
     free(o.sets);
     free(o.nodes);

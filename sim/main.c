@@ -5,20 +5,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "err.h"
 #include "scenario.h"
 #include "server.h"
 #include "state.h"
 #include "strconv.h"
 
-static int usage(FILE *out)
+#define PROG "mdefleet-sim"
+
+static void usage(FILE *out)
 {
     fprintf(out, "usage: mdefleet-sim --scenario FILE [--port N] [--bind ADDR]\n"
+                 "       mdefleet-sim --version | --help\n"
                  "  --scenario FILE  the simulated Azure (JSON, see sim/README.md)\n"
                  "  --port N         TCP port, 0 (default) for any free one\n"
                  "  --bind ADDR      address to listen on (default 127.0.0.1)\n"
                  "Prints its base URL on one line when it listens; runs until SIGTERM/SIGINT.\n");
-    return 2;
 }
 
 int main(int argc, char **argv)
@@ -28,28 +31,26 @@ int main(int argc, char **argv)
     char err[MDF_ERRSZ];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (mdf_cli_is_help(a)) {
             usage(stdout);
             return 0;
         }
-        if (!v || (strcmp(a, "--scenario") && strcmp(a, "--port") && strcmp(a, "--bind"))) {
-            fprintf(stderr, "mdefleet-sim: %s: %s\n", a, v ? "unknown option" : "needs a value");
-            return usage(stderr);
-        }
+        if (mdf_cli_is_version(a))
+            return mdf_cli_version(PROG, NULL, NULL);
+        if (strcmp(a, "--scenario") && strcmp(a, "--port") && strcmp(a, "--bind"))
+            return mdf_cli_unknown(PROG, a);
+        if (!v)
+            return mdf_cli_needs_value(PROG, a);
         i++;
         if (strcmp(a, "--scenario") == 0)
             scenario_path = v;
         else if (strcmp(a, "--bind") == 0)
             bind_addr = v;
-        else if (mdf_parse_int64(v, strlen(v), &port) != 0 || port < 0 || port > 65535) {
-            fprintf(stderr, "mdefleet-sim: --port %s: not a port number 0..65535\n", v);
-            return usage(stderr);
-        }
+        else if (mdf_parse_int64(v, strlen(v), &port) != 0 || port < 0 || port > 65535)
+            return mdf_cli_usage_error(PROG, "--port %s: not a port number 0..65535", v);
     }
-    if (!scenario_path) {
-        fprintf(stderr, "mdefleet-sim: --scenario is required\n");
-        return usage(stderr);
-    }
+    if (!scenario_path)
+        return mdf_cli_usage_error(PROG, "--scenario is required (see --help)");
 
     int rc = 1;
     sim_scenario *sc = NULL;

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_load.h"
 #include "err.h"
 
 #define EXAMPLE MDF_SOURCE_DIR "/config/mdefleet.conf.example"
@@ -262,6 +263,73 @@ static size_t describe_keys(char keys[][128], char defs[][128], char envs[][128]
 }
 
 #define MAX_KEYS 100
+
+/* The variables Kubernetes injects for a Service named mdefleet are
+ * skipped; near misses are still unknown variables. */
+static void test_env_service_links(void **state)
+{
+    (void)state;
+    char err[MDF_ERRSZ];
+    mdf_config *c = new_config();
+    char *links[] = {"MDEFLEET_PORT=tcp://10.0.0.7:8080",
+                     "MDEFLEET_PORT_8080_TCP=tcp://10.0.0.7:8080",
+                     "MDEFLEET_PORT_8080_TCP_PROTO=tcp",
+                     "MDEFLEET_PORT_8080_TCP_PORT=8080",
+                     "MDEFLEET_PORT_8080_TCP_ADDR=10.0.0.7",
+                     "MDEFLEET_PORT_53_UDP=udp://10.0.0.7:53",
+                     "MDEFLEET_PORT_53_UDP_ADDR=10.0.0.7",
+                     "MDEFLEET_PORT_9_SCTP_PORT=9",
+                     "MDEFLEET_SERVICE_HOST=10.0.0.7",
+                     "MDEFLEET_SERVICE_PORT=8080",
+                     "MDEFLEET_SERVICE_PORT_METRICS=8080",
+                     "MDEFLEET_SERVICE_PORT_HTTP_ALT=8081",
+                     NULL};
+    assert_int_equal(mdf_config_load_env(c, links, err, sizeof err), MDF_OK);
+    for (size_t i = 0; links[i]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(links[i], "="), links[i]);
+        assert_true(mdf_config_env_is_service_link(name));
+    }
+    static const char *const near[] = {
+        "MDEFLEET_PORTS",        "MDEFLEET_PORT_",          "MDEFLEET_PORT_8080",
+        "MDEFLEET_PORT_8080_",   "MDEFLEET_PORT_8080_HTTP", "MDEFLEET_PORT_X_TCP",
+        "MDEFLEET_PORT__TCP",    "MDEFLEET_PORT_80_TCP_IP", "MDEFLEET_PORT_80_TCPX",
+        "MDEFLEET_SERVICE",      "MDEFLEET_SERVICE_HOSTS",  "MDEFLEET_SERVICE_PORT_",
+        "MDEFLEET_SERVICE_ADDR", "MDEFLEET_X_PORT",
+    };
+    for (size_t i = 0; i < sizeof near / sizeof *near; i++) {
+        char var[80];
+        snprintf(var, sizeof var, "%s=1", near[i]);
+        char *env[] = {var, NULL};
+        assert_false(mdf_config_env_is_service_link(near[i]));
+        assert_int_equal(mdf_config_load_env(c, env, err, sizeof err), MDF_ERR);
+        assert_contains(err, "unknown variable");
+        assert_contains(err, near[i]);
+    }
+    mdf_config_free(c);
+}
+
+/* --config wins; else the default file when it exists; else none. */
+static void test_default_file(void **state)
+{
+    (void)state;
+    char *path = temp_file("log.level=debug\n", 16);
+    assert_string_equal(mdf_config_file_choose("/given.conf", path), "/given.conf");
+    assert_string_equal(mdf_config_file_choose(NULL, path), path);
+    assert_null(mdf_config_file_choose(NULL, "/nonexistent/mdefleet.conf"));
+    assert_null(mdf_config_file_choose(NULL, NULL));
+    /* the chosen default is then loaded like --config */
+    mdf_config *c = NULL;
+    char err[MDF_ERRSZ];
+    mdf_config_src src = {.file = mdf_config_file_choose(NULL, path)};
+    assert_int_equal(mdf_config_load(&c, &src, err, sizeof err), MDF_OK);
+    assert_string_equal(mdf_config_get(c, "log.level"), "debug");
+    mdf_config_free(c);
+    unlink(path);
+    free(path);
+    /* the built-in default: MDEFLEET_SYSCONFDIR from CMake */
+    assert_string_equal(mdf_config_default_file(), MDF_SYSCONFDIR "/mdefleet.conf");
+}
 
 /* Every key of the table through its environment variable, and no two keys
  * with the same variable. */
@@ -610,11 +678,18 @@ static void test_example_in_sync(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_file),
-        cmocka_unit_test(test_file_errors),     cmocka_unit_test(test_env),
-        cmocka_unit_test(test_env_every_key),   cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_types),           cmocka_unit_test(test_topics),
-        cmocka_unit_test(test_check),           cmocka_unit_test(test_apply_kafka),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_file),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_env),
+        cmocka_unit_test(test_env_service_links),
+        cmocka_unit_test(test_default_file),
+        cmocka_unit_test(test_env_every_key),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_topics),
+        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_apply_kafka),
         cmocka_unit_test(test_example_in_sync),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include "arm.h"
 #include "blob.h"
 #include "buf.h"
+#include "cli.h"
 #include "err.h"
 #include "extract_status.h"
 #include "http_loop.h"
@@ -17,7 +18,8 @@
 #include "strconv.h"
 #include "token.h"
 
-#define EXIT_USAGE 2
+#define PROG "mdefleet-arm"
+#define EXIT_USAGE MDF_EXIT_USAGE
 #define EXIT_NO_RESULT 3
 
 static void usage(FILE *fp)
@@ -25,6 +27,7 @@ static void usage(FILE *fp)
     fprintf(
         fp,
         "usage: mdefleet-arm [options] COMMAND ARGS...\n"
+        "       mdefleet-arm --version | --help\n"
         "  get-cluster SUBSCRIPTION RESOURCE_GROUP CLUSTER\n"
         "  set-enforcement SUBSCRIPTION RESOURCE_GROUP CLUSTER LEVEL\n"
         "  scan-runtime SUBSCRIPTION RESOURCE_GROUP CLUSTER\n"
@@ -253,19 +256,28 @@ int main(int argc, char **argv)
     mdf_blob_cfg_default(&r.blob);
 
     int i = 1;
-    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+    static const char *const with_value[] = {
+        "--endpoint",         "--api-version",       "--auth", "--blob-hosts", "--blob-auth",
+        "--storage-audience", "--limit-time-seconds"};
+    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "--help")) {
+        bool known_value = false;
+        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
+            known_value = known_value || !strcmp(o, with_value[k]);
+        if (mdf_cli_is_help(o)) {
             usage(stdout);
             return 0;
+        } else if (mdf_cli_is_version(o)) {
+            return mdf_cli_version(PROG, NULL, NULL);
         } else if (!strcmp(o, "--allow-loopback-http")) {
             cfg.http = MDF_HTTP_LOOPBACK;
             r.blob.http = MDF_HTTP_LOOPBACK;
         } else if (!strcmp(o, "--restricted")) {
             restricted = true;
+        } else if (!known_value) {
+            return mdf_cli_unknown(PROG, o);
         } else if (!v) {
-            fprintf(stderr, "mdefleet-arm: %s needs a value (see --help)\n", o);
-            return EXIT_USAGE;
+            return mdf_cli_needs_value(PROG, o);
         } else if (!strcmp(o, "--endpoint")) {
             mdf_strlcpy(cfg.endpoint, v, sizeof cfg.endpoint);
             i++;
@@ -300,9 +312,6 @@ int main(int argc, char **argv)
             }
             limit = (int)n;
             i++;
-        } else {
-            fprintf(stderr, "mdefleet-arm: unknown option %s (see --help)\n", o);
-            return EXIT_USAGE;
         }
     }
     const char *cmd = i < argc ? argv[i] : NULL;
@@ -321,10 +330,12 @@ int main(int argc, char **argv)
         if (!strcmp(cmd, cmds[c].name))
             break;
     }
-    if (!cmd || c == sizeof cmds / sizeof *cmds || nargs != cmds[c].nargs) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (!cmd)
+        return mdf_cli_usage_error(PROG, "no COMMAND (see --help)");
+    if (c == sizeof cmds / sizeof *cmds)
+        return mdf_cli_usage_error(PROG, "unknown command %.60s (see --help)", cmd);
+    if (nargs != cmds[c].nargs)
+        return mdf_cli_usage_error(PROG, "%s takes %d arguments (see --help)", cmd, cmds[c].nargs);
     if (blob_hosts && mdf_blob_cfg_set_hosts(&r.blob, blob_hosts, err, sizeof err) != MDF_OK) {
         fprintf(stderr, "mdefleet-arm: %s\n", err);
         return EXIT_USAGE;

@@ -6,17 +6,20 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "err.h"
 #include "json_writer.h"
 #include "report.h"
 #include "strconv.h"
 
-#define EXIT_USAGE 2
+#define PROG "mdefleet-report"
+#define EXIT_USAGE MDF_EXIT_USAGE
 
 static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: mdefleet-report [--summary] [--rows N] [--max-bytes N] [--max-depth N] FILE\n"
+            "       mdefleet-report --version | --help\n"
             "  FILE       mde-agent-information.json, or the extract's .tar.gz; - for stdin\n"
             "  --summary  a readable table instead of JSON\n"
             "  --rows N   rows per table in the summary (default 20)\n"
@@ -27,9 +30,13 @@ static void usage(FILE *fp)
 
 static int parse_size(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out)
 {
-    if (!s || mdf_parse_int64(s, strlen(s), out) != 0 || *out < min || *out > max) {
-        fprintf(stderr, "mdefleet-report: %s takes a number from %lld to %lld\n", opt,
-                (long long)min, (long long)max);
+    if (!s) {
+        mdf_cli_needs_value(PROG, opt);
+        return -1;
+    }
+    if (mdf_parse_int64(s, strlen(s), out) != 0 || *out < min || *out > max) {
+        mdf_cli_usage_error(PROG, "%s takes a number from %lld to %lld", opt, (long long)min,
+                            (long long)max);
         return -1;
     }
     return 0;
@@ -85,23 +92,21 @@ int main(int argc, char **argv)
             if (parse_size(a, i + 1 < argc ? argv[++i] : NULL, 1, 10000, &v) != 0)
                 return EXIT_USAGE;
             lim.max_depth = (int)v;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        } else if (mdf_cli_is_help(a)) {
             usage(stdout);
             return 0;
+        } else if (mdf_cli_is_version(a)) {
+            return mdf_cli_version(PROG, NULL, NULL);
         } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "mdefleet-report: unknown option %s (see --help)\n", a);
-            return EXIT_USAGE;
+            return mdf_cli_unknown(PROG, a);
         } else if (path) {
-            fprintf(stderr, "mdefleet-report: one FILE only (see --help)\n");
-            return EXIT_USAGE;
+            return mdf_cli_usage_error(PROG, "one FILE only (see --help)");
         } else {
             path = a;
         }
     }
-    if (!path) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (!path)
+        return mdf_cli_usage_error(PROG, "no FILE (see --help)");
 
     int rc = strcmp(path, "-") == 0 ? parse_stdin(&lim, &r, err, sizeof err)
                                     : mdf_report_parse_file(path, &lim, &r, err, sizeof err);

@@ -23,6 +23,8 @@
 #include "role.h"
 
 #define OUT_MAX (256 * 1024) /* one output record */
+/* the structured fields of a task's log lines (log.h) */
+#define TASK_FIELDS(t) MDF_FIELDS("job_id", (t)->job_id, "cluster", (t)->cluster, "node", (t)->node)
 
 /* The executor's metrics (role.h: NULL handles without a registry). */
 enum { X_STARTED, X_FINISHED, X_INFLIGHT, X_EXTRACT, X_BYTES, X__COUNT };
@@ -150,8 +152,9 @@ static void load_state(mdf_request *r, const task *t, mdf_fstate *prev)
     state_key(r, t, &key, &key_len);
     const char *v = sp->get(sp->ctx, mdf_req_msg(r)->partition, key, key_len, &len);
     if (v && mdf_fstate_parse(v, len, prev, err, sizeof err) != MDF_OK)
-        mdf_warn("job %s node %s: its findings state is unreadable (%s): starting afresh",
-                 t->job_id, t->node, err);
+        mdf_warn_f(TASK_FIELDS(t),
+                   "job %s node %s: its findings state is unreadable (%s): starting afresh",
+                   t->job_id, t->node, err);
 }
 
 typedef struct sink_ctx {
@@ -204,20 +207,23 @@ static void finish_node(mdf_request *r, const mdf_report *rep, const mdf_outcome
     if (mdf_results_apply(&n, rep, o, t->x->mode, &prev, &next, &sink, &counts, err, sizeof err) !=
         MDF_OK) {
         /* nothing is stored: the task runs again after a restart */
-        mdf_error("job %s node %s: %s; giving the task up", t->job_id, t->node, err);
+        mdf_error_f(TASK_FIELDS(t), "job %s node %s: %s; giving the task up", t->job_id, t->node,
+                    err);
         mdf_req_drop(r);
         goto cleanup;
     }
     if (counts.unwritten)
-        mdf_warn("job %s node %s: %lld records over their cap were not sent", t->job_id, t->node,
-                 (long long)counts.unwritten);
+        mdf_warn_f(TASK_FIELDS(t), "job %s node %s: %lld records over their cap were not sent",
+                   t->job_id, t->node, (long long)counts.unwritten);
     if (mdf_fstate_write(&next, t->node_id, t->job_id, n.time_ms, &t->state, &dropped, err,
                          sizeof err) != MDF_OK)
-        mdf_warn("job %s node %s: %s: its findings will be new again", t->job_id, t->node, err);
+        mdf_warn_f(TASK_FIELDS(t), "job %s node %s: %s: its findings will be new again", t->job_id,
+                   t->node, err);
     else if (dropped)
-        mdf_warn("job %s node %s: %lld threats left out of its state (over %d bytes): they "
-                 "will be reported again",
-                 t->job_id, t->node, (long long)dropped, MDF_FSTATE_MAX_BYTES);
+        mdf_warn_f(TASK_FIELDS(t),
+                   "job %s node %s: %lld threats left out of its state (over %d bytes): they "
+                   "will be reported again",
+                   t->job_id, t->node, (long long)dropped, MDF_FSTATE_MAX_BYTES);
     if (t->state.len) {
         /* kept now: the node's next task, maybe already here, starts from it */
         const char *key;
@@ -225,17 +231,19 @@ static void finish_node(mdf_request *r, const mdf_report *rep, const mdf_outcome
         state_key(r, t, &key, &key_len);
         if (sp->put(sp->ctx, mdf_req_msg(r)->partition, key, key_len, t->state.data, t->state.len,
                     err, sizeof err) != MDF_OK)
-            mdf_warn("job %s node %s: state not kept: %s", t->job_id, t->node, err);
+            mdf_warn_f(TASK_FIELDS(t), "job %s node %s: state not kept: %s", t->job_id, t->node,
+                       err);
     }
     if (mdf_node_report(&n, rep, o, &counts, &b, id) == MDF_OK)
         emit_json(r, MDF_TOPIC_NODE_REPORTS, &b, id);
     emit_outcome(r, o);
     if (rep)
-        mdf_info("job %s node %s: %zu scans, %zu threats; published %lld scans, %lld/%lld/%lld "
-                 "findings created/updated/closed, tickets %lld opened, %lld resolved",
-                 t->job_id, t->node, rep->n_scans, rep->n_threats, (long long)counts.scans,
-                 (long long)counts.created, (long long)counts.updated, (long long)counts.closed,
-                 (long long)counts.tickets_opened, (long long)counts.tickets_resolved);
+        mdf_info_f(TASK_FIELDS(t),
+                   "job %s node %s: %zu scans, %zu threats; published %lld scans, %lld/%lld/%lld "
+                   "findings created/updated/closed, tickets %lld opened, %lld resolved",
+                   t->job_id, t->node, rep->n_scans, rep->n_threats, (long long)counts.scans,
+                   (long long)counts.created, (long long)counts.updated, (long long)counts.closed,
+                   (long long)counts.tickets_opened, (long long)counts.tickets_resolved);
     if (t->state.len)
         mdf_req_when_delivered(r, write_state);
     else
@@ -252,7 +260,8 @@ static void fail_node(mdf_request *r, const char *failure, const char *reason)
 {
     task *t = mdf_req_state(r);
     mdf_outcome o = {false, failure, reason};
-    mdf_warn("job %s node %s failed: %s: %s", t->job_id, t->node, failure, reason);
+    mdf_warn_f(TASK_FIELDS(t), "job %s node %s failed: %s: %s", t->job_id, t->node, failure,
+               reason);
     finish_node(r, NULL, &o);
 }
 
@@ -272,7 +281,7 @@ static void reject_task(mdf_request *r, const char *reason)
 {
     task *t = mdf_req_state(r);
     mdf_outcome o = {false, "Other", reason};
-    mdf_warn("job %s node %s rejected: %s", t->job_id, t->node, reason);
+    mdf_warn_f(TASK_FIELDS(t), "job %s node %s rejected: %s", t->job_id, t->node, reason);
     emit_outcome(r, &o);
     mdf_req_dead_letter(r, reason);
 }
@@ -307,7 +316,8 @@ static void on_download(void *arg, mdf_blob_result *b)
     if (b->code == MDF_BLOB_E_EXPIRED && t->reruns < 1) {
         /* a SAS cannot be renewed: run the extract again for a fresh one */
         t->reruns++;
-        mdf_info("job %s node %s: result URL expired, extracting again", t->job_id, t->node);
+        mdf_info_f(TASK_FIELDS(t), "job %s node %s: result URL expired, extracting again",
+                   t->job_id, t->node);
         run_extract(r);
         return;
     }

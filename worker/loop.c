@@ -15,6 +15,7 @@
 #include "err.h"
 #include "kafka_consumer.h"
 #include "kafka_health.h"
+#include "kafka_log.h"
 #include "kafka_producer.h"
 #include "log.h"
 #include "offsets.h"
@@ -121,8 +122,9 @@ static void store_offset(loop *l, const slot *s)
     rd_kafka_topic_partition_list_add(tl, l->env.topics[m->topic], m->partition)->offset = next;
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(l->consumer, tl);
     if (e)
-        mdf_debug("offset store %s[%d]@%lld: %s", l->env.topics[m->topic], (int)m->partition,
-                  (long long)next, rd_kafka_err2str(e));
+        mdf_debug_f(MDF_FIELDS("topic", l->env.topics[m->topic]), "offset store %s[%d]@%lld: %s",
+                    l->env.topics[m->topic], (int)m->partition, (long long)next,
+                    rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(tl);
 }
 
@@ -139,8 +141,9 @@ static void on_delivery(void *opaque, rd_kafka_resp_err_t err)
          * stop, so that the request is redone (here after a restart, or by
          * another worker) */
         const mdf_msg *m = mdf_req_msg(r);
-        mdf_error("record of %s[%d]@%lld not delivered: %s; stopping", l->env.topics[m->topic],
-                  (int)m->partition, (long long)m->offset, rd_kafka_err2str(err));
+        mdf_error_f(MDF_FIELDS("topic", l->env.topics[m->topic]),
+                    "record of %s[%d]@%lld not delivered: %s; stopping", l->env.topics[m->topic],
+                    (int)m->partition, (long long)m->offset, rd_kafka_err2str(err));
         *l->stop = 1;
     }
     mdf_req_delivered(r, err == RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -239,8 +242,9 @@ static void out_of_memory_stop(loop *l, const char *what)
 static void out_of_memory(loop *l, const rd_kafka_message_t *m)
 {
     /* skipping it would let later offsets be stored past it */
-    mdf_error("out of memory at %s[%d]@%lld; stopping", rd_kafka_topic_name(m->rkt),
-              (int)m->partition, (long long)m->offset);
+    mdf_error_f(MDF_FIELDS("topic", rd_kafka_topic_name(m->rkt)),
+                "out of memory at %s[%d]@%lld; stopping", rd_kafka_topic_name(m->rkt),
+                (int)m->partition, (long long)m->offset);
     *l->stop = 1;
 }
 
@@ -255,7 +259,8 @@ static void on_message(loop *l, rd_kafka_message_t *m)
     mdf_topic t = topic_of(l, rd_kafka_topic_name(m->rkt));
     const mdf_loop_role *role = t < MDF_TOPIC__COUNT ? l->by_topic[t] : NULL;
     if (!role) {
-        mdf_warn("message on %s ignored", rd_kafka_topic_name(m->rkt));
+        mdf_warn_f(MDF_FIELDS("topic", rd_kafka_topic_name(m->rkt)), "message on %s ignored",
+                   rd_kafka_topic_name(m->rkt));
         return;
     }
     partition_offsets *po = offsets_for(l, t, m->partition, true);
@@ -391,7 +396,8 @@ static void restore_state(loop *l, const rd_kafka_topic_partition_list_t *parts)
         left = 0;
     }
     if (left && rd_kafka_assign(l->restorer, rl) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        mdf_warn("cannot read %s: its nodes' findings are new again", topic);
+        mdf_warn_f(MDF_FIELDS("topic", topic), "cannot read %s: its nodes' findings are new again",
+                   topic);
         left = 0;
     }
     while (left > 0 && mdf_mono_ms() < deadline) {
@@ -408,11 +414,12 @@ static void restore_state(loop *l, const rd_kafka_topic_partition_list_t *parts)
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             last = true;
         } else if (m->err) {
-            mdf_warn("reading %s: %s", topic, rd_kafka_message_errstr(m));
+            mdf_warn_f(MDF_FIELDS("topic", topic), "reading %s: %s", topic,
+                       rd_kafka_message_errstr(m));
         } else if (mdf_state_store_put(l->store, m->partition, m->key, m->key_len, m->payload,
                                        m->len, err, sizeof err) != MDF_OK) {
             if (refused++ == 0)
-                mdf_warn("%s[%d]: %s", topic, (int)m->partition, err);
+                mdf_warn_f(MDF_FIELDS("topic", topic), "%s[%d]: %s", topic, (int)m->partition, err);
         } else {
             records++;
         }
@@ -427,8 +434,10 @@ static void restore_state(loop *l, const rd_kafka_topic_partition_list_t *parts)
     free(end);
     for (int i = 0; i < rl->cnt; i++) {
         if (rl->elems[i].offset != RD_KAFKA_OFFSET_END)
-            mdf_warn("%s[%d] not read to its end in %llds: its nodes' findings are new again",
-                     topic, (int)rl->elems[i].partition, (long long)(l->restore_timeout_ms / 1000));
+            mdf_warn_f(MDF_FIELDS("topic", topic),
+                       "%s[%d] not read to its end in %llds: its nodes' findings are new again",
+                       topic, (int)rl->elems[i].partition,
+                       (long long)(l->restore_timeout_ms / 1000));
     }
     if (rl->cnt) {
         rd_kafka_assign(l->restorer, NULL);
@@ -523,6 +532,7 @@ static int consumer_new(loop *l, char *err, size_t errsz)
         rd_kafka_conf_destroy(conf);
         return MDF_ERR;
     }
+    mdf_kafka_set_log(conf, false);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_stats_cb(conf, stats_cb);
     rd_kafka_conf_set_opaque(conf, l);
@@ -610,6 +620,7 @@ static int state_setup(loop *l, char *err, size_t errsz)
         rd_kafka_conf_destroy(conf);
         return MDF_ERR;
     }
+    mdf_kafka_set_log(conf, false);
     l->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
     if (!l->restorer) {
         rd_kafka_conf_destroy(conf);

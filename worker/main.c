@@ -2,9 +2,13 @@
  * (loop.h). Exit 0 after a clean stop (SIGTERM, SIGINT), 2 for a usage or
  * configuration error, 1 when it cannot run. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <librdkafka/rdkafka.h>
+
+#include "cli.h"
 #include "config_load.h"
 #include "env.h"
 #include "err.h"
@@ -12,7 +16,8 @@
 #include "loop.h"
 #include "role.h"
 
-#define EXIT_USAGE 2
+#define PROG "mdefleet-worker"
+#define EXIT_USAGE MDF_EXIT_USAGE
 #define MAX_SETS 256 /* --set flags */
 
 extern char **environ;
@@ -27,10 +32,14 @@ static void on_signal(int sig)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: mdefleet-worker [--config FILE] [--set KEY=VALUE]... [--describe-config]\n"
-                "  configuration: FILE, then MDEFLEET_* variables, then --set (see README)\n"
-                "  credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,\n"
-                "               AZURE_FEDERATED_TOKEN_FILE, AZURE_AUTHORITY_HOST\n");
+    fprintf(fp,
+            "usage: " PROG " [--config FILE] [--set KEY=VALUE]... [--describe-config]\n"
+            "       " PROG " --version | --help\n"
+            "  configuration: FILE (default %s when it exists), then MDEFLEET_*\n"
+            "                 variables, then --set (see README)\n"
+            "  credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,\n"
+            "               AZURE_FEDERATED_TOKEN_FILE, AZURE_AUTHORITY_HOST\n",
+            mdf_config_default_file());
 }
 
 /* Every role there is; worker.roles picks among them. */
@@ -44,26 +53,29 @@ int main(int argc, char **argv)
     const char *sets[MAX_SETS];
     mdf_config_src src = {.envp = environ, .sets = sets};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+        const char *a = argv[i];
+        bool takes_value = !strcmp(a, "--config") || !strcmp(a, "--set");
+        if (takes_value && i + 1 >= argc)
+            return mdf_cli_needs_value(PROG, a);
+        if (!strcmp(a, "--config")) {
             src.file = argv[++i];
-        } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
-            if (src.n_sets == MAX_SETS) {
-                fprintf(stderr, "mdefleet-worker: more than %d --set flags\n", MAX_SETS);
-                return EXIT_USAGE;
-            }
+        } else if (!strcmp(a, "--set")) {
+            if (src.n_sets == MAX_SETS)
+                return mdf_cli_usage_error(PROG, "more than %d --set flags", MAX_SETS);
             sets[src.n_sets++] = argv[++i];
-        } else if (!strcmp(argv[i], "--describe-config")) {
+        } else if (!strcmp(a, "--describe-config")) {
             mdf_config_describe(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        } else if (mdf_cli_is_help(a)) {
             usage(stdout);
             return 0;
+        } else if (mdf_cli_is_version(a)) {
+            return mdf_cli_version(PROG, "librdkafka", rd_kafka_version_str());
         } else {
-            fprintf(stderr, "mdefleet-worker: unknown argument %s\n", argv[i]);
-            usage(stderr);
-            return EXIT_USAGE;
+            return mdf_cli_unknown(PROG, a);
         }
     }
+    src.file = mdf_config_file_choose(src.file, mdf_config_default_file());
 
     int rc = EXIT_USAGE;
     mdf_config *cfg = NULL;
@@ -73,9 +85,7 @@ int main(int argc, char **argv)
     memset(&env, 0, sizeof env);
     if (mdf_config_load(&cfg, &src, err, sizeof err) != MDF_OK)
         goto fail;
-    mdf_log_level level = MDF_LOG_INFO;
-    mdf_log_level_parse(mdf_config_get(cfg, "log.level"), &level);
-    mdf_log_init("mdefleet-worker", level);
+    mdf_config_log_setup(cfg, PROG, environ);
 
     rc = 1;
     if (mdf_worker_env_init(&env, cfg, err, sizeof err) != MDF_OK)
@@ -101,7 +111,7 @@ int main(int argc, char **argv)
     rc = 0;
     goto cleanup;
 fail:
-    fprintf(stderr, "mdefleet-worker: %s\n", err);
+    fprintf(stderr, PROG ": %s\n", err);
 cleanup:
     for (size_t i = 0; i < n_roles; i++)
         roles[i].role->fini(roles[i].self);

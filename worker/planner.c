@@ -18,6 +18,8 @@
 
 /* Job ids this worker has taken, remembered so that the same job published
  * twice is taken once. */
+/* the structured fields of a job's log lines (log.h) */
+#define PLAN_FIELDS(pl) MDF_FIELDS("job_id", (pl)->job_id, "cluster", (pl)->cluster)
 #define SEEN_JOBS 4096
 
 typedef struct seen_job {
@@ -100,7 +102,7 @@ static void fail_job(mdf_request *r, const char *reason, bool dead_letter)
     plan *pl = mdf_req_state(r);
     char id[MDF_UUID_STRSZ];
     json_object *s;
-    mdf_warn("job %s failed: %s", pl->job_id, reason);
+    mdf_warn_f(PLAN_FIELDS(pl), "job %s failed: %s", pl->job_id, reason);
     if (pl->enforce) {
         s = mdf_rec_job_status(pl->job_id, job_kind(pl), pl->cluster_id, "EnforcementResult", "",
                                id);
@@ -183,8 +185,9 @@ static bool plan_start(planner *p, mdf_request *r, mdf_rec_type rt)
     switch (seen_before(p, pl->job_id, m)) {
     case 1:
         /* a producer's retry or a republished file: one job, one run */
-        mdf_warn("job %s: the same request again (%s[%d]@%lld) ignored", pl->job_id,
-                 mdf_req_env_of(r)->topics[m->topic], (int)m->partition, (long long)m->offset);
+        mdf_warn_f(PLAN_FIELDS(pl), "job %s: the same request again (%s[%d]@%lld) ignored",
+                   pl->job_id, mdf_req_env_of(r)->topics[m->topic], (int)m->partition,
+                   (long long)m->offset);
         mdf_req_finish(r);
         return false;
     case -1: {
@@ -299,7 +302,7 @@ static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, 
         mdf_req_emit_avro(r, MDF_TOPIC_NODE_TASKS, MDF_REC_NODE_TASK, t, b->id, id);
         json_object_put(t);
     }
-    mdf_info("job %s planned: %zu nodes", pl->job_id, count);
+    mdf_info_f(PLAN_FIELDS(pl), "job %s planned: %zu nodes", pl->job_id, count);
     mdf_req_finish(r);
 }
 
@@ -324,10 +327,11 @@ static json_object *output_of(const plan *pl, const mdf_cluster *c)
     json_object *o = json_object_new_object();
     const mdf_output_settings *s = &c->output;
     if (!s->set) {
-        mdf_warn("job %s: cluster %s writes extract results to the Cluster Manager's storage "
-                 "account, which is deprecated: point commandOutputSettings at a container of "
-                 "your own storage account",
-                 pl->job_id, pl->cluster);
+        mdf_warn_f(PLAN_FIELDS(pl),
+                   "job %s: cluster %s writes extract results to the Cluster Manager's storage "
+                   "account, which is deprecated: point commandOutputSettings at a container of "
+                   "your own storage account",
+                   pl->job_id, pl->cluster);
         json_object_object_add(o, "mode", json_object_new_string("ClusterManager"));
         return o;
     }
@@ -341,8 +345,8 @@ static json_object *output_of(const plan *pl, const mdf_cluster *c)
     json_object_object_add(o, "account", str_or_null(account));
     json_object_object_add(o, "container", str_or_null(container));
     json_object_object_add(o, "identity", str_or_null(identity));
-    mdf_info("job %s: results in storage account %s, container %s%s", pl->job_id, account,
-             container, s->overridden ? " (the data extracts' override)" : "");
+    mdf_info_f(PLAN_FIELDS(pl), "job %s: results in storage account %s, container %s%s", pl->job_id,
+               account, container, s->overridden ? " (the data extracts' override)" : "");
     return o;
 }
 
@@ -358,8 +362,8 @@ static void on_scan_state(void *arg, const mdf_arm_error *e, const mdf_cluster *
         e->code == MDF_ARM_OK ? mdf_cluster_action(c, MDF_ACTION_TYPE_SCAN_RUNTIME) : NULL;
     if (e->code != MDF_ARM_OK)
         /* the scan itself succeeded: go on without its action state */
-        mdf_warn("job %s: reading the cluster after the scan: %s: %s", pl->job_id,
-                 mdf_arm_errcode_name(e->code), e->message);
+        mdf_warn_f(PLAN_FIELDS(pl), "job %s: reading the cluster after the scan: %s: %s",
+                   pl->job_id, mdf_arm_errcode_name(e->code), e->message);
     if (a) {
         json_object *s = json_object_new_object();
         json_object_object_add(s, "status", json_object_new_string(a->status));
@@ -431,7 +435,7 @@ static void scan_job(planner *p, mdf_request *r)
     if (!plan_start(p, r, MDF_REC_SCAN_JOB))
         return;
     plan *pl = mdf_req_state(r);
-    mdf_info("job %s: scan of %s", pl->job_id, pl->cluster_id);
+    mdf_info_f(PLAN_FIELDS(pl), "job %s: scan of %s", pl->job_id, pl->cluster_id);
     if (p->env->az->get_cluster(p->env->az->ctx, pl->sub, pl->rg, pl->cluster, on_cluster, r, err,
                                 sizeof err) != MDF_OK)
         fail_job(r, err, true);
@@ -469,8 +473,8 @@ static void on_enforced(void *arg, const mdf_arm_error *e, const mdf_cluster *c)
         json_object_object_add(s, "reason", json_object_new_string(reason));
     }
     emit_status(r, s, id);
-    mdf_info("job %s: enforcement %s -> %s: %s", pl->job_id, pl->previous_level, want,
-             ok ? "confirmed" : "not confirmed");
+    mdf_info_f(PLAN_FIELDS(pl), "job %s: enforcement %s -> %s: %s", pl->job_id, pl->previous_level,
+               want, ok ? "confirmed" : "not confirmed");
     mdf_req_finish(r);
 }
 

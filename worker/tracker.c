@@ -177,7 +177,8 @@ static void send_terminal(tracker *t, mdf_request *r, job *j, const char *forced
     json_object_put(s);
     j->terminal_sent = true;
     mdf_metric_inc(t->jobs_finished, (const char *[]){"Scan", status}, 1);
-    mdf_info("job %s %s: %zu of %d nodes succeeded", j->id, status, ok, j->node_count);
+    mdf_info_f(MDF_FIELDS("job_id", j->id), "job %s %s: %zu of %d nodes succeeded", j->id, status,
+               ok, j->node_count);
 }
 
 static void tracker_on_message(void *self, mdf_request *r)

@@ -138,7 +138,8 @@ static const keydef keys[] = {
     KSCHEMA("NodeTask"),
     KSCHEMA("JobStatus"),
     KSCHEMA("DeadLetter"),
-    KENUM("log.level", "info", "error|warn|info|debug", "Least severe log level written"),
+    KENUM("log.level", "info", "error|warn|info|debug",
+          "Least severe log level written (librdkafka's too)"),
     KENUM("log.format", "text", "text|json", "text: one readable line; json: one object per line"),
     KSTR("metrics.listen", "", check_listen,
          "HOST:PORT of /metrics, /livez and /readyz (empty: none; :PORT: every address; port 0: a "
@@ -586,6 +587,36 @@ static void env_name(const char *key, char *out, size_t outsz)
     out[n] = '\0';
 }
 
+bool mdf_config_env_is_service_link(const char *name)
+{
+    static const char *const protos[] = {"TCP", "UDP", "SCTP"};
+    static const char *const parts[] = {"", "_PROTO", "_PORT", "_ADDR"};
+    if (strncmp(name, ENV_PREFIX, ENV_PREFIX_LEN) != 0)
+        return false;
+    const char *s = name + ENV_PREFIX_LEN;
+    if (!strcmp(s, "PORT") || !strcmp(s, "SERVICE_HOST") || !strcmp(s, "SERVICE_PORT"))
+        return true;
+    /* a named port: SERVICE_PORT_<NAME>, the port's name upper-cased */
+    if (!strncmp(s, "SERVICE_PORT_", 13))
+        return s[13] != '\0';
+    if (strncmp(s, "PORT_", 5) != 0)
+        return false;
+    s += 5;
+    size_t ndig = strspn(s, "0123456789");
+    if (ndig == 0 || s[ndig] != '_')
+        return false;
+    s += ndig + 1;
+    for (size_t p = 0; p < sizeof protos / sizeof *protos; p++) {
+        size_t plen = strlen(protos[p]);
+        if (strncmp(s, protos[p], plen) != 0)
+            continue;
+        for (size_t k = 0; k < sizeof parts / sizeof *parts; k++)
+            if (!strcmp(s + plen, parts[k]))
+                return true;
+    }
+    return false;
+}
+
 int mdf_config_load_env(mdf_config *c, char *const *envp, char *err, size_t errsz)
 {
     char name[KEY_MAX + 1], want[KEY_MAX + 1];
@@ -626,6 +657,9 @@ int mdf_config_load_env(mdf_config *c, char *const *envp, char *err, size_t errs
                 return MDF_ERR;
             continue;
         }
+        /* reported at debug by mdf_config_log_setup, once the level is known */
+        if (mdf_config_env_is_service_link(name))
+            continue;
         return mdf_seterr(err, errsz,
                           "%s: unknown variable (settings are MDEFLEET_<KEY>, e.g. "
                           "MDEFLEET_ARM_ENDPOINT, or MDEFLEET_KAFKA_<PROPERTY>)",

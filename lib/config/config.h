@@ -34,8 +34,14 @@ void mdf_config_free(mdf_config *c);
 int mdf_config_load_file(mdf_config *c, const char *path, char *err, size_t errsz);
 /* MDEFLEET_* variables of envp (NULL-terminated, like environ). Any other
  * MDEFLEET_* name is an error that names it (a misspelt setting must not
- * pass silently); there is no allow-list of exceptions. */
+ * pass silently), except the variables Kubernetes injects for a Service
+ * named mdefleet (mdf_config_env_is_service_link), which are skipped. */
 int mdf_config_load_env(mdf_config *c, char *const *envp, char *err, size_t errsz);
+/* Whether the variable name (no "=value") is one of Kubernetes' service
+ * links for a Service named mdefleet: MDEFLEET_PORT, MDEFLEET_PORT_<n>_<P>
+ * and MDEFLEET_PORT_<n>_<P>_PROTO|_PORT|_ADDR (P: TCP, UDP or SCTP),
+ * MDEFLEET_SERVICE_HOST, MDEFLEET_SERVICE_PORT, MDEFLEET_SERVICE_PORT_<NAME>. */
+bool mdf_config_env_is_service_link(const char *name);
 /* One setting; `origin` appears in errors ("--set", "file.conf:3", ...).
  * Checks the key is known (or kafka.*) and the value fits its type. */
 int mdf_config_set(mdf_config *c, const char *key, const char *value, const char *origin, char *err,

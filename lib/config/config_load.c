@@ -3,8 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
+#include "log.h"
+
+#ifndef MDF_SYSCONFDIR
+#define MDF_SYSCONFDIR "/etc/mdefleet"
+#endif
 
 /* One --set KEY=VALUE. */
 static int apply_set(mdf_config *c, const char *kv, char *err, size_t errsz)
@@ -70,5 +76,39 @@ void mdf_config_codec_opts(const mdf_config *c, mdf_codec_opts *out)
         char key[64];
         snprintf(key, sizeof key, "codec.schema_id.%s", mdf_rec_name((mdf_rec_type)t));
         out->schema_id[t] = (uint32_t)mdf_config_get_int(c, key);
+    }
+}
+
+const char *mdf_config_default_file(void)
+{
+    return MDF_SYSCONFDIR "/mdefleet.conf";
+}
+
+const char *mdf_config_file_choose(const char *given, const char *default_path)
+{
+    if (given)
+        return given;
+    return default_path && access(default_path, F_OK) == 0 ? default_path : NULL;
+}
+
+void mdf_config_log_setup(const mdf_config *c, const char *program, char *const *envp)
+{
+    mdf_log_level level = MDF_LOG_INFO;
+    mdf_log_format format = MDF_LOG_TEXT;
+    /* both checked as enums when set */
+    mdf_log_level_parse(mdf_config_get(c, "log.level"), &level);
+    mdf_log_format_parse(mdf_config_get(c, "log.format"), &format);
+    mdf_log_init(program, level);
+    mdf_log_set_format(format);
+    for (size_t e = 0; envp && envp[e]; e++) {
+        char name[256];
+        size_t n = strcspn(envp[e], "=");
+        if (n >= sizeof name)
+            continue;
+        memcpy(name, envp[e], n);
+        name[n] = '\0';
+        if (mdf_config_env_is_service_link(name))
+            mdf_debug_f(MDF_FIELDS("variable", name), "%s: ignored (a Kubernetes service link)",
+                        name);
     }
 }

@@ -27,6 +27,20 @@ typedef struct mdf_config_src {
  * came from. */
 int mdf_config_load(mdf_config **out, const mdf_config_src *src, char *err, size_t errsz);
 
+/* The file the system's configuration is in when --config is not given:
+ * MDEFLEET_SYSCONFDIR (CMake, default /etc/mdefleet) + "/mdefleet.conf". */
+const char *mdf_config_default_file(void);
+/* The file to load: given (--config) when not NULL, else default_path
+ * when it exists (a file that exists but cannot be read is still chosen,
+ * so that loading it says why), else NULL: none. */
+const char *mdf_config_file_choose(const char *given, const char *default_path);
+
+/* The logger from log.level and log.format, for program; then one debug
+ * line for each variable of envp that the environment check skipped as a
+ * Kubernetes service link (mdf_config_env_is_service_link): the check
+ * runs before the logger knows its level. */
+void mdf_config_log_setup(const mdf_config *c, const char *program, char *const *envp);
+
 /* The framing and schema ids records are written with (codec.framing,
  * codec.schema_id.<Record>). */
 void mdf_config_codec_opts(const mdf_config *c, mdf_codec_opts *out);

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "err.h"
+#include "kafka_log.h"
 
 /* How long a send waits for room in a full local queue before it gives up.
  * The queue drains as the broker acknowledges (or message.timeout.ms
@@ -93,6 +94,7 @@ int mdf_producer_new(mdf_producer **out, const mdf_config *c, char *err, size_t 
             goto cleanup;
         }
     }
+    mdf_kafka_set_log(conf, false);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_opaque(conf, p);
