@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan test test-repeat format format-check checksrc demo bench bench-sweep clean
+.PHONY: all deps build build-asan test test-repeat format format-check checksrc demo bench bench-sweep install clean
 
 all: build
 
@@ -59,6 +59,12 @@ bench: build
 
 bench-sweep: build
 	/usr/bin/python3 bench/sweep.py --build $(BUILD)
+
+# The binaries, man pages and example configuration under PREFIX (default
+# /usr/local); DESTDIR stages them, as packagers expect.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
