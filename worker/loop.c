@@ -402,6 +402,8 @@ static void restore_state(loop *l, const rd_kafka_topic_partition_list_t *parts)
     }
     while (left > 0 && mdf_mono_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(l->restorer, 100);
+        /* bounded and progressing: not a stalled loop for /livez */
+        mdf_wops_alive(l->ops, mdf_mono_ms());
         if (!m)
             continue;
         int idx = -1;

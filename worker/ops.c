@@ -259,10 +259,15 @@ static void publish(mdf_wops *o)
     mdf_buf_free(&b);
 }
 
-void mdf_wops_turn(mdf_wops *o, int64_t now_ms, int requests_in_flight)
+void mdf_wops_alive(mdf_wops *o, int64_t now_ms)
 {
     if (o->server)
         mdf_ops_alive(o->server, now_ms);
+}
+
+void mdf_wops_turn(mdf_wops *o, int64_t now_ms, int requests_in_flight)
+{
+    mdf_wops_alive(o, now_ms);
     if (now_ms < o->next_publish)
         return;
     o->next_publish = now_ms + PUBLISH_MS;

@@ -32,6 +32,9 @@ void mdf_wops_free(mdf_wops *o);
 /* Every turn of the loop: the liveness stamp; at most once a second, the
  * readiness of the token, the budgets, and a new snapshot. */
 void mdf_wops_turn(mdf_wops *o, int64_t now_ms, int requests_in_flight);
+/* Only the liveness stamp: for a bounded wait that makes progress inside
+ * one turn (reading findings.state on an assignment). */
+void mdf_wops_alive(mdf_wops *o, int64_t now_ms);
 /* The consumer's assignment now has n partitions (0: revoked). */
 void mdf_wops_assigned(mdf_wops *o, int n);
 /* A delivery report of a record of topic (dlq_topic: the DLQ's name). */
