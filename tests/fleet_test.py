@@ -146,8 +146,10 @@ class Stack:
         self.procs.append(p)
         return p
 
-    def broker_cmd(self, cmd, timeout=10):
-        """A --control command; its one-line answer must be "ok"."""
+    def broker_cmd(self, cmd, timeout=30):
+        """A --control command; its one-line answer must be "ok". Each partition's
+        leader change is a round trip to the mock cluster's thread, which three
+        workers keep busy: under stress-ng the 12 changes of "*" took over 10 s."""
         self.broker.stdin.write((cmd + "\n").encode())
         self.broker.stdin.flush()
         deadline = time.time() + timeout
