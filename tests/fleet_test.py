@@ -703,22 +703,28 @@ def rebalance_test():
         os.unlink(path)
 
 
-def _on_sigterm(sig, frame):
-    # ctest's timeout: unwind, so that every Stack is stopped by its PIDs
-    raise SystemExit(f"fleet_test: stopped by signal {sig}")
+def run_tests(name, steps, timed=False):
+    """The main of a fleet-style test: runs steps in order, a Timeout counting
+    as one failure; ctest's SIGTERM unwinds, so that every Stack is stopped
+    by its PIDs. Prints "N passed, M failed" and exits 1 on any failure."""
+    def on_sigterm(sig, frame):
+        raise SystemExit(f"{name}: stopped by signal {sig}")
+    signal.signal(signal.SIGTERM, on_sigterm)
+    start = time.time()
+    try:
+        for step in steps:
+            step()
+    except Timeout as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        failures.append(str(e))
+    took = f" in {time.time() - start:.0f} s" if timed else ""
+    print(f"{passes} passed, {len(failures)} failed{took}")
+    sys.exit(1 if failures else 0)
 
 
 CODEC_TOOL = os.path.join(BIN, "codec_tool")
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        # FLEET_TESTS=name,name: only those (when working on one)
-        only = [t for t in os.environ.get("FLEET_TESTS", "").split(",") if t]
-        for t in (demo_test, kill_test, state_crash_test, rebalance_test):
-            if not only or t.__name__ in only:
-                t()
-    except Timeout as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        failures.append(str(e))
-    print(f"{passes} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    # FLEET_TESTS=name,name: only those (when working on one)
+    only = [t for t in os.environ.get("FLEET_TESTS", "").split(",") if t]
+    run_tests("fleet_test", [t for t in (demo_test, kill_test, state_crash_test, rebalance_test)
+                             if not only or t.__name__ in only])

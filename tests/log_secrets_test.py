@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
 import urllib.parse
 import urllib.request
@@ -204,18 +203,6 @@ def level_filters_kafka():
     shutil.rmtree(st.dir)
 
 
-def _on_sigterm(sig, frame):
-    raise SystemExit(f"log_secrets_test: stopped by signal {sig}")
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        for f in ("text", "json"):
-            run(f)
-        level_filters_kafka()
-    except ft.Timeout as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        ft.failures.append(str(e))
-    print(f"{ft.passes} passed, {len(ft.failures)} failed")
-    sys.exit(1 if ft.failures else 0)
+    ft.run_tests("log_secrets_test", [lambda: run("text"), lambda: run("json"),
+                                      level_filters_kafka])

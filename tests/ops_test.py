@@ -12,7 +12,6 @@ usage: ops_test.py BUILD_BIN_DIR SOURCE_DIR
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -229,18 +228,5 @@ def endpoint_test():
         ft.check("worker: exit 0 on SIGTERM", p.returncode == 0, p.returncode)
 
 
-def _on_sigterm(sig, frame):
-    raise SystemExit(f"ops_test: stopped by signal {sig}")
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    start = time.time()
-    try:
-        dead_kafka_test()
-        endpoint_test()
-    except ft.Timeout as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        ft.failures.append(str(e))
-    print(f"{ft.passes} passed, {len(ft.failures)} failed in {time.time() - start:.0f} s")
-    sys.exit(1 if ft.failures else 0)
+    ft.run_tests("ops_test", [dead_kafka_test, endpoint_test], timed=True)
