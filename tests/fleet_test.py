@@ -12,6 +12,7 @@ import ctypes
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -90,6 +91,7 @@ class Stack:
 
     def __init__(self, scenario, workers=3, extra_conf="", control=False):
         self.dir = tempfile.mkdtemp(prefix="mdf-fleet-")
+        self.failures_before = len(failures)
         self.procs = []
         self.workers = []
         boot = os.path.join(self.dir, "bootstrap")
@@ -180,6 +182,15 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(timeout=5)
+
+    def remove(self):
+        """Removes the stack's folder, or keeps it (and says where) when a
+        check failed or an exception is on its way: the logs are the
+        evidence."""
+        if len(failures) > self.failures_before or sys.exc_info()[0] is not None:
+            print(f"logs kept in {self.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def sim_stats(self):
         """The simulator's /_admin/stats."""
@@ -461,6 +472,7 @@ def demo_test():
         check("no SAS signature in logs", "sig=" not in logs)
     finally:
         st.stop()
+        st.remove()
         for i, w in enumerate(st.workers):
             check(f"worker {i} exits 0 on SIGTERM", w.returncode == 0, w.returncode)
 
@@ -607,6 +619,7 @@ def kill_test():
                   all(len(s) == 1 for s in ids.values()), ids)
     finally:
         st.stop()
+        st.remove()
         os.unlink(path)
 
 
@@ -658,6 +671,7 @@ def state_crash_test():
         check_contracts(st, job, "crash")
     finally:
         st.stop()
+        st.remove()
         os.unlink(path)
 
 
@@ -700,6 +714,7 @@ def rebalance_test():
                   len(got) == 1 and next(iter(got))[0] == "PartiallySucceeded", (j, got))
     finally:
         st.stop()
+        st.remove()
         os.unlink(path)
 
 

@@ -22,7 +22,6 @@ usage: log_secrets_test.py BUILD_BIN_DIR SOURCE_DIR
 import json
 import os
 import re
-import shutil
 import sys
 import urllib.parse
 import urllib.request
@@ -139,6 +138,9 @@ def run(fmt):
         st.stop()
         del os.environ["MDEFLEET_PORT"]
         del os.environ["MDEFLEET_SERVICE_PORT_METRICS"]
+    for p in st.workers:
+        check(f"{fmt}: the worker stopped cleanly (exit 0 on SIGTERM)", p.returncode == 0,
+              p.returncode)
     with open(os.path.join(st.dir, "worker0.err"), errors="replace") as f:
         worker_err = f.read()
     print(f"{fmt}: worker {len(worker_err.splitlines())} lines, "
@@ -151,7 +153,6 @@ def run(fmt):
     for name in ("broker.log", "broker.err", "sim.err"):
         with open(os.path.join(st.dir, name), errors="replace") as f:
             others += f.read()
-    shutil.rmtree(st.dir)
     check(f"{fmt}: nor in the broker's and simulator's output",
           not secret_hits(f"{fmt} broker, sim", others))
 
@@ -169,6 +170,7 @@ def run(fmt):
               re.search(r" debug mdefleet-worker\[\d+\]: kafka rdkafka#consumer-\d+ \w+: ",
                         worker_err) is not None)
         check("text: no fields in text lines", '"job_id"' not in worker_err)
+        st.remove()
         return
     kafka = [o for o in w if o.get("facility") and o.get("instance", "").startswith("rdkafka#")]
     check("json: librdkafka's lines with facility and instance", len(kafka) > 0)
@@ -180,6 +182,7 @@ def run(fmt):
     check("json: job_id and cluster fields on the planner's lines",
           any(o.get("job_id") == jobs[1] and o.get("cluster") == "cust-cluster"
               and "planned" in o["msg"] for o in w))
+    st.remove()
 
 
 def level_filters_kafka():
@@ -200,7 +203,7 @@ def level_filters_kafka():
               and "kafka rdkafka#producer" in r.stderr, r.stderr[-300:])
     finally:
         st.stop()
-    shutil.rmtree(st.dir)
+        st.remove()
 
 
 if __name__ == "__main__":

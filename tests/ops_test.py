@@ -223,6 +223,7 @@ def endpoint_test():
               f"{scraped} live scrapes through promtool")
     finally:
         st.stop()
+        st.remove()
         os.unlink(scenario)
     for p in st.workers:
         ft.check("worker: exit 0 on SIGTERM", p.returncode == 0, p.returncode)
