@@ -84,8 +84,8 @@ static int check_input(const req_input *in, req_names names, char *err, size_t e
                        "managed_resource_group", MDF_RULE_RESOURCE_GROUP, names, err,
                        errsz) != MDF_OK)
             return MDF_ERR;
-        if (in->n_nodes > REQ_MAX_NODES)
-            return mdf_seterr(err, errsz, "more than %d nodes", REQ_MAX_NODES);
+        if (in->n_nodes > MDF_MAX_NODES_PER_JOB)
+            return mdf_seterr(err, errsz, "more than %d nodes", MDF_MAX_NODES_PER_JOB);
         for (size_t i = 0; i < in->n_nodes; i++)
             if (check_name(in->nodes[i], true, mdf_valid_bmm_name, "nodes", MDF_RULE_BMM, names,
                            err, errsz) != MDF_OK)
@@ -248,7 +248,7 @@ int req_from_json_line(request *out, const char *line, size_t len, req_codec *rc
     int ret = MDF_ERR;
     json_tokener *tok = json_tokener_new();
     json_object *o = NULL;
-    const char *nodes[REQ_MAX_NODES];
+    const char *nodes[MDF_MAX_NODES_PER_JOB];
     req_input in;
     memset(&in, 0, sizeof in);
     memset(out, 0, sizeof *out);
@@ -299,8 +299,8 @@ int req_from_json_line(request *out, const char *line, size_t len, req_codec *rc
                 goto cleanup;
             }
             size_t n = v ? json_object_array_length(v) : 0;
-            if (n > REQ_MAX_NODES) {
-                mdf_seterr(err, errsz, "more than %d nodes", REQ_MAX_NODES);
+            if (n > MDF_MAX_NODES_PER_JOB) {
+                mdf_seterr(err, errsz, "more than %d nodes", MDF_MAX_NODES_PER_JOB);
                 goto cleanup;
             }
             for (size_t i = 0; i < n; i++) {

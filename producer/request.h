@@ -14,7 +14,6 @@
 #include "buf.h"
 #include "eventid.h"
 
-#define REQ_MAX_NODES 1024 /* more than any Nexus cluster has */
 #define REQ_MAX_REQUESTED_BY 256
 
 /* One request as given, with borrowed strings; NULL for what was not

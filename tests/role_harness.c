@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "records.h"
@@ -267,6 +268,13 @@ static int64_t h_clock(void)
     return clock_owner->now;
 }
 
+/* the wall clock moves with the test's clock, from the real time at h_init
+ * (the records' times are real) */
+static int64_t h_wall(void)
+{
+    return clock_owner->wall_at_init + (clock_owner->now - H_CLOCK_START);
+}
+
 /* ---- the findings state: the worker's store, every partition ready ------------- */
 
 #define H_PARTITIONS 16
@@ -289,7 +297,8 @@ void h_init(harness *h, const mdf_role *role, const char *const *settings)
     char err[MDF_ERRSZ];
     memset(h, 0, sizeof *h);
     h->auto_ack = true;
-    h->now = 1000000;
+    h->now = H_CLOCK_START;
+    h->wall_at_init = mdf_time_now_ms();
     mdf_log_init("role-test", MDF_LOG_ERROR); /* the roles say a lot at info */
     clock_owner = h;
     assert_int_equal(mdf_config_new(&h->cfg, err, sizeof err), MDF_OK);
@@ -326,6 +335,7 @@ void h_init(harness *h, const mdf_role *role, const char *const *settings)
                                  .az = &h->az,
                                  .state = &h->state,
                                  .mono_ms = h_clock,
+                                 .now_ms = h_wall,
                                  .metrics = h->metrics};
     h->role = role;
     if (role->init(&h->role_env, &h->self, err, sizeof err) != MDF_OK)

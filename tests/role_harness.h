@@ -19,6 +19,7 @@
 
 #define H_MAX_RECORDS 4096
 #define H_MAX_CALLS 256
+#define H_CLOCK_START 1000000 /* the test clock's first reading, ms */
 
 typedef struct h_record {
     mdf_topic topic;
@@ -64,8 +65,9 @@ typedef struct harness {
     mdf_role_env role_env;
     mdf_state_store *store; /* the findings state, partitions 0..15 ready */
     mdf_state_port state;
-    int64_t now;   /* the clock, ms */
-    bool auto_ack; /* deliver each record at once */
+    int64_t now;          /* the clock, ms */
+    int64_t wall_at_init; /* epoch ms: the wall clock is this + (now - H_CLOCK_START) */
+    bool auto_ack;        /* deliver each record at once */
     h_record records[H_MAX_RECORDS];
     size_t n_records;
     h_call calls[H_MAX_CALLS];

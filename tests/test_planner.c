@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "names.h"
 #include "records.h"
 #include "role_harness.h"
 
@@ -66,6 +67,19 @@ static void disabled_is_refused(void **state)
     h_fini(&h);
 }
 
+/* Delivers scan job j (not consumed) and answers its Azure calls up to the
+ * listing of the machines: the cluster (RealTime), the scan, and the read
+ * again after the scan, for its action state (none here). */
+static void scan_until_listing(harness *h, json_object *j)
+{
+    h_deliver(h, MDF_TOPIC_SCAN_JOBS, 0, 1, MDF_REC_SCAN_JOB, j);
+    h_answer_cluster(h, h_expect(h, AZ_GET_CLUSTER), "RealTime", "rg1-managed");
+    mdf_arm_error ok = {0};
+    mdf_opstatus st = {.status = "Succeeded"};
+    h_answer_op(h, h_expect(h, AZ_SCAN_RUNTIME), &ok, &st);
+    h_answer_cluster(h, h_expect(h, AZ_GET_CLUSTER), "RealTime", "rg1-managed");
+}
+
 /* Only the nodes asked for get a task (a node named twice once); a node
  * the cluster does not have fails at once with a reason. */
 static void node_filter(void **state)
@@ -76,13 +90,7 @@ static void node_filter(void **state)
     const char *nodes[] = {"rack1compute02", "rack9compute99", "rack1compute02"};
     json_object *j = scan_job(JOB, nodes, 3);
     json_object_object_add(j, "limit_time_seconds", json_object_new_int(900));
-    h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 1, MDF_REC_SCAN_JOB, j);
-    h_answer_cluster(&h, h_expect(&h, AZ_GET_CLUSTER), "RealTime", "rg1-managed");
-    mdf_arm_error ok = {0};
-    mdf_opstatus st = {.status = "Succeeded"};
-    h_answer_op(&h, h_expect(&h, AZ_SCAN_RUNTIME), &ok, &st);
-    /* read again after the scan, for its action state (none here) */
-    h_answer_cluster(&h, h_expect(&h, AZ_GET_CLUSTER), "RealTime", "rg1-managed");
+    scan_until_listing(&h, j);
     h_call *list = h_expect(&h, AZ_LIST_BMMS);
     assert_string_equal(list->rg, "rg1-managed");
     const char *have[] = {"rack1compute01", "rack1compute02", "rack1compute03"};
@@ -227,6 +235,59 @@ static void stored_only_after_acks(void **state)
     h_fini(&h);
 }
 
+/* Issue 12, case 1: the node tasks (and the outcomes of nodes the cluster
+ * does not have) go only once Planned is in the topic, so that no outcome
+ * of a job comes before its Planned (the tracker counts on it). */
+static void tasks_after_planned_is_delivered(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    h.auto_ack = false;
+    const char *nodes[] = {"rack1compute01", "rack9compute99"};
+    json_object *j = scan_job(JOB, nodes, 2);
+    scan_until_listing(&h, j);
+    const char *have[] = {"rack1compute01"};
+    h_answer_bmms(&h, h_expect(&h, AZ_LIST_BMMS), have, 1);
+    assert_int_equal(h_status_count(&h, "Planned"), 1);
+    assert_int_equal(h_count(&h, MDF_TOPIC_NODE_TASKS), 0);
+    assert_int_equal(h_status_count(&h, "NodeOutcome"), 0);
+    h_ack_all(&h); /* Accepted and Planned */
+    assert_int_equal(h_count(&h, MDF_TOPIC_NODE_TASKS), 1);
+    assert_int_equal(h_status_count(&h, "NodeOutcome"), 1);
+    assert_int_equal(h.completed, 0);
+    h_ack_all(&h);
+    assert_int_equal(h.stored, 1);
+    json_object_put(j);
+    h_fini(&h);
+}
+
+/* Issue 12, case 5: a job naming more nodes than a job may have is a dead
+ * letter and a Failed terminal that says why, before any Azure call. */
+static void node_cap(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    static char names[MDF_MAX_NODES_PER_JOB + 1][16];
+    const char *nodes[MDF_MAX_NODES_PER_JOB + 1];
+    for (int i = 0; i <= MDF_MAX_NODES_PER_JOB; i++) {
+        snprintf(names[i], sizeof names[i], "node%05d", i);
+        nodes[i] = names[i];
+    }
+    json_object *j = scan_job(JOB, nodes, MDF_MAX_NODES_PER_JOB + 1);
+    h_deliver(&h, MDF_TOPIC_SCAN_JOBS, 0, 1, MDF_REC_SCAN_JOB, j);
+    assert_int_equal(h.n_calls, 0);
+    assert_int_equal(h_count(&h, MDF_TOPIC_DLQ), 1);
+    json_object *t = h_last_status(&h, "Terminal");
+    assert_non_null(t);
+    assert_string_equal(mdf_jstr(t, "status"), "Failed");
+    assert_non_null(strstr(mdf_jstr(t, "reason"), "the job names 1025 nodes, more than 1024"));
+    json_object_put(t);
+    json_object_put(j);
+    h_fini(&h);
+}
+
 /* Runs a scan job up to the read after the scan, answering the first read
  * with `first` and the second with `after` (the planner reads the cluster
  * before the scan and again after it, for the scan's action state). */
@@ -363,6 +424,8 @@ int main(void)
         cmocka_unit_test(planned_says_output_and_scan),
         cmocka_unit_test(planned_says_cluster_manager),
         cmocka_unit_test(failed_scan_action_fails_job),
+        cmocka_unit_test(tasks_after_planned_is_delivered),
+        cmocka_unit_test(node_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

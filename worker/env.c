@@ -125,7 +125,11 @@ int mdf_worker_env_init(mdf_worker_env *e, const mdf_config *cfg, char *err, siz
                      e};
     e->store = mdf_state_store_new((size_t)mdf_config_get_int(cfg, "state.max_bytes"));
     e->state = (mdf_state_port){state_get, state_put, e->store};
-    e->role = (mdf_role_env){.cfg = cfg, .az = &e->az, .state = &e->state, .mono_ms = mdf_mono_ms};
+    e->role = (mdf_role_env){.cfg = cfg,
+                             .az = &e->az,
+                             .state = &e->state,
+                             .mono_ms = mdf_mono_ms,
+                             .now_ms = mdf_time_now_ms};
     if (!e->store) {
         mdf_seterr(err, errsz, "out of memory");
         mdf_worker_env_fini(e);

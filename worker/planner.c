@@ -45,6 +45,11 @@ typedef struct plan {
     char cluster_id[MDF_RID_MAX];
     char previous_level[16];
     bool enforce;
+    /* sent once Planned is delivered (see on_machines): the node tasks with
+     * their keys (machine resource ids), and the outcomes of nodes the
+     * cluster does not have */
+    json_object *tasks, *task_keys, *missing;
+    size_t count;
 } plan;
 
 static void plan_free(void *state)
@@ -53,6 +58,9 @@ static void plan_free(void *state)
     json_object_put(pl->rec);
     json_object_put(pl->output);
     json_object_put(pl->scan_action);
+    json_object_put(pl->tasks);
+    json_object_put(pl->task_keys);
+    json_object_put(pl->missing);
     free(pl);
 }
 
@@ -259,6 +267,28 @@ static void drop_repeated_nodes(json_object *wanted)
     }
 }
 
+/* Planned is in the topic: the tasks can go. The tracker relies on this
+ * order (tracker.c): no outcome of a job comes before its Planned. */
+static void send_tasks(mdf_request *r)
+{
+    plan *pl = mdf_req_state(r);
+    size_t n = json_object_array_length(pl->tasks);
+    for (size_t i = 0; i < n; i++)
+        mdf_req_emit_avro(r, MDF_TOPIC_NODE_TASKS, MDF_REC_NODE_TASK,
+                          json_object_array_get_idx(pl->tasks, i),
+                          json_object_get_string(json_object_array_get_idx(pl->task_keys, i)),
+                          mdf_jstr(json_object_array_get_idx(pl->tasks, i), "task_id"));
+    n = json_object_array_length(pl->missing);
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_get(json_object_array_get_idx(pl->missing, i));
+        char id[MDF_UUID_STRSZ];
+        mdf_strlcpy(id, mdf_jstr(o, "event_id"), sizeof id);
+        emit_status(r, o, id);
+    }
+    mdf_info_f(PLAN_FIELDS(pl), "job %s planned: %zu nodes", pl->job_id, pl->count);
+    mdf_req_finish(r);
+}
+
 static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, size_t n)
 {
     mdf_request *r = arg;
@@ -280,11 +310,22 @@ static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, 
         fail_job(r, "the managed resource group has no bare-metal machines", false);
         return;
     }
-    json_object *s = mdf_rec_job_status(pl->job_id, "Scan", pl->cluster_id, "Planned", "", id);
-    json_object_object_add(s, "node_count", json_object_new_int((int)count));
-    json_object_object_add(s, "output", json_object_get(pl->output));
-    json_object_object_add(s, "scan_action", json_object_get(pl->scan_action));
-    emit_status(r, s, id);
+    if (count > MDF_MAX_NODES_PER_JOB) {
+        char reason[200];
+        snprintf(reason, sizeof reason,
+                 "the cluster has %zu bare-metal machines, more than %d in one job: name the "
+                 "nodes, in several jobs",
+                 count, MDF_MAX_NODES_PER_JOB);
+        fail_job(r, reason, false);
+        return;
+    }
+    pl->tasks = json_object_new_array_ext((int)count);
+    pl->task_keys = json_object_new_array_ext((int)count);
+    pl->missing = json_object_new_array();
+    if (!pl->tasks || !pl->task_keys || !pl->missing) {
+        mdf_req_dead_letter(r, "out of memory");
+        return;
+    }
     for (size_t i = 0; i < count; i++) {
         const char *name =
             n_wanted ? json_object_get_string(json_object_array_get_idx(wanted, i)) : bmms[i].name;
@@ -295,15 +336,20 @@ static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, 
             snprintf(reason, sizeof reason, "no bare-metal machine named %.80s in %.100s", name,
                      pl->mrg);
             mdf_node_result res = {.node = name, .failure = "Other", .reason = reason};
-            emit_status(r, mdf_rec_node_outcome(pl->job_id, pl->cluster_id, &res, id), id);
+            json_object_array_add(pl->missing,
+                                  mdf_rec_node_outcome(pl->job_id, pl->cluster_id, &res, id));
             continue;
         }
-        json_object *t = node_task(pl, b, limit, id);
-        mdf_req_emit_avro(r, MDF_TOPIC_NODE_TASKS, MDF_REC_NODE_TASK, t, b->id, id);
-        json_object_put(t);
+        json_object_array_add(pl->tasks, node_task(pl, b, limit, id));
+        json_object_array_add(pl->task_keys, json_object_new_string(b->id));
     }
-    mdf_info_f(PLAN_FIELDS(pl), "job %s planned: %zu nodes", pl->job_id, count);
-    mdf_req_finish(r);
+    pl->count = count;
+    json_object *s = mdf_rec_job_status(pl->job_id, "Scan", pl->cluster_id, "Planned", "", id);
+    json_object_object_add(s, "node_count", json_object_new_int((int)count));
+    json_object_object_add(s, "output", json_object_get(pl->output));
+    json_object_object_add(s, "scan_action", json_object_get(pl->scan_action));
+    emit_status(r, s, id);
+    mdf_req_when_delivered(r, send_tasks);
 }
 
 static json_object *str_or_null(const char *s)
@@ -435,6 +481,15 @@ static void scan_job(planner *p, mdf_request *r)
     if (!plan_start(p, r, MDF_REC_SCAN_JOB))
         return;
     plan *pl = mdf_req_state(r);
+    json_object *nodes = NULL;
+    json_object_object_get_ex(pl->rec, "nodes", &nodes);
+    if (nodes && json_object_array_length(nodes) > MDF_MAX_NODES_PER_JOB) {
+        char reason[200];
+        snprintf(reason, sizeof reason, "the job names %zu nodes, more than %d: split it",
+                 json_object_array_length(nodes), MDF_MAX_NODES_PER_JOB);
+        fail_job(r, reason, true);
+        return;
+    }
     mdf_info_f(PLAN_FIELDS(pl), "job %s: scan of %s", pl->job_id, pl->cluster_id);
     if (p->env->az->get_cluster(p->env->az->ctx, pl->sub, pl->rg, pl->cluster, on_cluster, r, err,
                                 sizeof err) != MDF_OK)

@@ -1,5 +1,6 @@
 #include "request.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,21 +203,30 @@ void mdf_req_emit_json(mdf_request *r, mdf_topic t, const char *key, const mdf_b
                  event_id);
 }
 
+int mdf_req_try_emit_avro(mdf_request *r, mdf_topic t, mdf_rec_type rt, json_object *rec,
+                          const char *key, const char *event_id, char *err, size_t errsz)
+{
+    mdf_buf out;
+    mdf_buf_init(&out, MDF_CODEC_MAX_RECORD);
+    int rc = mdf_codec_write(r->env->codec, &r->env->codec_opts, rt, rec, &out, err, errsz);
+    if (rc == MDF_OK)
+        mdf_req_emit(r, t, key, strlen(key), out.data, out.len, MDF_CONTENT_AVRO, event_id);
+    mdf_buf_free(&out);
+    return rc;
+}
+
 void mdf_req_emit_avro(mdf_request *r, mdf_topic t, mdf_rec_type rt, json_object *rec,
                        const char *key, const char *event_id)
 {
-    char err[MDF_ERRSZ];
-    mdf_buf out;
-    mdf_buf_init(&out, MDF_CODEC_MAX_RECORD);
-    if (mdf_codec_write(r->env->codec, &r->env->codec_opts, rt, rec, &out, err, sizeof err) !=
-        MDF_OK) {
-        /* our own record does not fit our schema: a bug, never silent */
-        r->lost = true;
-        mdf_error("cannot encode %s: %s", mdf_rec_name(rt), err);
-    } else {
-        mdf_req_emit(r, t, key, strlen(key), out.data, out.len, MDF_CONTENT_AVRO, event_id);
-    }
-    mdf_buf_free(&out);
+    char err[MDF_ERRSZ], why[MDF_ERRSZ + 64];
+    if (mdf_req_try_emit_avro(r, t, rt, rec, key, event_id, err, sizeof err) == MDF_OK)
+        return;
+    /* our own record does not fit our schema: a bug, never silent, and
+     * never taken for a clean stop */
+    r->lost = true;
+    snprintf(why, sizeof why, "cannot encode %s: %s", mdf_rec_name(rt), err);
+    mdf_error("%s; stopping", why);
+    r->env->port->stop(r->env->port->ctx, why);
 }
 
 void mdf_req_dead_letter(mdf_request *r, const char *reason)

@@ -104,10 +104,15 @@ void mdf_req_emit_at(mdf_request *r, mdf_topic t, int32_t partition, const char 
 void mdf_req_emit_json(mdf_request *r, mdf_topic t, const char *key, const mdf_buf *b,
                        const char *event_id);
 /* rec (not consumed) encoded as record type rt with the worker's framing.
- * A record that does not fit its schema is a bug: logged, and r never
- * stores its offset. */
+ * A record that does not fit its schema (or the record cap) is a bug:
+ * logged, r never stores its offset, and the worker stops. */
 void mdf_req_emit_avro(mdf_request *r, mdf_topic t, mdf_rec_type rt, json_object *rec,
                        const char *key, const char *event_id);
+/* The same, for a role that has a smaller form of rec to try: MDF_ERR (and
+ * err) when rec does not encode, and then nothing is sent and r is as it
+ * was. */
+int mdf_req_try_emit_avro(mdf_request *r, mdf_topic t, mdf_rec_type rt, json_object *rec,
+                          const char *key, const char *event_id, char *err, size_t errsz);
 
 /* Calls cb(r) once every record r has sent so far is acknowledged (at once
  * when none is outstanding), before r can complete: a role writes what

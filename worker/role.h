@@ -67,6 +67,7 @@ typedef struct mdf_role_env {
     const mdf_az *az;
     const mdf_state_port *state; /* for a role that keeps_state */
     int64_t (*mono_ms)(void);    /* the monotonic clock: mdf_mono_ms, or a test's */
+    int64_t (*now_ms)(void);     /* the wall clock (epoch ms, as records' times) */
     mdf_metrics *metrics;        /* where a role registers its metrics (NULL: none) */
 } mdf_role_env;
 

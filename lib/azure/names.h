@@ -21,6 +21,10 @@
 #define MDF_EXTRACT_LIMIT_MIN 60
 #define MDF_EXTRACT_LIMIT_MAX 14400
 
+/* the nodes one scan job may name, or a cluster may list: more than any
+ * Nexus cluster has */
+#define MDF_MAX_NODES_PER_JOB 1024
+
 bool mdf_valid_subscription(const char *s); /* a GUID */
 bool mdf_valid_resource_group(const char *s);
 bool mdf_valid_cluster_name(const char *s);
