@@ -3,7 +3,8 @@
  * cluster would otherwise auto-create them with 4 partitions, writes its
  * bootstrap list to a file (ports are random) and runs until SIGTERM or
  * SIGINT. With --control it takes fault commands on stdin (a partition
- * without a leader), for the tests of what a stalled write does. For tests
+ * without a leader, a broker down, errors answered to requests), for the
+ * tests of what faults do. For tests
  * and one-machine runs only: data lives in memory. */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +66,11 @@ static void usage(FILE *out)
             "                         answered \"ok\" or \"error: ...\" on stdout:\n"
             "                           leader TOPIC PARTITION|* BROKER|-1\n"
             "                         (-1: no leader, so that writes to it wait)\n"
+            "                           down BROKER | up BROKER\n"
+            "                         (its connections closed and refused, or back)\n"
+            "                           errors APIKEY COUNT CODE\n"
+            "                         (the next COUNT requests of API APIKEY, 0 Produce,\n"
+            "                         answered with Kafka error CODE, 6 not the leader)\n"
             "Prints the bootstrap list on one line once it accepts connections; runs until\n"
             "SIGTERM/SIGINT. librdkafka 2.0.2's mock keeps about 5 MB per partition, in\n"
             "memory; a rebalance waits session.timeout.ms minus 1 s (use ~6000 ms).\n");
@@ -315,15 +321,15 @@ static int partitions_of(const topic_spec *topics, size_t n, const char *name)
     return -1;
 }
 
-/* One command line; the answer goes to stdout. */
-static void control(rd_kafka_mock_cluster_t *mc, const topic_spec *topics, size_t n_topics,
-                    int64_t brokers, const char *line)
+/* leader TOPIC PARTITION|* BROKER|-1 */
+static void control_leader(rd_kafka_mock_cluster_t *mc, const topic_spec *topics, size_t n_topics,
+                           int64_t brokers, const char *line)
 {
     char verb[16], topic[TOPIC_NAME_MAX + 1], part[16], broker[16], extra[2];
     int64_t p = -1, b = 0;
     int got = sscanf(line, "%15s %249s %15s %15s %1s", verb, topic, part, broker, extra);
-    int n = partitions_of(topics, n_topics, topic);
-    if (got != 4 || strcmp(verb, "leader") != 0)
+    int n = got == 4 ? partitions_of(topics, n_topics, topic) : -1;
+    if (got != 4)
         printf("error: expected: leader TOPIC PARTITION|* BROKER|-1\n");
     else if (n < 0)
         printf("error: no topic %s\n", topic);
@@ -337,12 +343,72 @@ static void control(rd_kafka_mock_cluster_t *mc, const topic_spec *topics, size_
             rd_kafka_resp_err_t e = rd_kafka_mock_partition_set_leader(mc, topic, i, (int32_t)b);
             if (e) {
                 printf("error: %s[%d]: %s\n", topic, i, rd_kafka_err2str(e));
-                fflush(stdout);
                 return;
             }
         }
         printf("ok\n");
     }
+}
+
+/* down|up BROKER: the broker's connections closed and refused, or back */
+static void control_down_up(rd_kafka_mock_cluster_t *mc, int64_t brokers, const char *line)
+{
+    char verb[16], broker[16], extra[2];
+    int64_t b = 0;
+    if (sscanf(line, "%15s %15s %1s", verb, broker, extra) != 2 ||
+        mdf_parse_int64(broker, strlen(broker), &b) != 0 || b < 1 || b > brokers) {
+        printf("error: expected: %s BROKER (1..%lld)\n", verb, (long long)brokers);
+        return;
+    }
+    rd_kafka_resp_err_t e = strcmp(verb, "down") == 0
+                                ? rd_kafka_mock_broker_set_down(mc, (int32_t)b)
+                                : rd_kafka_mock_broker_set_up(mc, (int32_t)b);
+    if (e)
+        printf("error: broker %lld: %s\n", (long long)b, rd_kafka_err2str(e));
+    else
+        printf("ok\n");
+}
+
+/* errors APIKEY COUNT CODE: the next COUNT requests of that API (0:
+ * Produce, 1: Fetch, ...) answered with error CODE (6: not the leader) */
+static void control_errors(rd_kafka_mock_cluster_t *mc, const char *line)
+{
+    char verb[16], key[16], count[16], code[16], extra[2];
+    int64_t k = 0, c = 0, e = 0;
+    if (sscanf(line, "%15s %15s %15s %15s %1s", verb, key, count, code, extra) != 4 ||
+        mdf_parse_int64(key, strlen(key), &k) != 0 || k < 0 || k > 100 ||
+        mdf_parse_int64(count, strlen(count), &c) != 0 || c < 1 || c > 10000 ||
+        mdf_parse_int64(code, strlen(code), &e) != 0 || e < 1 || e > 200) {
+        printf("error: expected: errors APIKEY(0..100) COUNT(1..10000) CODE(1..200)\n");
+        return;
+    }
+    rd_kafka_resp_err_t *errs = malloc((size_t)c * sizeof *errs);
+    if (!errs) {
+        printf("error: out of memory\n");
+        return;
+    }
+    for (int64_t i = 0; i < c; i++)
+        errs[i] = (rd_kafka_resp_err_t)e;
+    rd_kafka_mock_push_request_errors_array(mc, (int16_t)k, (size_t)c, errs);
+    free(errs);
+    printf("ok\n");
+}
+
+/* One command line; the answer goes to stdout. */
+static void control(rd_kafka_mock_cluster_t *mc, const topic_spec *topics, size_t n_topics,
+                    int64_t brokers, const char *line)
+{
+    char verb[16] = "";
+    if (sscanf(line, "%15s", verb) != 1)
+        verb[0] = '\0';
+    if (strcmp(verb, "leader") == 0)
+        control_leader(mc, topics, n_topics, brokers, line);
+    else if (strcmp(verb, "down") == 0 || strcmp(verb, "up") == 0)
+        control_down_up(mc, brokers, line);
+    else if (strcmp(verb, "errors") == 0)
+        control_errors(mc, line);
+    else
+        printf("error: unknown command %s (leader, down, up, errors)\n", verb);
     fflush(stdout);
 }
 
