@@ -124,6 +124,8 @@ class Stack:
         """Until the n workers share every partition with no rebalance under
         way: a request published during the group's first rebalances could be
         taken twice (at least once), which the exact counts below would see."""
+        if n == 0:
+            return
         def settled():
             total, done = 0, 0
             for i in range(n):

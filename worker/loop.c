@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,9 +77,25 @@ typedef struct loop {
     int32_t n_state_parts; /* of findings.state, = those of node.tasks */
     int64_t restore_timeout_ms;
     volatile sig_atomic_t *stop;
+    char stop_reason[MDF_ERRSZ]; /* the first internal error that stopped it; "": none */
     bool draining;
     bool closing; /* teardown: delivery reports are ignored */
 } loop;
+
+/* Stops the loop for an internal error: the worker then exits non-zero
+ * with the first reason, so that a supervisor does not take it for a clean
+ * stop. */
+static void internal_stop(loop *l, const char *fmt, ...) MDF_PRINTF(2, 3);
+static void internal_stop(loop *l, const char *fmt, ...)
+{
+    if (!l->stop_reason[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(l->stop_reason, sizeof l->stop_reason, fmt, ap);
+        va_end(ap);
+    }
+    *l->stop = 1;
+}
 
 /* ---- offsets per partition ------------------------------------------------- */
 
@@ -144,7 +161,8 @@ static void on_delivery(void *opaque, rd_kafka_resp_err_t err)
         mdf_error_f(MDF_FIELDS("topic", l->env.topics[m->topic]),
                     "record of %s[%d]@%lld not delivered: %s; stopping", l->env.topics[m->topic],
                     (int)m->partition, (long long)m->offset, rd_kafka_err2str(err));
-        *l->stop = 1;
+        internal_stop(l, "a record of %s[%d]@%lld not delivered: %s", l->env.topics[m->topic],
+                      (int)m->partition, (long long)m->offset, rd_kafka_err2str(err));
     }
     mdf_req_delivered(r, err == RD_KAFKA_RESP_ERR_NO_ERROR);
 }
@@ -187,8 +205,7 @@ static void port_complete(void *ctx, mdf_request *r, bool store)
 static void port_stop(void *ctx, const char *why)
 {
     loop *l = ctx;
-    (void)why; /* the request has logged it */
-    *l->stop = 1;
+    internal_stop(l, "%s", why); /* the request has logged it */
 }
 
 /* ---- consuming -------------------------------------------------------------------- */
@@ -236,7 +253,7 @@ static slot *find_slot(loop *l, mdf_topic t, int32_t partition, int64_t offset)
 static void out_of_memory_stop(loop *l, const char *what)
 {
     mdf_error("out of memory (%s); stopping", what);
-    *l->stop = 1;
+    internal_stop(l, "out of memory (%s)", what);
 }
 
 static void out_of_memory(loop *l, const rd_kafka_message_t *m)
@@ -245,7 +262,8 @@ static void out_of_memory(loop *l, const rd_kafka_message_t *m)
     mdf_error_f(MDF_FIELDS("topic", rd_kafka_topic_name(m->rkt)),
                 "out of memory at %s[%d]@%lld; stopping", rd_kafka_topic_name(m->rkt),
                 (int)m->partition, (long long)m->offset);
-    *l->stop = 1;
+    internal_stop(l, "out of memory at %s[%d]@%lld", rd_kafka_topic_name(m->rkt), (int)m->partition,
+                  (long long)m->offset);
 }
 
 static void on_message(loop *l, rd_kafka_message_t *m)
@@ -772,8 +790,10 @@ int mdf_loop_run(const mdf_config *cfg, mdf_worker_env *env, const mdf_loop_role
             next_tick = now + TICK_MS;
         }
         if (!l.draining && rd_kafka_fatal_error(mdf_producer_handle(l.producer), NULL, 0)) {
-            mdf_error("fatal producer error: stopping");
-            *stop = 1;
+            char why[512];
+            rd_kafka_fatal_error(mdf_producer_handle(l.producer), why, sizeof why);
+            mdf_error("fatal producer error: %s; stopping", why);
+            internal_stop(&l, "fatal producer error: %s", why);
         }
         if (l.draining && ((l.inflight == 0 && mdf_producer_outstanding(l.producer) == 0) ||
                            now >= drain_until)) {
@@ -783,6 +803,10 @@ int mdf_loop_run(const mdf_config *cfg, mdf_worker_env *env, const mdf_loop_role
         }
     }
     mdf_info("stopped: peak %d tasks in flight", l.peak_inflight);
+    if (l.stop_reason[0]) {
+        mdf_seterr(err, errsz, "stopped on an error: %s", l.stop_reason);
+        goto cleanup;
+    }
     rc = MDF_OK;
 cleanup:
     loop_teardown(&l);
