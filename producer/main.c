@@ -297,11 +297,10 @@ static int read_line(FILE *fp, mdf_buf *line)
         any = true;
         if (ch == '\n')
             break;
-        if (mdf_buf_appendc(line, (char)ch) != 0) {
-            while ((ch = getc(fp)) != EOF && ch != '\n')
-                ;
+        /* the caller refuses the whole file: reading on to the next
+         * newline could last forever (--file /dev/zero) */
+        if (mdf_buf_appendc(line, (char)ch) != 0)
             return -1;
-        }
     }
     if (line->len > 0 && line->data[line->len - 1] == '\r')
         line->data[--line->len] = '\0';

@@ -99,6 +99,11 @@ bad_file "file: nodes not strings" 'bad.jsonl:3: nodes[1] must be a string' \
 bad_file "file: limit not a number" 'bad.jsonl:3: limit_time_seconds must be a whole number' \
     '{"type":"scan","subscription":"'$SUB'","resource_group":"rg","cluster":"c1","limit_time_seconds":"600"}'
 bad_file "file: two objects" 'bad.jsonl:3: not JSON' "$good_scan $good_scan"
+# issue 12, case 7: a line with no end stops at the cap, it is not read on
+# (10 s: the cap is reached in milliseconds; before, this spun for ever)
+run_bin timeout 10 env -i PATH="$PATH" USER=tester "$bin" "${NOBROKER[@]}" --file /dev/zero
+check "file: /dev/zero: exit 2 within 10 s (got $rc)" [ "$rc" -eq 2 ]
+check "file: /dev/zero: names the cap (got: $err)" contains "$err" "/dev/zero:1: longer than 65536"
 printf '# nothing\n\n' >"$tmp/empty.jsonl"
 refused "file: no requests" 'no requests' "${NOBROKER[@]}" --file "$tmp/empty.jsonl"
 refused "file and command" '--file replaces the command' "${NOBROKER[@]}" --file "$tmp/empty.jsonl" \
