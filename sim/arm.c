@@ -844,6 +844,9 @@ enum MHD_Result sim_arm_handle(sim_req *r)
     int64_t wait_ms = mdf_tb_take(bucket, a.now);
     if (wait_ms > 0) {
         sim_stats_charge(&r->srv->stats, a.sub, SIM_CHARGE_THROTTLED);
+        const sim_budget *given = write ? &st->sc->writes : &st->sc->reads;
+        if (given->retry_after_s > 0)
+            wait_ms = given->retry_after_s * 1000;
         ret = sim_send_arm_error_retry(r, 429, wait_ms, "SubscriptionRequestsThrottled",
                                        "Number of '%s' requests for subscription '%s' exceeded. "
                                        "Please try again after '%" PRId64 "' seconds after "

@@ -792,7 +792,7 @@ static int load_auth(ld *l, const mdf_jval *root)
 static int load_budget(ld *l, const mdf_jval *o, const char *where, const char *key, double burst,
                        double rate, sim_budget *b)
 {
-    static const char *const keys[] = {"burst", "per_second", NULL};
+    static const char *const keys[] = {"burst", "per_second", "retry_after_seconds", NULL};
     const mdf_jval *v;
     char w[WHERESZ];
     int64_t ib;
@@ -803,7 +803,8 @@ static int load_budget(ld *l, const mdf_jval *o, const char *where, const char *
     if (!v)
         return MDF_OK;
     if (get_int(l, v, w, "burst", false, (int64_t)burst, 1, 1000000, &ib) ||
-        get_num(l, v, w, "per_second", rate, 0, true, 1e6, false, &b->per_second))
+        get_num(l, v, w, "per_second", rate, 0, true, 1e6, false, &b->per_second) ||
+        get_int(l, v, w, "retry_after_seconds", false, 0, 0, 100000000, &b->retry_after_s))
         return MDF_ERR;
     b->burst = (double)ib;
     return MDF_OK;

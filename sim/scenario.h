@@ -138,6 +138,7 @@ typedef struct sim_client {
 typedef struct sim_budget {
     double burst;
     double per_second;
+    int64_t retry_after_s; /* a 429's Retry-After as given (a hostile one); 0: the bucket's wait */
 } sim_budget;
 
 typedef struct sim_scenario {

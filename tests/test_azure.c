@@ -606,6 +606,45 @@ static void test_throttling(void **state)
     env_stop(&v);
 }
 
+/* Issue 12, case 2: a 429 with Retry-After: 999999 (and x-ms-retry-after-ms
+ * to match) on a write. The wait is capped, and bounded by the operation's
+ * deadline: the write fails TimedOut at its 3 s deadline, not after the
+ * server's 11 days nor the 60 s cap; reads of the same subscription go on
+ * meanwhile. */
+static void test_hostile_retry_after(void **state)
+{
+    (void)state;
+    env v;
+    result w1, w2, rd;
+    char err[MDF_ERRSZ];
+    env_start(&v, "hostile_retry.json");
+    v.arm_cfg.writes = (mdf_bucket_cfg){0, 0}; /* no client-side budget: the 429 comes */
+    v.arm_cfg.operation_deadline_ms = 3000;
+    env_client(&v);
+    memset(&w1, 0, sizeof w1);
+    memset(&w2, 0, sizeof w2);
+    /* the first takes the sim's only write token; the second gets the 429 */
+    assert_int_equal(mdf_arm_set_enforcement(v.arm, SUB, "test-rg", "test-cluster", "Audit",
+                                             on_cluster, &w1, err, sizeof err),
+                     MDF_OK);
+    wait_done(&v, &w1.done, 1);
+    int64_t start = mdf_mono_ms();
+    assert_int_equal(mdf_arm_set_enforcement(v.arm, SUB, "test-rg", "test-cluster", "RealTime",
+                                             on_cluster, &w2, err, sizeof err),
+                     MDF_OK);
+    while (sim_count(&v, "cluster.patch", "429") == 0 && mdf_mono_ms() - start < 2000)
+        mdf_http_run(v.http, 20, NULL, 0);
+    assert_true(sim_count(&v, "cluster.patch", "429") >= 1);
+    get_cluster(&v, "test-cluster", &rd);
+    assert_int_equal(rd.e.code, MDF_ARM_OK);
+    assert_int_equal(w2.done, 0);
+    wait_done(&v, &w2.done, 1);
+    int64_t took = mdf_mono_ms() - start;
+    assert_int_equal(w2.e.code, MDF_ARM_E_TIMED_OUT);
+    assert_true(took >= 2500 && took < 6000);
+    env_stop(&v);
+}
+
 /* Extracts of one cluster: before any has completed, two scouts poll at
  * Retry-After and the others wait without polling; once one has, every
  * first poll is aimed at the expected end and finds the extract done. */
@@ -947,6 +986,7 @@ int main(void)
         cmocka_unit_test_teardown(test_extract_faults, teardown),
         cmocka_unit_test_teardown(test_blob_rules, teardown),
         cmocka_unit_test_teardown(test_throttling, teardown),
+        cmocka_unit_test_teardown(test_hostile_retry_after, teardown),
         cmocka_unit_test_teardown(test_polls_aimed, teardown),
         cmocka_unit_test_teardown(test_budget_per_subscription, teardown),
         cmocka_unit_test_teardown(test_tokens, teardown),

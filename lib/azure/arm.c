@@ -48,6 +48,9 @@ struct bucket {
     struct op_queue q[PRIOS];
     int timers;      /* pending */
     int64_t next_at; /* when the earliest pending timer fires; INT64_MAX: none */
+    /* no queued operation's deadline is before this (INT64_MAX: none
+     * known); lowered as operations queue, found again when it passes */
+    int64_t min_deadline;
 };
 
 /* A subscription's reads and writes (ARM meters them per subscription). */
@@ -155,6 +158,7 @@ static void bucket_init(mdf_arm *a, struct bucket *b, const mdf_bucket_cfg *c)
     for (int i = 0; i < PRIOS; i++)
         TAILQ_INIT(&b->q[i]);
     b->next_at = INT64_MAX;
+    b->min_deadline = INT64_MAX;
     mdf_budget_init(&b->ctl, c->burst, c->per_second, a->cfg.budget_share, mdf_mono_ms());
 }
 
@@ -427,8 +431,13 @@ static void op_send(void *arg);
 static void op_on_resp(void *arg, mdf_http_resp *r);
 static void op_on_token(void *arg, const char *token, const char *why);
 
+/* Sends again after delay_ms, or at the deadline if that comes first (a
+ * server-given wait never outlasts it: op_send then fails the operation). */
 static void op_later(op *o, int64_t delay_ms)
 {
+    int64_t left = o->deadline - mdf_mono_ms();
+    if (delay_ms > left)
+        delay_ms = left > 0 ? left : 0;
     if (mdf_http_after(o->arm->http, delay_ms, op_send, o) != MDF_OK)
         op_fail(o, MDF_ARM_E_TRANSPORT, 0, "out of memory");
 }
@@ -455,10 +464,13 @@ static int prio_of(const op *o)
 static void bucket_timer(void *arg);
 
 /* Makes sure a timer will serve the bucket's queue when its next token is
- * there (one timer for all who wait). */
+ * there, or when a waiting operation's deadline comes first (one timer for
+ * all who wait): a long hold (Retry-After) never outlasts a deadline. */
 static int bucket_arm(struct bucket *b, int64_t now)
 {
     int64_t wait = mdf_budget_wait(&b->ctl, now);
+    if (b->min_deadline - now < wait)
+        wait = b->min_deadline > now ? b->min_deadline - now : 0;
     if (b->timers > 0 && b->next_at <= now + wait)
         return MDF_OK;
     if (mdf_http_after(b->arm->http, wait, bucket_timer, b) != MDF_OK)
@@ -496,8 +508,29 @@ static bool op_grant(op *o, struct bucket *b, int64_t now)
     return false;
 }
 
-/* Serves the queue while tokens last, then waits for the next one. After
- * an op_fail nothing is touched: its callback may destroy the client. */
+/* A queued operation whose deadline has passed, taken out of the queue
+ * (NULL: none); b->min_deadline is found again on the way. */
+static op *bucket_expired(struct bucket *b, int64_t now)
+{
+    op *found = NULL, *o;
+    b->min_deadline = INT64_MAX;
+    for (int i = 0; i < PRIOS; i++) {
+        TAILQ_FOREACH(o, &b->q[i], qlink) {
+            if (!found && o->deadline <= now)
+                found = o;
+            else if (o->deadline < b->min_deadline)
+                b->min_deadline = o->deadline;
+        }
+    }
+    if (found)
+        op_unqueue(found);
+    return found;
+}
+
+/* Fails operations whose deadline passed while they waited, one per turn,
+ * then serves the queue while tokens last, then waits for the next one.
+ * After an op_fail nothing is touched: its callback may destroy the
+ * client. */
 static void bucket_timer(void *arg)
 {
     struct bucket *b = arg;
@@ -505,6 +538,14 @@ static void bucket_timer(void *arg)
     op *o;
     b->timers--;
     b->next_at = INT64_MAX;
+    if (now >= b->min_deadline && (o = bucket_expired(b, now))) {
+        if (queue_first(b))
+            (void)bucket_arm(b, now); /* when out of memory, the pending timer serves them */
+        op_fail(o, MDF_ARM_E_TIMED_OUT, o->http_status,
+                "no result within %lld s (waiting for the ARM budget)",
+                (long long)(o->deadline_ms / 1000));
+        return;
+    }
     while ((o = queue_first(b)) && mdf_budget_wait(&b->ctl, now) == 0) {
         op_unqueue(o);
         if (!op_grant(o, b, now)) {
@@ -534,6 +575,8 @@ static void op_acquire(op *o, bool front)
     }
     o->prio = prio_of(o);
     o->queued = b;
+    if (o->deadline < b->min_deadline)
+        b->min_deadline = o->deadline;
     if (front)
         TAILQ_INSERT_HEAD(&b->q[o->prio], o, qlink);
     else
