@@ -135,7 +135,19 @@ check "--control: every partition led by broker 2" \
 check "--control: unknown topic named" test "$(sed -n 4p "$tmp/out")" = "error: no topic mde.nope"
 check "--control: partition out of range" grep -qx 'error: mde.findings.state has partitions 0..11, not 12' "$tmp/out"
 check "--control: broker out of range" grep -qx 'error: broker 4 is not -1 or 1..3' "$tmp/out"
-check "--control: unknown command" grep -qx 'error: expected: leader TOPIC PARTITION|\* BROKER|-1' "$tmp/out"
+check "--control: unknown command" grep -qx 'error: unknown command bogus (leader, down, up, errors)' "$tmp/out"
+printf 'down 3\nup 3\nerrors 0 2 6\ndown 9\nerrors 0 0 6\nleader x\n' >&3
+answer 12
+check "--control: down, up and errors answered ok" \
+    test "$(sed -n 8,10p "$tmp/out" | tr '\n' ' ')" = "ok ok ok "
+check "--control: a broker out of range" test "$(sed -n 11p "$tmp/out")" = "error: expected: down BROKER (1..3)"
+check "--control: errors out of range" \
+    test "$(sed -n 12p "$tmp/out")" = "error: expected: errors APIKEY(0..100) COUNT(1..10000) CODE(1..200)"
+check "--control: a short leader command" \
+    test "$(sed -n 13p "$tmp/out")" = "error: expected: leader TOPIC PARTITION|* BROKER|-1"
+# the two pushed errors (retriable: not the leader) are absorbed by kcat's retries
+printf 'after-errors\n' | timeout 30 kcat -P -b "$bs" -t mde.scan.jobs -p 1 2>"$tmp/p2.err"
+check "--control: a produce after pushed errors is delivered" test $? -eq 0
 exec 3>&- # stdin closed: it keeps running until a signal
 sleep 0.3
 check "--control: runs on after stdin closes" running "$pid"
