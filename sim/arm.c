@@ -555,12 +555,17 @@ static enum MHD_Result bmm_list(arm_ctx *a)
     mdf_jsonw_obj_begin(&w);
     size_t end = (size_t)skip < total ? (size_t)skip : total;
     end = total - end > (size_t)top ? end + (size_t)top : total;
-    if (end < total) {
+    /* past the end, a hostile list links to itself or to ever new pages */
+    size_t next = end < total                              ? end
+                  : sc->paging_fault == SIM_PAGING_LOOP    ? total
+                  : sc->paging_fault == SIM_PAGING_ENDLESS ? (size_t)skip + 1
+                                                           : 0;
+    if (ci >= 0 && (end < total || sc->paging_fault != SIM_PAGING_OK)) {
         char coll[MDF_RID_MAX], link[MDF_RID_MAX + 600];
         mdf_rid_bmm(coll, sizeof coll, sc->clusters[ci].subscription,
                     sc->clusters[ci].managed_resource_group, NULL);
         snprintf(link, sizeof link, "%s%s?api-version=%s&$top=%" PRId64 "&$skipToken=%zu",
-                 a->r->base_url, coll, a->apiv, top, end);
+                 a->r->base_url, coll, a->apiv, top, next);
         mdf_jsonw_kstr(&w, "nextLink", link);
     }
     mdf_jsonw_key(&w, "value");

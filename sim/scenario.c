@@ -810,11 +810,24 @@ static int load_budget(ld *l, const mdf_jval *o, const char *where, const char *
     return MDF_OK;
 }
 
+static int load_paging_fault(ld *l, const mdf_jval *root)
+{
+    const char *f;
+    if (get_str(l, root, "", "paging_fault", false, "none", &f) != MDF_OK)
+        return MDF_ERR;
+    l->sc->paging_fault = strcmp(f, "loop") == 0      ? SIM_PAGING_LOOP
+                          : strcmp(f, "endless") == 0 ? SIM_PAGING_ENDLESS
+                                                      : SIM_PAGING_OK;
+    if (l->sc->paging_fault == SIM_PAGING_OK && strcmp(f, "none") != 0)
+        return fail(l, "", "paging_fault", "\"%.40s\" is not none, loop or endless", f);
+    return MDF_OK;
+}
+
 static int load_top(ld *l, const mdf_jval *root)
 {
-    static const char *const keys[] = {"time_scale", "subscription", "location",  "api_versions",
-                                       "auth",       "budgets",      "page_size", "sas_ttl_seconds",
-                                       "durations",  "clusters",     NULL};
+    static const char *const keys[] = {
+        "time_scale", "subscription", "location",        "api_versions", "auth",     "budgets",
+        "page_size",  "paging_fault", "sas_ttl_seconds", "durations",    "clusters", NULL};
     static const char *const budget_keys[] = {"reads", "writes", NULL};
     static const char *const duration_keys[] = {"patch_seconds", "scan_runtime_seconds",
                                                 "extract_seconds", NULL};
@@ -838,6 +851,7 @@ static int load_top(ld *l, const mdf_jval *root)
     if (load_budget(l, o ? o : &empty, w, "reads", 250, 25, &sc->reads) ||
         load_budget(l, o ? o : &empty, w, "writes", 200, 10, &sc->writes) ||
         get_int(l, root, "", "page_size", false, 100, 1, 1000, &sc->page_size) ||
+        load_paging_fault(l, root) ||
         get_int(l, root, "", "sas_ttl_seconds", false, 14400, 1, 86400 * 365, &sc->sas_ttl_s) ||
         get_obj(l, root, "", "durations", duration_keys, false, &o, w))
         return MDF_ERR;

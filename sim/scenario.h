@@ -160,6 +160,9 @@ typedef struct sim_scenario {
     int64_t token_lifetime_s;
     sim_budget reads, writes;
     int64_t page_size;
+    /* a hostile machine list: past the last machine, empty pages whose
+     * nextLink is the page itself (a loop) or always a new one (endless) */
+    enum { SIM_PAGING_OK, SIM_PAGING_LOOP, SIM_PAGING_ENDLESS } paging_fault;
     int64_t sas_ttl_s;
     double patch_s, scan_runtime_s, extract_s;
     sim_cluster *clusters;

@@ -398,6 +398,35 @@ static void test_list_pages(void **state)
     env_stop(&v);
 }
 
+/* Issue 12, case 4: a machine list whose nextLink loops (an empty page
+ * linking to itself) fails at the repeat; one that pages for ever fails at
+ * MDF_ARM_MAX_PAGES pages, not after an hour of reads. */
+static void test_list_page_faults(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *scenario, *says;
+        long pages;
+    } cases[] = {{"paging_loop.json", "a nextLink seen before", 3},
+                 {"paging_endless.json", "more than 256 pages", MDF_ARM_MAX_PAGES}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        env v;
+        result r = {0};
+        char err[MDF_ERRSZ];
+        env_start(&v, cases[i].scenario);
+        v.arm_cfg.reads = (mdf_bucket_cfg){0, 0}; /* the test is not about the budget */
+        env_client(&v);
+        assert_int_equal(
+            mdf_arm_list_bmms(v.arm, SUB, "test-managed-rg", on_bmms, &r, err, sizeof err), MDF_OK);
+        wait_done(&v, &r.done, 1);
+        assert_int_equal(r.e.code, MDF_ARM_E_BAD_RESPONSE);
+        if (!strstr(r.e.message, cases[i].says))
+            fail_msg("%s: %s", cases[i].scenario, r.e.message);
+        assert_int_equal(sim_count(&v, "bmm.list", "200"), cases[i].pages);
+        env_stop(&v);
+    }
+}
+
 /* The happy path end to end: extract, download, parse. */
 static void test_extract_download_parse(void **state)
 {
@@ -987,6 +1016,7 @@ int main(void)
         cmocka_unit_test_teardown(test_blob_rules, teardown),
         cmocka_unit_test_teardown(test_throttling, teardown),
         cmocka_unit_test_teardown(test_hostile_retry_after, teardown),
+        cmocka_unit_test_teardown(test_list_page_faults, teardown),
         cmocka_unit_test_teardown(test_polls_aimed, teardown),
         cmocka_unit_test_teardown(test_budget_per_subscription, teardown),
         cmocka_unit_test_teardown(test_tokens, teardown),

@@ -101,6 +101,7 @@ struct op {
     mdf_cluster *cluster; /* owned, once decoded */
     mdf_opstatus *st;     /* owned, once the operation's status is final */
     mdf_vec bmms;         /* mdf_bmm, at most cfg.max_machines */
+    mdf_vec pages;        /* uint64_t: hashes of the nextLinks followed, MDF_ARM_MAX_PAGES */
     union {
         mdf_arm_cluster_cb cluster;
         mdf_arm_bmms_cb bmms;
@@ -317,6 +318,7 @@ static void op_free(op *o)
     free(o->cluster);
     free(o->st);
     mdf_vec_free(&o->bmms);
+    mdf_vec_free(&o->pages);
     free(o);
 }
 
@@ -881,6 +883,17 @@ static void extract_learn(op *o)
     }
 }
 
+/* Whether this list has followed next before. */
+static bool page_seen(const op *o, const char *next)
+{
+    uint64_t h = mdf_hash_bytes(next, strlen(next));
+    for (size_t i = 0; i < o->pages.len; i++) {
+        if (MDF_VEC_AT(&o->pages, uint64_t, i) == h)
+            return true;
+    }
+    return false;
+}
+
 /* A 200: the resource, a list page, or a finished operation's status. */
 static void op_success(op *o, mdf_http_resp *r)
 {
@@ -902,6 +915,13 @@ static void op_success(op *o, mdf_http_resp *r)
             op_succeed(o);
         else if (!url_ok(o, next))
             op_fail(o, MDF_ARM_E_BAD_RESPONSE, r->status, "nextLink to another origin refused");
+        else if (page_seen(o, next))
+            op_fail(o, MDF_ARM_E_BAD_RESPONSE, r->status,
+                    "machine list: a nextLink seen before (a loop), after %zu pages",
+                    o->pages.len + 1);
+        else if (mdf_vec_push(&o->pages, &(uint64_t){mdf_hash_bytes(next, strlen(next))}) != 0)
+            op_fail(o, MDF_ARM_E_BAD_RESPONSE, r->status,
+                    "machine list: more than %d pages, or out of memory", MDF_ARM_MAX_PAGES);
         else
             op_next(o, P_PAGE, next, 0);
         return;
@@ -1076,6 +1096,7 @@ static op *op_new(mdf_arm *a, kind k, const char *method, void *arg, char *err, 
     o->deadline_ms = a->cfg.operation_deadline_ms;
     o->deadline = mdf_mono_ms() + o->deadline_ms;
     mdf_vec_init(&o->bmms, sizeof(mdf_bmm), a->cfg.max_machines);
+    mdf_vec_init(&o->pages, sizeof(uint64_t), MDF_ARM_MAX_PAGES - 1);
     LIST_INSERT_HEAD(&a->ops, o, link);
     o->listed = true;
     return o;

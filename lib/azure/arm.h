@@ -64,6 +64,9 @@ typedef struct mdf_arm_cfg {
 
 /* The default cap on a machine list: more than any cluster has. */
 #define MDF_ARM_MAX_MACHINES 10000
+/* pages of one machine list: a nextLink loop (or a server that pages
+ * for ever) ends here, as does a nextLink seen before */
+#define MDF_ARM_MAX_PAGES 256
 
 /* Production defaults: management.azure.com, api-version 2026-07-01, ARM's
  * published budgets (reads 250 burst 25/s, writes 200 burst 10/s). */
