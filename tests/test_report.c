@@ -18,6 +18,7 @@
 #include "err.h"
 #include "json_writer.h"
 #include "report.h"
+#include "tarball.h"
 
 static mdf_report *parse_ok(const char *json)
 {
@@ -615,6 +616,41 @@ static void test_archive_bomb(void **state)
     free(zeros);
 }
 
+/* Issue 12, case 3: a bomb in an entry before the report (80 MiB of
+ * zeros, 80 KB of gzip; the campaign's inflated to 60 GiB) is refused from
+ * its header, before it is inflated to be skipped; so is an archive of
+ * more entries than the entry budget. */
+static void test_archive_skip_bomb(void **state)
+{
+    (void)state;
+    size_t big = 80u << 20, jlen, alen;
+    char *zeros = calloc(1, big);
+    assert_non_null(zeros);
+    char *json = read_data_file("sample-report.json", &jlen);
+    const struct entry e[] = {{"padding.bin", zeros, big, 0},
+                              {"mde-agent-information.json", json, jlen, 0}};
+    unsigned char *tgz = make_targz(e, 2, &alen);
+    const char *err = parse_err(tgz, alen, NULL);
+    assert_non_null(strstr(err, "archive has more than 64 MiB before mde-agent-information.json"));
+    assert_non_null(strstr(err, "padding.bin"));
+    free(tgz);
+    free(zeros);
+
+    enum { MANY = MDF_TARBALL_MAX_ENTRIES + 1 };
+    static struct entry many[MANY + 1];
+    static char names[MANY][16];
+    for (int i = 0; i < MANY; i++) {
+        snprintf(names[i], sizeof names[i], "f%d", i);
+        many[i] = (struct entry){names[i], "", 0, 0};
+    }
+    many[MANY] = (struct entry){"mde-agent-information.json", json, jlen, 0};
+    tgz = make_targz(many, MANY + 1, &alen);
+    err = parse_err(tgz, alen, NULL);
+    assert_non_null(strstr(err, "archive has more than 1024 entries"));
+    free(tgz);
+    free(json);
+}
+
 static void test_parse_file_errors(void **state)
 {
     (void)state;
@@ -673,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_archive),
         cmocka_unit_test(test_archive_bomb),
+        cmocka_unit_test(test_archive_skip_bomb),
         cmocka_unit_test(test_parse_file_errors),
         cmocka_unit_test(test_json_output),
     };

@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "err.h"
@@ -31,6 +32,7 @@ static int extract_stream(struct archive *a, const char *name, size_t max_entry,
                           mdf_extract_sink sink, void *ctx, char *err, size_t errsz)
 {
     struct archive_entry *entry;
+    uint64_t skipped = 0; /* declared bytes of the entries passed over */
     for (int seen = 0; seen < MDF_TARBALL_MAX_ENTRIES; seen++) {
         int r = archive_read_next_header(a, &entry);
         if (r == ARCHIVE_EOF)
@@ -38,8 +40,19 @@ static int extract_stream(struct archive *a, const char *name, size_t max_entry,
         if (r < ARCHIVE_WARN)
             return mdf_seterr(err, errsz, "unreadable archive: %s", aerr(a));
         const char *path = archive_entry_pathname(entry);
-        if (!path || archive_entry_filetype(entry) != AE_IFREG || !base_name_is(path, name))
+        if (!path || archive_entry_filetype(entry) != AE_IFREG || !base_name_is(path, name)) {
+            /* the next header inflates this entry's data to skip it: what
+             * the header declares, which is what the skip reads */
+            la_int64_t size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : 0;
+            skipped += size > 0 ? (uint64_t)size : 0;
+            if (skipped > MDF_TARBALL_MAX_SKIPPED)
+                return mdf_seterr(err, errsz,
+                                  "archive has more than %u MiB before %s (entry %.200s, %lld "
+                                  "bytes): not inflated",
+                                  MDF_TARBALL_MAX_SKIPPED >> 20, name, path ? path : "?",
+                                  (long long)size);
             continue;
+        }
         if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > (la_int64_t)max_entry)
             return mdf_seterr(err, errsz, "%s in archive is larger than the %zu-byte cap", name,
                               max_entry);
