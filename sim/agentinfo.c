@@ -384,8 +384,29 @@ static int add_entry(struct archive *a, struct archive_entry *e, const char *pat
     return archive_write_finish_entry(a) == ARCHIVE_OK ? MDF_OK : MDF_ERR;
 }
 
-int sim_agentinfo_archive(const char *json, size_t len, int64_t mtime_ms, mdf_buf *out, char *err,
-                          size_t errsz)
+#define BOMB_PATH "hostfs/tmp/runcommand/padding.bin"
+
+/* bomb_mib MiB of zeros as BOMB_PATH, a MiB at a time. */
+static int add_bomb(struct archive *a, struct archive_entry *e, int64_t bomb_mib, int64_t mtime_s)
+{
+    static const char zeros[1 << 20];
+    archive_entry_clear(e);
+    archive_entry_set_pathname(e, BOMB_PATH);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)bomb_mib << 20);
+    archive_entry_set_mtime(e, (time_t)mtime_s, 0);
+    if (archive_write_header(a, e) != ARCHIVE_OK)
+        return MDF_ERR;
+    for (int64_t i = 0; i < bomb_mib; i++) {
+        if (archive_write_data(a, zeros, sizeof zeros) != (la_ssize_t)sizeof zeros)
+            return MDF_ERR;
+    }
+    return archive_write_finish_entry(a) == ARCHIVE_OK ? MDF_OK : MDF_ERR;
+}
+
+int sim_agentinfo_archive(const char *json, size_t len, int64_t mtime_ms, int64_t bomb_mib,
+                          mdf_buf *out, char *err, size_t errsz)
 {
     int rc = MDF_ERR;
     struct archive *a = archive_write_new();
@@ -403,6 +424,7 @@ int sim_agentinfo_archive(const char *json, size_t len, int64_t mtime_ms, mdf_bu
         add_entry(a, e, "hostfs/", true, NULL, 0, mtime_s) != MDF_OK ||
         add_entry(a, e, "hostfs/tmp/", true, NULL, 0, mtime_s) != MDF_OK ||
         add_entry(a, e, "hostfs/tmp/runcommand/", true, NULL, 0, mtime_s) != MDF_OK ||
+        (bomb_mib > 0 && add_bomb(a, e, bomb_mib, mtime_s) != MDF_OK) ||
         add_entry(a, e, SIM_AGENTINFO_PATH, false, json, len, mtime_s) != MDF_OK ||
         archive_write_close(a) != ARCHIVE_OK) {
         mdf_seterr(err, errsz, "cannot write the archive: %s",

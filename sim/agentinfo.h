@@ -25,9 +25,10 @@ int sim_agentinfo_json(const char *node, const sim_report *r, const sim_extra_sc
                        size_t n_extra, int64_t now_ms, mdf_buf *out, char *err, size_t errsz);
 
 /* Packs json[0..len) as SIM_AGENTINFO_PATH (with its folders) into a tar.gz
- * dated mtime_ms, appended to out. */
-int sim_agentinfo_archive(const char *json, size_t len, int64_t mtime_ms, mdf_buf *out, char *err,
-                          size_t errsz);
+ * dated mtime_ms, appended to out. bomb_mib > 0: an entry of that many MiB
+ * of zeros comes first (an archive bomb: about 1 KB of gzip per MiB). */
+int sim_agentinfo_archive(const char *json, size_t len, int64_t mtime_ms, int64_t bomb_mib,
+                          mdf_buf *out, char *err, size_t errsz);
 
 /* Cuts a tar.gz short, so that gzip and tar readers fail on it the way they
  * do on a damaged upload (the corrupt_archive fault). */

@@ -412,6 +412,7 @@ static int load_faults(ld *l, const mdf_jval *node, const char *where, sim_fault
                                        "slow_download_bytes_per_second",
                                        "broken_download_after_bytes",
                                        "corrupt_archive",
+                                       "archive_bomb_mib",
                                        "expired_sas",
                                        "extract_seconds",
                                        "blob_401",
@@ -435,6 +436,7 @@ static int load_faults(ld *l, const mdf_jval *node, const char *where, sim_fault
         get_int(l, o, w, "broken_download_after_bytes", false, 0, 0, INT64_MAX,
                 &f->broken_download_after) ||
         get_bool(l, o, w, "corrupt_archive", false, &f->corrupt_archive) ||
+        get_int(l, o, w, "archive_bomb_mib", false, 0, 0, 65536, &f->archive_bomb_mib) ||
         get_bool(l, o, w, "expired_sas", false, &f->expired_sas) ||
         get_num(l, o, w, "extract_seconds", -1, 0, false, 1e7, true, &f->extract_seconds) ||
         get_int(l, o, w, "blob_401", false, 0, 0, 1000000, &f->blob_401) ||

@@ -64,6 +64,7 @@ typedef struct sim_faults {
     int64_t slow_download_bps;     /* 0: full speed */
     int64_t broken_download_after; /* 0: never */
     bool corrupt_archive;
+    int64_t archive_bomb_mib; /* 0: none; else an entry of this many MiB of zeros first */
     bool expired_sas;
     double extract_seconds; /* < 0: durations.extract_seconds */
     /* customer storage only: the first blob_401 GETs of a result blob answer

@@ -474,8 +474,8 @@ int sim_state_op_archive(sim_state *st, sim_op *op, char *err, size_t errsz)
     mdf_buf_reset(&op->archive);
     if (sim_agentinfo_json(node->name, report, extra, n, op->sim_end_ms, &json, err, errsz) !=
             MDF_OK ||
-        sim_agentinfo_archive(json.data, json.len, op->sim_end_ms, &op->archive, err, errsz) !=
-            MDF_OK)
+        sim_agentinfo_archive(json.data, json.len, op->sim_end_ms, op->faults->archive_bomb_mib,
+                              &op->archive, err, errsz) != MDF_OK)
         goto cleanup;
     if (op->faults->corrupt_archive)
         sim_agentinfo_corrupt(&op->archive);

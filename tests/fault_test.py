@@ -34,13 +34,14 @@ def scenario(spec):
     return path
 
 
-def scan_wait(st, what, timeout=240):
-    """A scan through mdefleet-producer --wait: (job id, exit code, output)."""
+def scan_wait(st, what, timeout=240, codes=(0, 3)):
+    """A scan through mdefleet-producer --wait: (job id, exit code, output).
+    Its exit code: 0 all nodes succeeded, 3 some failed, 1 the job failed."""
     args = ["scan", "--subscription", SUB, "--resource-group", RG, "--cluster", CLUSTER,
             "--wait", "--timeout", str(timeout)]
     r = st.producer(args, timeout=timeout + 60)
     job = r.stdout.split()[0] if r.stdout else ""
-    check(f"{what}: the job ended (exit 0 or 3)", r.returncode in (0, 3),
+    check(f"{what}: the job ended (exit {codes})", r.returncode in codes,
           (r.returncode, r.stdout[-400:], r.stderr[-400:]))
     return job, r.returncode, r.stdout
 
@@ -147,6 +148,67 @@ def produce_errors_and_a_broker_down():
           st.workers[0].returncode)
 
 
+# ---- hostile Azure ---------------------------------------------------------------------
+def outcomes_by_node(st, job):
+    return {r["node_outcome"]["node"]: r["node_outcome"] for r in ft.status_records(st, job)
+            if r["kind"] == "NodeOutcome"}
+
+
+def archive_bomb():
+    """Case 3: a node whose archive holds 100 MiB of zeros before the report
+    fails with a reason that says so, from the header, not inflated; its
+    neighbours succeed; the job ends once and the next is served."""
+    spec = demo_spec()
+    nodes = spec["clusters"][0]["nodes"]
+    bomb = nodes[1]["name"]
+    nodes[1]["faults"] = {"archive_bomb_mib": 100}
+    path = scenario(spec)
+    st = ft.Stack(path, workers=1)
+    try:
+        job, _, _ = scan_wait(st, "archive bomb")
+        t = one_terminal(st, job, len(nodes), "archive bomb")
+        check("archive bomb: the job is PartiallySucceeded",
+              t is not None and t["status"] == "PartiallySucceeded", t and t["status"])
+        outs = outcomes_by_node(st, job)
+        o = outs.get(bomb, {})
+        check("archive bomb: the node failed UnreadableReport, saying why",
+              o.get("result") == "Failed" and o.get("failure") == "UnreadableReport"
+              and "more than 64 MiB before mde-agent-information.json" in (o.get("reason") or ""),
+              o)
+        healthy = {n["name"] for n in nodes if "faults" not in n}
+        check("archive bomb: every node without a fault succeeded",
+              all(outs.get(k, {}).get("result") == "Succeeded" for k in healthy),
+              {k: outs.get(k, {}).get("result") for k in healthy})
+        job2, _, _ = scan_wait(st, "after the bomb")
+        one_terminal(st, job2, len(nodes), "after the bomb")
+    finally:
+        st.stop()
+        st.remove()
+        os.unlink(path)
+
+
+def paging_loop():
+    """Case 4: a machine list whose nextLink loops fails the job with the
+    reason in seconds, instead of paging for the operation's hour."""
+    spec = demo_spec()
+    spec["paging_fault"] = "loop"
+    path = scenario(spec)
+    st = ft.Stack(path, workers=1)
+    try:
+        t0 = time.time()
+        job, rc, _ = scan_wait(st, "paging loop", timeout=120, codes=(1,))
+        took = time.time() - t0
+        t = one_terminal(st, job, 0, "paging loop")
+        check("paging loop: the job Failed, naming the loop",
+              t is not None and t["status"] == "Failed"
+              and "a nextLink seen before" in (t.get("reason") or ""), t)
+        check(f"paging loop: ended in {took:.0f} s, under 60 s", took < 60)
+    finally:
+        st.stop()
+        st.remove()
+        os.unlink(path)
+
+
 if __name__ == "__main__":
-    ft.run_tests("fault_test", [undeliverable_stops_non_zero, produce_errors_and_a_broker_down],
-                 timed=True)
+    ft.run_tests("fault_test", [undeliverable_stops_non_zero, produce_errors_and_a_broker_down,
+                                archive_bomb, paging_loop], timed=True)

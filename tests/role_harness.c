@@ -275,6 +275,15 @@ static int64_t h_wall(void)
     return clock_owner->wall_at_init + (clock_owner->now - H_CLOCK_START);
 }
 
+/* the work at once, then its done: the roles' results, without a thread */
+static int h_offload(void *ctx, mdf_work_fn work, mdf_work_done_fn done, void *arg)
+{
+    (void)ctx;
+    work(arg);
+    done(arg, false);
+    return MDF_OK;
+}
+
 /* ---- the findings state: the worker's store, every partition ready ------------- */
 
 #define H_PARTITIONS 16
@@ -336,6 +345,7 @@ void h_init(harness *h, const mdf_role *role, const char *const *settings)
                                  .state = &h->state,
                                  .mono_ms = h_clock,
                                  .now_ms = h_wall,
+                                 .offload = h_offload,
                                  .metrics = h->metrics};
     h->role = role;
     if (role->init(&h->role_env, &h->self, err, sizeof err) != MDF_OK)

@@ -1,6 +1,7 @@
 /* The ARM client, token provider and blob download against mdefleet-sim
  * (a real HTTP server on 127.0.0.1): every operation, each fault, paging,
  * throttling, token refresh and the blob rules. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -425,6 +426,74 @@ static void test_list_page_faults(void **state)
         assert_int_equal(sim_count(&v, "bmm.list", "200"), cases[i].pages);
         env_stop(&v);
     }
+}
+
+/* ---- offloaded work (issue 12, case 3: the loop keeps turning) ---------------- */
+
+struct work_probe {
+    pthread_t worked_on, done_on;
+    int64_t worked_ms;
+    int done, cancelled, order;
+    int *seq;
+};
+
+static void probe_work(void *arg)
+{
+    struct work_probe *w = arg;
+    w->worked_on = pthread_self();
+    usleep(300 * 1000); /* a long parse */
+    w->worked_ms = mdf_mono_ms();
+}
+
+static void probe_done(void *arg, bool cancelled)
+{
+    struct work_probe *w = arg;
+    w->done_on = pthread_self();
+    w->done++;
+    w->cancelled += cancelled;
+    w->order = ++*w->seq;
+}
+
+static void on_tick(void *arg)
+{
+    *(int64_t *)arg = mdf_mono_ms();
+}
+
+/* Work runs off the loop's thread, in order; the loop serves a timer
+ * meanwhile; done comes on the loop's thread. Destroying the loop waits for
+ * the work under way and cancels the rest. */
+static void test_offload(void **state)
+{
+    (void)state;
+    char err[MDF_ERRSZ];
+    mdf_http *h = NULL;
+    assert_int_equal(mdf_http_new(&h, err, sizeof err), MDF_OK);
+    int seq = 0;
+    struct work_probe a = {.seq = &seq}, b = {.seq = &seq};
+    int64_t ticked = 0;
+    assert_int_equal(mdf_http_offload(h, probe_work, probe_done, &a), MDF_OK);
+    assert_int_equal(mdf_http_offload(h, probe_work, probe_done, &b), MDF_OK);
+    assert_int_equal(mdf_http_after(h, 50, on_tick, &ticked), MDF_OK);
+    int64_t deadline = mdf_mono_ms() + 10000;
+    while ((a.done == 0 || b.done == 0) && mdf_mono_ms() < deadline)
+        mdf_http_run(h, 100, NULL, 0);
+    assert_int_equal(a.done + b.done, 2);
+    assert_int_equal(a.cancelled + b.cancelled, 0);
+    assert_true(ticked > 0 && ticked < a.worked_ms); /* the loop turned while a worked */
+    assert_false(pthread_equal(a.worked_on, pthread_self()));
+    assert_true(pthread_equal(a.done_on, pthread_self()));
+    assert_true(pthread_equal(b.done_on, pthread_self()));
+    assert_int_equal(a.order, 1);
+    assert_int_equal(b.order, 2);
+    assert_int_equal(mdf_http_pending(h), 0);
+
+    struct work_probe c = {.seq = &seq}, d = {.seq = &seq};
+    assert_int_equal(mdf_http_offload(h, probe_work, probe_done, &c), MDF_OK);
+    assert_int_equal(mdf_http_offload(h, probe_work, probe_done, &d), MDF_OK);
+    usleep(50 * 1000); /* c under way */
+    mdf_http_destroy(h);
+    assert_int_equal(c.done + d.done, 2);
+    assert_int_equal(c.cancelled + d.cancelled, 2);
 }
 
 /* The happy path end to end: extract, download, parse. */
@@ -1009,6 +1078,7 @@ static void test_storage_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_offload),
         cmocka_unit_test_teardown(test_cluster_and_enforcement, teardown),
         cmocka_unit_test_teardown(test_list_pages, teardown),
         cmocka_unit_test_teardown(test_extract_download_parse, teardown),

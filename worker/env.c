@@ -52,6 +52,12 @@ static int az_download(void *ctx, const char *url, mdf_blob_cb cb, void *arg, ch
     return mdf_blob_get(e->http, &e->blob, url, cb, arg, err, errsz);
 }
 
+static int offload(void *ctx, mdf_work_fn work, mdf_work_done_fn done, void *arg)
+{
+    mdf_worker_env *e = ctx;
+    return mdf_http_offload(e->http, work, done, arg);
+}
+
 /* ---- setup ------------------------------------------------------------------------ */
 
 static int azure_new(mdf_worker_env *e, const mdf_config *c, char *err, size_t errsz)
@@ -129,7 +135,9 @@ int mdf_worker_env_init(mdf_worker_env *e, const mdf_config *cfg, char *err, siz
                              .az = &e->az,
                              .state = &e->state,
                              .mono_ms = mdf_mono_ms,
-                             .now_ms = mdf_time_now_ms};
+                             .now_ms = mdf_time_now_ms,
+                             .offload = offload,
+                             .offload_ctx = e};
     if (!e->store) {
         mdf_seterr(err, errsz, "out of memory");
         mdf_worker_env_fini(e);

@@ -308,11 +308,46 @@ static const char *download_failure(mdf_blob_errcode code)
     }
 }
 
+/* A result archive being parsed off the loop's thread. The worker thread
+ * touches only data, len, rep, rc and err. */
+typedef struct parse_job {
+    mdf_request *r; /* the task's; not touched if cancelled */
+    char *data;     /* owned: the downloaded bytes */
+    size_t len;
+    mdf_report *rep; /* owned, once parsed */
+    int rc;
+    char err[MDF_ERRSZ];
+} parse_job;
+
+static void parse_work(void *arg)
+{
+    parse_job *p = arg;
+    p->rc =
+        mdf_report_parse_mem(p->data ? p->data : "", p->len, NULL, &p->rep, p->err, sizeof p->err);
+    free(p->data);
+    p->data = NULL;
+}
+
+/* Back on the loop's thread; cancelled: the worker is stopping and the
+ * request is gone. */
+static void parse_done(void *arg, bool cancelled)
+{
+    parse_job *p = arg;
+    if (!cancelled) {
+        if (p->rc == MDF_OK)
+            report_node(p->r, p->rep);
+        else
+            fail_node(p->r, "UnreadableReport", p->err);
+    }
+    mdf_report_free(p->rep);
+    free(p->data);
+    free(p);
+}
+
 static void on_download(void *arg, mdf_blob_result *b)
 {
     mdf_request *r = arg;
     task *t = mdf_req_state(r);
-    char err[MDF_ERRSZ];
     if (b->code == MDF_BLOB_E_EXPIRED && t->reruns < 1) {
         /* a SAS cannot be renewed: run the extract again for a fresh one */
         t->reruns++;
@@ -326,13 +361,20 @@ static void on_download(void *arg, mdf_blob_result *b)
         return;
     }
     mdf_metric_inc(t->x->m[X_BYTES], NULL, (double)b->data->len);
-    mdf_report *rep = NULL;
-    if (mdf_report_parse_mem(b->data->data, b->data->len, NULL, &rep, err, sizeof err) != MDF_OK) {
-        fail_node(r, "UnreadableReport", err);
+    parse_job *p = calloc(1, sizeof *p);
+    if (!p) {
+        fail_node(r, "Other", "out of memory");
         return;
     }
-    report_node(r, rep);
-    mdf_report_free(rep);
+    p->r = r;
+    p->data = mdf_buf_take(b->data, &p->len);
+    /* inflating and parsing 64 MiB takes seconds: off the loop's thread,
+     * so that every other task and job goes on meanwhile */
+    const mdf_role_env *env = t->x->env;
+    if (!env->offload || env->offload(env->offload_ctx, parse_work, parse_done, p) != MDF_OK) {
+        parse_work(p);
+        parse_done(p, false);
+    }
 }
 
 static void on_extract(void *arg, const mdf_arm_error *e, const mdf_opstatus *st)

@@ -68,7 +68,12 @@ typedef struct mdf_role_env {
     const mdf_state_port *state; /* for a role that keeps_state */
     int64_t (*mono_ms)(void);    /* the monotonic clock: mdf_mono_ms, or a test's */
     int64_t (*now_ms)(void);     /* the wall clock (epoch ms, as records' times) */
-    mdf_metrics *metrics;        /* where a role registers its metrics (NULL: none) */
+    /* Runs work(arg) off the loop's thread, then done(arg, false) on it:
+     * mdf_http_offload's contract (http_loop.h); the role tests run both
+     * at once. MDF_ERR: not taken (the role may do the work itself). */
+    int (*offload)(void *ctx, mdf_work_fn work, mdf_work_done_fn done, void *arg);
+    void *offload_ctx;
+    mdf_metrics *metrics; /* where a role registers its metrics (NULL: none) */
 } mdf_role_env;
 
 typedef struct mdf_role {

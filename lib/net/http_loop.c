@@ -1,6 +1,7 @@
 #include "http_loop.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,12 +30,31 @@ struct timer {
     void *arg;
 };
 
+struct job {
+    mdf_work_fn work;
+    mdf_work_done_fn done;
+    void *arg;
+    STAILQ_ENTRY(job) link;
+};
+STAILQ_HEAD(job_list, job);
+
+/* The loop's worker thread and its two queues, under mu. */
+struct offload {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started, quit;
+    struct job_list todo, done;
+    int n_jobs; /* in either queue, or working */
+};
+
 struct mdf_http {
     CURLM *multi;
     LIST_HEAD(, xfer) xfers; /* in flight */
     int n_xfers;
     mdf_vec heap; /* struct timer, a min-heap on (due, seq) */
     uint64_t seq;
+    struct offload off;
 };
 
 int mdf_http_new(mdf_http **out, char *err, size_t errsz)
@@ -56,6 +76,10 @@ int mdf_http_new(mdf_http **out, char *err, size_t errsz)
     }
     LIST_INIT(&h->xfers);
     mdf_vec_init(&h->heap, sizeof(struct timer), MDF_HTTP_MAX_TIMERS);
+    pthread_mutex_init(&h->off.mu, NULL);
+    pthread_cond_init(&h->off.cv, NULL);
+    STAILQ_INIT(&h->off.todo);
+    STAILQ_INIT(&h->off.done);
     *out = h;
     return MDF_OK;
 }
@@ -89,10 +113,13 @@ static void xfer_free(mdf_http *h, struct xfer *x)
     free(x);
 }
 
+static void offload_stop(mdf_http *h);
+
 void mdf_http_destroy(mdf_http *h)
 {
     if (!h)
         return;
+    offload_stop(h);
     while (!LIST_EMPTY(&h->xfers))
         xfer_free(h, LIST_FIRST(&h->xfers));
     curl_multi_cleanup(h->multi);
@@ -331,6 +358,92 @@ static void finish_done(mdf_http *h)
     }
 }
 
+/* ---- offloaded work -------------------------------------------------- */
+
+static void *offload_main(void *arg)
+{
+    mdf_http *h = arg;
+    struct offload *o = &h->off;
+    pthread_mutex_lock(&o->mu);
+    for (;;) {
+        while (!o->quit && STAILQ_EMPTY(&o->todo))
+            pthread_cond_wait(&o->cv, &o->mu);
+        if (o->quit)
+            break;
+        struct job *j = STAILQ_FIRST(&o->todo);
+        STAILQ_REMOVE_HEAD(&o->todo, link);
+        pthread_mutex_unlock(&o->mu);
+        j->work(j->arg);
+        pthread_mutex_lock(&o->mu);
+        STAILQ_INSERT_TAIL(&o->done, j, link);
+        curl_multi_wakeup(h->multi); /* thread-safe: the loop picks it up */
+    }
+    pthread_mutex_unlock(&o->mu);
+    return NULL;
+}
+
+int mdf_http_offload(mdf_http *h, mdf_work_fn work, mdf_work_done_fn done, void *arg)
+{
+    struct offload *o = &h->off;
+    struct job *j = malloc(sizeof *j);
+    if (!j)
+        return MDF_ERR;
+    *j = (struct job){.work = work, .done = done, .arg = arg};
+    pthread_mutex_lock(&o->mu);
+    int rc = MDF_OK;
+    if (o->n_jobs >= MDF_HTTP_MAX_OFFLOAD)
+        rc = MDF_ERR;
+    else if (!o->started && pthread_create(&o->thread, NULL, offload_main, h) != 0)
+        rc = MDF_ERR;
+    if (rc == MDF_OK) {
+        o->started = true;
+        o->n_jobs++;
+        STAILQ_INSERT_TAIL(&o->todo, j, link);
+        pthread_cond_signal(&o->cv);
+    }
+    pthread_mutex_unlock(&o->mu);
+    if (rc != MDF_OK)
+        free(j);
+    return rc;
+}
+
+/* The done callbacks of the finished jobs, on the loop's thread. */
+static void offload_finish(mdf_http *h, bool cancelled)
+{
+    struct offload *o = &h->off;
+    for (;;) {
+        pthread_mutex_lock(&o->mu);
+        struct job *j = STAILQ_FIRST(&o->done);
+        if (j) {
+            STAILQ_REMOVE_HEAD(&o->done, link);
+            o->n_jobs--;
+        }
+        pthread_mutex_unlock(&o->mu);
+        if (!j)
+            return;
+        j->done(j->arg, cancelled); /* may offload more */
+        free(j);
+    }
+}
+
+static void offload_stop(mdf_http *h)
+{
+    struct offload *o = &h->off;
+    pthread_mutex_lock(&o->mu);
+    o->quit = true;
+    pthread_cond_signal(&o->cv);
+    /* jobs not begun are cancelled like those done but not finished */
+    STAILQ_CONCAT(&o->done, &o->todo);
+    pthread_mutex_unlock(&o->mu);
+    if (o->started)
+        pthread_join(o->thread, NULL); /* after the job under way, if any */
+    offload_finish(h, true);
+    pthread_cond_destroy(&o->cv);
+    pthread_mutex_destroy(&o->mu);
+}
+
+/* ---- running ---------------------------------------------------------- */
+
 int mdf_http_run(mdf_http *h, int timeout_ms, struct curl_waitfd *extra_fds, unsigned n_extra)
 {
     int running = 0, wait = timeout_ms;
@@ -342,13 +455,19 @@ int mdf_http_run(mdf_http *h, int timeout_ms, struct curl_waitfd *extra_fds, uns
     curl_multi_poll(h->multi, extra_fds, n_extra, wait, NULL);
     curl_multi_perform(h->multi, &running);
     finish_done(h);
+    offload_finish(h, false);
     run_timers(h);
     return mdf_http_pending(h);
 }
 
 int mdf_http_pending(const mdf_http *h)
 {
-    return h->n_xfers + (int)h->heap.len;
+    /* the lock is taken and given back: const to the caller */
+    struct offload *o = (struct offload *)&h->off;
+    pthread_mutex_lock(&o->mu);
+    int jobs = o->n_jobs;
+    pthread_mutex_unlock(&o->mu);
+    return h->n_xfers + (int)h->heap.len + jobs;
 }
 
 void mdf_http_wakeup(mdf_http *h)

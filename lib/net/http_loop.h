@@ -79,12 +79,24 @@ int mdf_http_start(mdf_http *h, const mdf_http_req *req, mdf_http_cb cb, void *a
 /* Calls cb once after delay_ms. Returns MDF_OK or MDF_ERR (out of memory). */
 int mdf_http_after(mdf_http *h, int64_t delay_ms, mdf_timer_cb cb, void *arg);
 
+/* Work too long for the loop's thread (inflating and parsing a report):
+ * work(arg) runs on the loop's one worker thread, in order, and then
+ * done(arg, false) on the loop's thread from mdf_http_run. Work must touch
+ * only what arg owns. mdf_http_destroy waits for the work under way and
+ * calls done(arg, true) for every job not done: only arg may be freed then
+ * (what the caller's loop owned is gone). MDF_ERR: past MDF_HTTP_MAX_OFFLOAD
+ * jobs waiting, or no thread. */
+#define MDF_HTTP_MAX_OFFLOAD 4096
+typedef void (*mdf_work_fn)(void *arg);
+typedef void (*mdf_work_done_fn)(void *arg, bool cancelled);
+int mdf_http_offload(mdf_http *h, mdf_work_fn work, mdf_work_done_fn done, void *arg);
+
 /* Waits up to timeout_ms for activity (socket, timer, or a readable
  * extra_fd), then runs what is due. Returns the number of transfers and
  * timers still pending. `extra_fds` lets a caller wait on other event
  * sources (a Kafka queue) in the same poll. */
 int mdf_http_run(mdf_http *h, int timeout_ms, struct curl_waitfd *extra_fds, unsigned n_extra);
-/* Transfers plus timers pending. */
+/* Transfers, timers and offloaded jobs pending. */
 int mdf_http_pending(const mdf_http *h);
 /* Wakes a waiting mdf_http_run from another thread or a signal handler. */
 void mdf_http_wakeup(mdf_http *h);
