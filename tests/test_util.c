@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "err.h"
 #include "json_writer.h"
 #include "strconv.h"
+#include "strmap.h"
 #include "vec.h"
 
 static void test_buf_cap(void **state)
@@ -193,13 +195,93 @@ static void test_vec_cap(void **state)
     mdf_vec_free(&v);
 }
 
+/* SipHash-2-4 against the paper's vectors (key 00..0f, messages 00..n-1). */
+static void test_siphash_vectors(void **state)
+{
+    (void)state;
+    uint8_t key[16], msg[15];
+    for (int i = 0; i < 16; i++)
+        key[i] = (uint8_t)i;
+    for (int i = 0; i < 15; i++)
+        msg[i] = (uint8_t)i;
+    assert_true(mdf_siphash24(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+    assert_true(mdf_siphash24(key, msg, 15) == 0xa129ca6149be45e5ULL);
+    assert_true(mdf_siphash24(key, msg, 8) == 0x93f5f5799a932462ULL);
+}
+
+/* Keys crafted so that their FNV-1a hashes share the low 16 bits: each
+ * key i is "t" + 6 hex digits (with a retry counter) + two bytes chosen
+ * from the hash so far (FNV's step is invertible mod 2^16). */
+#define FLOOD_KEYS 65536
+#define FLOOD_KEYLEN 9
+static void flood_keys(char (*keys)[FLOOD_KEYLEN + 1], uint16_t target)
+{
+    const uint64_t prime = 0x100000001b3ULL;
+    uint64_t inv = prime; /* Newton: prime^-1 mod 2^64 */
+    for (int i = 0; i < 6; i++)
+        inv *= 2 - prime * inv;
+    uint16_t u = (uint16_t)(target * inv);
+    for (unsigned k = 0; k < FLOOD_KEYS; k++) {
+        for (unsigned tries = 0;; tries++) {
+            char *p = keys[k];
+            snprintf(p, FLOOD_KEYLEN + 1, "t%06x", (k + tries * FLOOD_KEYS) & 0xffffff);
+            uint64_t h = mdf_hash_bytes(p, 7);
+            int b1 = -1;
+            for (int b = 0; b < 256 && b1 < 0; b++) {
+                if ((((h ^ (uint64_t)b) * prime) & 0xff00) == (u & 0xff00u))
+                    b1 = b;
+            }
+            if (b1 < 0)
+                continue;
+            uint64_t h2 = (h ^ (uint64_t)b1) * prime;
+            p[7] = (char)b1;
+            p[8] = (char)((h2 ^ u) & 0xff);
+            p[9] = '\0';
+            break;
+        }
+    }
+}
+
+/* Issue 12, case 10: 65,536 keys that pile into one slot under FNV-1a
+ * (shown) go into the map with short probes (the map's hash is keyed),
+ * and every one is found again. */
+static void test_strmap_flood(void **state)
+{
+    (void)state;
+    static char keys[FLOOD_KEYS][FLOOD_KEYLEN + 1];
+    flood_keys(keys, 0x1234);
+    size_t same = 0;
+    for (unsigned k = 0; k < FLOOD_KEYS; k++)
+        same += (mdf_hash_bytes(keys[k], FLOOD_KEYLEN) & 0xffff) == 0x1234;
+    assert_int_equal(same, FLOOD_KEYS); /* the keys are hostile to FNV-1a */
+    mdf_strmap m;
+    mdf_strmap_init(&m);
+    for (unsigned k = 0; k < FLOOD_KEYS; k++)
+        assert_int_equal(mdf_strmap_put(&m, keys[k], FLOOD_KEYLEN, k), 0);
+    assert_int_equal(m.count, FLOOD_KEYS);
+    if (m.max_probe > 64)
+        fail_msg("a probe of %zu slots: the keys flooded the map", m.max_probe);
+    for (unsigned k = 0; k < FLOOD_KEYS; k++) {
+        size_t v = 0;
+        assert_int_equal(mdf_strmap_get(&m, keys[k], FLOOD_KEYLEN, &v), 1);
+        assert_int_equal(v, k);
+    }
+    mdf_strmap_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_cap),     cmocka_unit_test(test_strlcpy),
-        cmocka_unit_test(test_jsonw),       cmocka_unit_test(test_jsonw_unbalanced_and_overflow),
-        cmocka_unit_test(test_time_format), cmocka_unit_test(test_time_parse),
-        cmocka_unit_test(test_parse_int64), cmocka_unit_test(test_vec_cap),
+        cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_jsonw),
+        cmocka_unit_test(test_jsonw_unbalanced_and_overflow),
+        cmocka_unit_test(test_time_format),
+        cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_parse_int64),
+        cmocka_unit_test(test_vec_cap),
+        cmocka_unit_test(test_siphash_vectors),
+        cmocka_unit_test(test_strmap_flood),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

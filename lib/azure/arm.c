@@ -886,7 +886,7 @@ static void extract_learn(op *o)
 /* Whether this list has followed next before. */
 static bool page_seen(const op *o, const char *next)
 {
-    uint64_t h = mdf_hash_bytes(next, strlen(next));
+    uint64_t h = mdf_hash_keyed(next, strlen(next));
     for (size_t i = 0; i < o->pages.len; i++) {
         if (MDF_VEC_AT(&o->pages, uint64_t, i) == h)
             return true;
@@ -919,7 +919,7 @@ static void op_success(op *o, mdf_http_resp *r)
             op_fail(o, MDF_ARM_E_BAD_RESPONSE, r->status,
                     "machine list: a nextLink seen before (a loop), after %zu pages",
                     o->pages.len + 1);
-        else if (mdf_vec_push(&o->pages, &(uint64_t){mdf_hash_bytes(next, strlen(next))}) != 0)
+        else if (mdf_vec_push(&o->pages, &(uint64_t){mdf_hash_keyed(next, strlen(next))}) != 0)
             op_fail(o, MDF_ARM_E_BAD_RESPONSE, r->status,
                     "machine list: more than %d pages, or out of memory", MDF_ARM_MAX_PAGES);
         else

@@ -288,9 +288,16 @@ static const scan_keys THREATLIST_KEYS = {"start_time", "end_time", "files_scann
 
 static uint64_t scan_hash(const char *type, int64_t start)
 {
-    /* type is interned: its address identifies it */
-    return ((uint64_t)(uintptr_t)type * 0x9e3779b97f4a7c15ULL) ^
-           ((uint64_t)start * 0xff51afd7ed558ccdULL);
+    /* type is interned: its address identifies it. Keyed: the start times
+     * come from the report, and crafted ones must not share a slot. */
+    struct {
+        uintptr_t type;
+        int64_t start;
+    } k;
+    memset(&k, 0, sizeof k);
+    k.type = (uintptr_t)type;
+    k.start = start;
+    return mdf_hash_keyed(&k, sizeof k);
 }
 
 /* Room for `extra` more scans, so that scan_slot cannot fail. */
