@@ -143,6 +143,21 @@ static void test_time_parse(void **state)
     assert_int_equal(mdf_time_parse_rfc3339("2023-10-13 13:42:53", &ms), -1);
     assert_int_equal(mdf_time_parse_rfc3339("2023-13-13T13:42:53Z", &ms), -1);
     assert_int_equal(mdf_time_parse_rfc3339("2023-10-13T13:42:53Zjunk", &ms), -1);
+    /* issue 12, case 14: calendar days only, within what the code takes */
+    static const char *const refused[] = {
+        "2023-02-31T00:00:00Z",      "2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
+        "2023-04-31T00:00:00Z",      "0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-23:59", "2023-06-00T00:00:00Z",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        if (mdf_time_parse_rfc3339(refused[i], &ms) != -1)
+            fail_msg("%s was taken as %lld", refused[i], (long long)ms);
+    }
+    assert_int_equal(mdf_time_parse_rfc3339("2024-02-29T00:00:00Z", &ms), 0);
+    assert_int_equal(mdf_time_parse_rfc3339("2000-02-29T00:00:00Z", &ms), 0);
+    assert_int_equal(mdf_time_parse_rfc3339("2023-01-31T00:00:00Z", &ms), 0);
+    assert_int_equal(mdf_time_parse_rfc3339("0001-01-01T00:00:00Z", &ms), 0);
+    assert_true(mdf_time_valid_ms(ms));
 }
 
 static void test_parse_int64(void **state)

@@ -93,6 +93,13 @@ static int digits(const char **p, int n, int *v)
     return 0;
 }
 
+static int days_in_month(int y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
 int mdf_time_parse_rfc3339(const char *s, int64_t *ms)
 {
     int y, mo, d, h, mi, sec, frac = 0;
@@ -124,10 +131,15 @@ int mdf_time_parse_rfc3339(const char *s, int64_t *ms)
     } else {
         return -1;
     }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    /* a real calendar day (2023-02-31 is not March 3), from year 1, and a
+     * result the rest of the code takes (an offset can push it out) */
+    if (*p != '\0' || y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
+        mi > 59 || sec > 60)
         return -1;
     int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    if (!mdf_time_valid_ms(secs * 1000 + frac))
+        return -1;
     *ms = secs * 1000 + frac;
     return 0;
 }
