@@ -83,4 +83,25 @@ run "$tmp/empty.tar.gz"
 check "archive without report exits 1" [ "$rc" -eq 1 ]
 check "archive without report message" grep -q 'archive has no mde-agent-information.json' "$tmp/err"
 
+# issue 12, cases 11 and 13: a threat name of invalid UTF-8 and one of 3 MiB
+# (the writer's buffer is 1 MiB): the whole document, read by a strict
+# JSON parser (python3's json on bytes decoded as strict UTF-8)
+/usr/bin/python3 - "$tmp/odd.json" <<'EOF2'
+import sys
+big = "A" * (3 << 20)
+doc = ('{"threatInformation":{"list":{"type":"list","threats":['
+       '{"threat":{"tracking_id":"t1","name":"Virus:DOS/Bad\xff\x80\xc0\xaf"}},'
+       '{"threat":{"tracking_id":"t2","name":"Virus:DOS/' + big + '"}}]}}}')
+open(sys.argv[1], "wb").write(doc.encode("latin-1"))
+EOF2
+run "$tmp/odd.json"
+check "odd strings: exit 0 (got $rc: $err)" [ "$rc" -eq 0 ]
+check "odd strings: a strict JSON reader takes the output, both names whole" /usr/bin/python3 -c '
+import json, sys
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "strict"))
+names = [t["name"] for t in d["threats"]]
+assert names[0] == "Virus:DOS/Bad" + "\ufffd" * 4, names[0]
+assert names[1] == "Virus:DOS/" + "A" * (3 << 20), len(names[1])
+' "$tmp/out"
+
 finish

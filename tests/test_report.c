@@ -19,6 +19,7 @@
 #include "json_writer.h"
 #include "report.h"
 #include "tarball.h"
+#include "utf8.h"
 
 static mdf_report *parse_ok(const char *json)
 {
@@ -430,6 +431,36 @@ static void test_flat_threat_layout(void **state)
     mdf_report_free(r);
 }
 
+/* Issue 12, cases 11 and 12: bytes that are not UTF-8 in a threat's name
+ * become U+FFFD, with a warning, and the JSON output is valid UTF-8; two
+ * tracking ids that differ only after an escaped NUL stay two threats. */
+static void test_strings_kept_valid_and_whole(void **state)
+{
+    (void)state;
+    mdf_report *r = parse_ok(
+        "{\"threatInformation\":{\"list\":{\"type\":\"list\",\"threats\":["
+        "{\"threat\":{\"tracking_id\":\"id\\u0000a\",\"name\":\"Virus:DOS/Bad\xff\x80\xc0\xaf\"}},"
+        "{\"threat\":{\"tracking_id\":\"id\\u0000b\",\"name\":\"Virus:DOS/Caf\xc3\xa9\"}}]}}}");
+    assert_int_equal(r->n_threats, 2);
+    assert_string_equal(r->threats[0].tracking_id, "id\xEF\xBF\xBD"
+                                                   "a");
+    assert_string_equal(r->threats[1].tracking_id, "id\xEF\xBF\xBD"
+                                                   "b");
+    assert_string_equal(r->threats[0].name,
+                        "Virus:DOS/Bad\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_string_equal(r->threats[1].name, "Virus:DOS/Caf\xc3\xa9"); /* valid: kept */
+    assert_true(has_warning(r, "invalid UTF-8 sequence(s) replaced with U+FFFD"));
+    mdf_buf out;
+    mdf_buf_init(&out, 1 << 20);
+    mdf_jsonw w;
+    mdf_jsonw_init(&w, &out, NULL);
+    mdf_report_write_json(r, &w);
+    assert_int_equal(mdf_jsonw_finish(&w), 0);
+    assert_true(mdf_utf8_clean_already(out.data, out.len));
+    mdf_buf_free(&out);
+    mdf_report_free(r);
+}
+
 static void test_warning_cap(void **state)
 {
     (void)state;
@@ -710,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_archive),
         cmocka_unit_test(test_archive_bomb),
         cmocka_unit_test(test_archive_skip_bomb),
+        cmocka_unit_test(test_strings_kept_valid_and_whole),
         cmocka_unit_test(test_parse_file_errors),
         cmocka_unit_test(test_json_output),
     };

@@ -16,6 +16,7 @@
 #include "json_writer.h"
 #include "strconv.h"
 #include "strmap.h"
+#include "utf8.h"
 #include "vec.h"
 
 static void test_buf_cap(void **state)
@@ -284,6 +285,52 @@ static void test_strmap_flood(void **state)
     mdf_strmap_free(&m);
 }
 
+/* RFC 3629 UTF-8: each maximal ill-formed run is one U+FFFD, so is a
+ * NUL; well-formed text is kept; the writer emits \\ufffd for what is
+ * not UTF-8, so its output is always valid. */
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t len;
+        size_t replaced;
+        const char *out;
+    } cases[] = {
+        {"\xff\x80\xc0\xaf", 4, 4, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
+        {"a\xe0\x80\x80", 4, 3, "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* overlong */
+        {"\xed\xa0\x80", 3, 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},   /* a surrogate */
+        {"\xf4\x90\x80\x80", 4, 4,
+         "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* past U+10FFFF */
+        {"x\xe2\x82", 3, 1, "x\xEF\xBF\xBD"},                 /* cut short: one run */
+        {"a\0b", 3, 1,
+         "a\xEF\xBF\xBD"
+         "b"},
+        {"\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e", 9, 0, "\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mdf_buf b;
+        size_t replaced = 99;
+        mdf_buf_init(&b, 256);
+        assert_int_equal(mdf_utf8_clean(cases[i].in, cases[i].len, &b, &replaced), MDF_OK);
+        assert_int_equal(replaced, cases[i].replaced);
+        assert_int_equal(b.len, strlen(cases[i].out));
+        assert_memory_equal(b.data, cases[i].out, b.len);
+        assert_int_equal(mdf_utf8_clean_already(cases[i].in, cases[i].len), cases[i].replaced == 0);
+        mdf_buf_free(&b);
+    }
+    mdf_buf out;
+    mdf_buf_init(&out, 256);
+    mdf_jsonw w;
+    mdf_jsonw_init(&w, &out, NULL);
+    mdf_jsonw_obj_begin(&w);
+    mdf_jsonw_kstr(&w, "name", "Bad\xff\x80 caf\xc3\xa9");
+    mdf_jsonw_obj_end(&w);
+    assert_int_equal(mdf_jsonw_finish(&w), 0);
+    assert_string_equal(out.data, "{\"name\":\"Bad\\ufffd\\ufffd caf\xc3\xa9\"}");
+    mdf_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_vec_cap),
         cmocka_unit_test(test_siphash_vectors),
         cmocka_unit_test(test_strmap_flood),
+        cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

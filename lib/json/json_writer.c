@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "utf8.h"
 
 /* Flush to the FILE once this much is buffered. */
 #define JSONW_FLUSH_AT 65536
@@ -36,6 +37,14 @@ static void jw_put(mdf_jsonw *w, const char *s, size_t len)
         b->data[b->len] = '\0';
         if (w->fp && b->len >= JSONW_FLUSH_AT)
             jw_flush(w);
+        return;
+    }
+    /* streaming: a run longer than the buffer (a 1 MiB string) goes
+     * straight to the file after what is buffered, not into the cap */
+    if (w->fp && b->len + len > b->max) {
+        jw_flush(w);
+        if (!w->failed && fwrite(s, 1, len, w->fp) != len)
+            w->failed = true;
         return;
     }
     if (mdf_buf_append(b, s, len) != 0)
@@ -101,6 +110,19 @@ static void jw_escaped(mdf_jsonw *w, const char *s, size_t len)
     jw_put(w, "\"", 1);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            /* what is not UTF-8 is written as U+FFFD: strict readers
+             * refuse the whole document otherwise */
+            bool ok;
+            size_t seq = mdf_utf8_next(s + i, len - i, &ok);
+            if (!ok) {
+                jw_put(w, s + run, i - run);
+                jw_put(w, "\\ufffd", 6);
+                run = i + seq;
+            }
+            i += seq - 1;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         jw_put(w, s + run, i - run);
@@ -153,7 +175,7 @@ void mdf_jsonw_key(mdf_jsonw *w, const char *key)
     if (len + 3 <= sizeof quoted && !memchr(key, '"', len) && !memchr(key, '\\', len)) {
         bool plain = true;
         for (size_t i = 0; i < len && plain; i++)
-            plain = (unsigned char)key[i] >= 0x20;
+            plain = (unsigned char)key[i] >= 0x20 && (unsigned char)key[i] < 0x80;
         if (plain) {
             quoted[0] = '"';
             memcpy(quoted + 1, key, len);

@@ -16,6 +16,7 @@
 #include "strconv.h"
 #include "strmap.h"
 #include "tarball.h"
+#include "utf8.h"
 #include "vec.h"
 
 #define INTERN_MAX_LEN 64 /* longer strings are copied, not interned */
@@ -105,6 +106,28 @@ static const char *save_str(ctx *c, const char *s, size_t len)
         c->oom = true;
         return NULL;
     }
+    return p;
+}
+
+/* A string from the report, kept whole and valid: each NUL (which would cut
+ * a C string: two ids differing after it would become one) and each run
+ * that is not UTF-8 (which strict JSON readers refuse) becomes U+FFFD, with
+ * a warning. */
+static const char *save_text(ctx *c, const char *s, size_t len, const loc *l, const char *key)
+{
+    if (mdf_utf8_clean_already(s, len))
+        return save_str(c, s, len);
+    mdf_buf b;
+    size_t replaced = 0;
+    mdf_buf_init(&b, 3 * len + 1); /* each byte at most one U+FFFD */
+    const char *p = NULL;
+    if (mdf_utf8_clean(s, len, &b, &replaced) != MDF_OK) {
+        c->oom = true;
+    } else {
+        warn(c, l, key, "%zu NUL or invalid UTF-8 sequence(s) replaced with U+FFFD", replaced);
+        p = save_str(c, b.data ? b.data : "", b.len);
+    }
+    mdf_buf_free(&b);
     return p;
 }
 
@@ -201,6 +224,7 @@ static const char *read_str(ctx *c, const mdf_jval *obj, const char *key, const 
         return NULL;
     switch (v->type) {
     case MDF_J_STRING:
+        return save_text(c, v->s, v->len, l, key);
     case MDF_J_INT:
     case MDF_J_DOUBLE:
         return save_str(c, v->s, v->len);
@@ -606,7 +630,7 @@ static void read_health(ctx *c, const mdf_jval *gh, const mdf_jval *defs)
     for (size_t i = 0; i < n; i++) {
         const mdf_jval *v = &issues->u.items[i];
         if (v->type == MDF_J_STRING)
-            h->issues[h->n_issues++] = save_str(c, v->s, v->len);
+            h->issues[h->n_issues++] = save_text(c, v->s, v->len, &l, "healthIssues");
         else
             warn(c, &l, "healthIssues", "entry %zu is not a string", i);
     }
