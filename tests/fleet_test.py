@@ -144,8 +144,11 @@ class Stack:
         out = subprocess.PIPE if control else open(stdout or os.path.join(self.dir, name + ".log"),
                                                    "w")
         err = open(os.path.join(self.dir, name + ".err"), "w")
+        # bufsize=0: the control answers are read with select() and readline();
+        # a buffered reader would take "ok" in with the bootstrap line, and the
+        # next select() would wait for an answer that already came
         p = subprocess.Popen(argv, stdout=out, stderr=err, env=getattr(self, "env", None),
-                             stdin=subprocess.PIPE if control else None,
+                             stdin=subprocess.PIPE if control else None, bufsize=0,
                              preexec_fn=_die_with_parent)
         self.procs.append(p)
         return p
@@ -153,7 +156,8 @@ class Stack:
     def broker_cmd(self, cmd, timeout=30):
         """A --control command; its one-line answer must be "ok". Each partition's
         leader change is a round trip to the mock cluster's thread, which three
-        workers keep busy: under stress-ng the 12 changes of "*" took over 10 s."""
+        workers keep busy. (A 10 s wait ran out once under stress-ng; the
+        buffered read that spawn() no longer does may have been why.)"""
         self.broker.stdin.write((cmd + "\n").encode())
         self.broker.stdin.flush()
         deadline = time.time() + timeout
