@@ -597,8 +597,9 @@ static void test_state_cap(void **state)
     mdf_fstate_free(&s1);
 }
 
-/* More threats than a state keeps: those over the cap are new again next
- * time, and none is taken for gone. */
+/* More threats than a state keeps: those over the cap get no record and
+ * are counted (issue 12: a report of N threats must not become 2N records),
+ * are new again next time, and none is taken for gone. */
 static void test_threats_over_the_state_cap(void **state)
 {
     (void)state;
@@ -622,9 +623,12 @@ static void test_threats_over_the_state_cap(void **state)
     assert_int_equal(mdf_results_apply(&n1, &rep, &ok, MDF_RESULTS_DELTA, &empty, &s1, &sink, &c,
                                        err, sizeof err),
                      MDF_OK);
-    assert_int_equal(c.created, N);
+    assert_int_equal(c.created, MDF_RESULTS_MAX_NEW_THREATS);
+    assert_int_equal(c.threats_over_cap, 100);
+    assert_int_equal(counts[MDF_RESULT_THREAT] + counts[MDF_RESULT_TICKET],
+                     2 * MDF_RESULTS_MAX_NEW_THREATS);
     assert_int_equal(s1.threats.len, MDF_FSTATE_MAX_THREATS);
-    assert_int_equal(s1.dropped, 100);
+    assert_int_equal(s1.dropped, 0);
     assert_int_equal(
         mdf_results_apply(&n2, &rep, &ok, MDF_RESULTS_DELTA, &s1, &s2, &sink, &c, err, sizeof err),
         MDF_OK);

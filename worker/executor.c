@@ -212,6 +212,12 @@ static void finish_node(mdf_request *r, const mdf_report *rep, const mdf_outcome
         mdf_req_drop(r);
         goto cleanup;
     }
+    if (counts.threats_over_cap)
+        mdf_warn_f(TASK_FIELDS(t),
+                   "job %s node %s: %lld new threats over the cap of %d per node: no finding or "
+                   "ticket for them this time (the node's report counts them)",
+                   t->job_id, t->node, (long long)counts.threats_over_cap,
+                   MDF_RESULTS_MAX_NEW_THREATS);
     if (counts.unwritten)
         mdf_warn_f(TASK_FIELDS(t), "job %s node %s: %lld records over their cap were not sent",
                    t->job_id, t->node, (long long)counts.unwritten);

@@ -252,6 +252,7 @@ static int threats(run *x, const mdf_report *rep, char *err, size_t errsz)
     mdf_strmap seen, old;
     mdf_strmap_init(&seen);
     mdf_strmap_init(&old);
+    size_t n_new = 0; /* threats not in the state before */
     char(*uids)[MDF_UUID_STRSZ] = malloc((rep->n_threats ? rep->n_threats : 1) * sizeof *uids);
     if (!uids || index_prev(x->prev, &old) != MDF_OK)
         goto cleanup;
@@ -266,6 +267,10 @@ static int threats(run *x, const mdf_report *rep, char *err, size_t errsz)
         const mdf_fstate_threat *p = mdf_strmap_get(&old, uids[i], MDF_UUID_STRSZ - 1, &k)
                                          ? &MDF_VEC_AT(&x->prev->threats, mdf_fstate_threat, k)
                                          : NULL;
+        if (!p && n_new++ >= MDF_RESULTS_MAX_NEW_THREATS) {
+            x->counts->threats_over_cap++;
+            continue;
+        }
         mdf_fstate_threat *e = mdf_vec_add(&x->next->threats), over;
         if (!e) {
             /* past the state's cap: not kept, so new again next time

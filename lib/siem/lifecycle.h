@@ -51,7 +51,17 @@ typedef struct mdf_results_counts {
     int64_t created, updated, closed; /* Detection Findings by activity */
     int64_t tickets_opened, tickets_updated, tickets_resolved;
     int64_t unwritten; /* records that did not fit their cap (never silent) */
+    /* new threats past MDF_RESULTS_MAX_NEW_THREATS: no finding, no ticket
+     * and no state for them this time (they are new again next time); the
+     * node's report says how many */
+    int64_t threats_over_cap;
 } mdf_results_counts;
+
+/* New threats one node's task publishes (a Detection Finding and a ticket
+ * each): a report listing 1,000,000 must not become 2,000,000 records. As
+ * many as a state keeps (more would be new again next time anyway); those
+ * already known are not counted against it (the state caps them too). */
+#define MDF_RESULTS_MAX_NEW_THREATS MDF_FSTATE_MAX_THREATS
 
 /* Computes the changes of a node's task from prev and sends their records
  * to sink; *next (initialized, empty) becomes the node's new state. rep is

@@ -30,6 +30,7 @@ static void write_changes(mdf_jsonw *w, const mdf_results_counts *c)
     mdf_jsonw_kint(w, "tickets_opened", c->tickets_opened);
     mdf_jsonw_kint(w, "tickets_updated", c->tickets_updated);
     mdf_jsonw_kint(w, "tickets_resolved", c->tickets_resolved);
+    mdf_jsonw_kint(w, "threats_over_cap", c->threats_over_cap);
     mdf_jsonw_obj_end(w);
 }
 
