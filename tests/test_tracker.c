@@ -197,6 +197,9 @@ static void timeout_counts_from_accepted(void **state)
     assert_string_equal(mdf_jstr(t, "status"), "TimedOut");
     assert_string_equal(mdf_jstr(t, "reason"), "not planned within job.timeout_seconds");
     json_object_put(t);
+    int64_t off = 1;
+    assert_int_equal(feed_back_terminals(&h, 0, &off), 1); /* the job ends: nothing left open */
+    assert_int_equal(h.completed, 2);
     h_fini(&h);
     free_statuses(s, n);
 }
@@ -273,6 +276,8 @@ static void terminal_size_plan(void **state)
     assert_int_equal(json_object_array_length(outs), NODES);
     assert_int_equal(strlen(mdf_jstr(json_object_array_get_idx(outs, 7), "reason")), 256);
     json_object_put(t);
+    assert_int_equal(feed_back_terminals(&h, 0, &off), 1); /* the job ends: nothing left open */
+    assert_int_equal(h.completed, (size_t)off);
     json_object_put(a);
     json_object_put(p);
     h_fini(&h);
