@@ -307,6 +307,35 @@ static void revoke_drops_open_jobs(void **state)
     free_statuses(s, n);
 }
 
+/* A job whose partition is revoked and assigned back (a worker joined):
+ * its statuses are read again and the job ends once. Its first record was
+ * freed at the revoke: the job index must not keep its key (a stale key
+ * opened the job twice, and the copy that saw only Accepted ended
+ * TimedOut, "0 of -1 nodes", after the real terminal). */
+static void revoked_and_read_again(void **state)
+{
+    (void)state;
+    status_msg s[8];
+    size_t n;
+    make_statuses(s, &n);
+    harness h;
+    h_init(&h, &mdf_role_tracker, (const char *const[]){"job.timeout_seconds=60", NULL});
+    int64_t off = 0;
+    for (size_t k = 0; k < 3; k++)
+        h_deliver(&h, MDF_TOPIC_JOB_STATUS, 4, off++, MDF_REC_JOB_STATUS, s[k].rec);
+    mdf_role_tracker.on_revoke(h.self, MDF_TOPIC_JOB_STATUS, 4);
+    off = 0; /* from the committed offset again */
+    for (size_t k = 0; k < n; k++)
+        h_deliver(&h, MDF_TOPIC_JOB_STATUS, 4, off++, MDF_REC_JOB_STATUS, s[k].rec);
+    assert_int_equal(h_status_count(&h, "Terminal"), 1);
+    assert_int_equal(feed_back_terminals(&h, 0, &off), 1);
+    h.now += 120 * 1000;
+    mdf_role_tracker.on_tick(h.self);
+    assert_int_equal(h_status_count(&h, "Terminal"), 1);
+    h_fini(&h);
+    free_statuses(s, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +345,7 @@ int main(void)
         cmocka_unit_test(timeout_counts_from_accepted),
         cmocka_unit_test(terminal_size_plan),
         cmocka_unit_test(revoke_drops_open_jobs),
+        cmocka_unit_test(revoked_and_read_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

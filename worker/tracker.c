@@ -145,6 +145,9 @@ static void job_close(tracker *t, job *j, bool drop)
     size_t slot;
     if (mdf_strmap_get(&t->index, j->id, strlen(j->id), &slot))
         MDF_VEC_AT(&t->jobs, job *, slot) = NULL;
+    /* the key is j's: a stale one would be read after j is freed, and a
+     * job of that id opened again would be found twice, or not at all */
+    mdf_strmap_del(&t->index, j->id, strlen(j->id));
     t->live--;
     if (!drop)
         mdf_strlcpy(t->ended[t->n_ended++ % ENDED_JOBS], j->id, sizeof t->ended[0]);

@@ -1,6 +1,7 @@
 #include "strmap.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,4 +179,29 @@ int mdf_strmap_put(mdf_strmap *m, const char *key, size_t len, size_t value)
     }
     s->value = value;
     return 0;
+}
+
+int mdf_strmap_del(mdf_strmap *m, const char *key, size_t len)
+{
+    if (m->count == 0)
+        return 0;
+    size_t probes, mask = m->cap - 1;
+    struct mdf_strmap_slot *s = strmap_find(m, key, len, mdf_hash_keyed(key, len), &probes);
+    if (!s->key)
+        return 0;
+    /* backward shift: each later key of the run moves into the hole unless
+     * its home slot lies after the hole (linear probing needs no tombstones) */
+    size_t hole = (size_t)(s - m->slots);
+    s->key = NULL;
+    for (size_t j = (hole + 1) & mask; m->slots[j].key; j = (j + 1) & mask) {
+        size_t home = (size_t)m->slots[j].hash & mask;
+        bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (!stays) {
+            m->slots[hole] = m->slots[j];
+            m->slots[j].key = NULL;
+            hole = j;
+        }
+    }
+    m->count--;
+    return 1;
 }

@@ -30,5 +30,8 @@ uint64_t mdf_hash_keyed(const void *data, size_t len);
 int mdf_strmap_get(const mdf_strmap *m, const char *key, size_t len, size_t *value);
 /* Inserts or replaces. Returns 0, or -1 when out of memory. */
 int mdf_strmap_put(mdf_strmap *m, const char *key, size_t len, size_t value);
+/* Removes key; 1 when it was there. The map forgets the key's pointer, so
+ * the key's memory may be freed after. */
+int mdf_strmap_del(mdf_strmap *m, const char *key, size_t len);
 
 #endif
