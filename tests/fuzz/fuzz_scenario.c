@@ -48,7 +48,7 @@ static void check_report(const char *node, const sim_report *rep, bool archive)
     if (archive) {
         mdf_buf tgz;
         mdf_buf_init(&tgz, MDF_REPORT_MAX_BYTES);
-        FUZZ_CHECK(sim_agentinfo_archive(json.data, json.len, NOW_MS, &tgz, err, sizeof err) ==
+        FUZZ_CHECK(sim_agentinfo_archive(json.data, json.len, NOW_MS, 0, &tgz, err, sizeof err) ==
                    MDF_OK);
         mdf_report *r2 = NULL;
         if (mdf_report_parse_mem(tgz.data, tgz.len, NULL, &r2, err, sizeof err) != MDF_OK)
