@@ -2,10 +2,12 @@
 # lives in CMake; this file only installs packages, configures and runs.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+comma      := ,
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan test test-repeat format format-check checksrc demo bench bench-sweep install clean
+.PHONY: all deps build build-asan build-fuzz test test-repeat fuzz format format-check checksrc demo bench bench-sweep install clean
 
 all: build
 
@@ -18,17 +20,33 @@ $(BUILD)/CMakeCache.txt:
 $(ASAN_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMDEFLEET_WERROR=ON -DMDEFLEET_SANITIZE=ON $(CMAKE_ARGS)
 
+# libFuzzer is clang's: the harnesses (tests/fuzz) have a tree of their own.
+$(FUZZ_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMDEFLEET_WERROR=ON -DMDEFLEET_FUZZ=ON $(CMAKE_ARGS)
+
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# The source checks, all tests in the normal tree, then the unit tests
-# again under ASan+UBSan.
-test: build build-asan format-check checksrc
+build-fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+# The source checks, all tests in the normal tree, the unit tests again
+# under ASan+UBSan, then each fuzz harness on its seeds and a fixed number
+# of mutations.
+test: build build-asan build-fuzz format-check checksrc
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|asan'
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
+
+# Each fuzz harness SECONDS seconds on its corpus, one line each; fails when
+# one found something (tests/fuzz/README.md). FUZZ=url,time picks some.
+SECONDS ?= 60
+FUZZ ?=
+fuzz: build-fuzz
+	./tests/fuzz/run.sh --bin $(FUZZ_BUILD)/bin --dir $(FUZZ_BUILD)/fuzz --seconds $(SECONDS) $(subst $(comma), ,$(FUZZ))
 
 # The integration tests N times, stopping at the first failure (flakes
 # show here, not in CI): `make test-repeat N=10 STRESS=2` keeps both cores
@@ -67,4 +85,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

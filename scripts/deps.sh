@@ -3,7 +3,7 @@
 # Idempotent: does nothing when every package is already installed.
 set -eu
 
-PKGS="build-essential cmake pkg-config clang-format git
+PKGS="build-essential cmake pkg-config clang-format git clang libclang-rt-14-dev
 librdkafka-dev libavro-dev libcurl4-openssl-dev libjson-c-dev uuid-dev
 libarchive-dev libmicrohttpd-dev zlib1g-dev libcmocka-dev
 kcat jq curl time python3 python3-kafka python3-avro python3-jsonschema python3-yaml

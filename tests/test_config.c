@@ -189,6 +189,35 @@ static void test_file_errors(void **state)
     mdf_config_free(c);
 }
 
+/* The file's text from memory: the same lines and errors, under the name
+ * given; no NUL needed at the end, one inside is refused. */
+static void test_text_in_memory(void **state)
+{
+    (void)state;
+    char err[MDF_ERRSZ];
+    mdf_config *c = new_config();
+    const char text[] = "# from memory\narm.max_retries = 4\nlog.level=WARN;";
+    assert_int_equal(mdf_config_load_text(c, "mem", text, sizeof text - 2, err, sizeof err),
+                     MDF_OK);
+    assert_int_equal(mdf_config_get_int(c, "arm.max_retries"), 4);
+    assert_string_equal(mdf_config_get(c, "log.level"), "warn");
+    assert_int_equal(mdf_config_load_text(c, "mem", "", 0, err, sizeof err), MDF_OK);
+    assert_int_equal(mdf_config_load_text(c, "mem", "\nno equals", 10, err, sizeof err), MDF_ERR);
+    assert_string_equal(err, "mem:2: expected key=value");
+    assert_int_equal(mdf_config_load_text(c, "mem", "a\0=1", 4, err, sizeof err), MDF_ERR);
+    assert_string_equal(err, "mem:1: NUL byte");
+    char *big = malloc(MDF_CONFIG_FILE_MAX + 1);
+    assert_non_null(big);
+    memset(big, '#', MDF_CONFIG_FILE_MAX + 1);
+    assert_int_equal(mdf_config_load_text(c, "big", big, MDF_CONFIG_FILE_MAX + 1, err, sizeof err),
+                     MDF_ERR);
+    assert_string_equal(err, "big: larger than the 1048576-byte cap");
+    free(big);
+    /* what failed left the settings before it */
+    assert_int_equal(mdf_config_get_int(c, "arm.max_retries"), 4);
+    mdf_config_free(c);
+}
+
 static void test_env(void **state)
 {
     (void)state;
@@ -681,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_file),
         cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_text_in_memory), /* what tests/fuzz feeds */
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_env_service_links),
         cmocka_unit_test(test_default_file),

@@ -719,6 +719,22 @@ int mdf_config_load_file(mdf_config *c, const char *path, char *err, size_t errs
     return rc;
 }
 
+int mdf_config_load_text(mdf_config *c, const char *name, const char *text, size_t len, char *err,
+                         size_t errsz)
+{
+    if (len > MDF_CONFIG_FILE_MAX)
+        return mdf_seterr(err, errsz, "%s: larger than the %d-byte cap", name, MDF_CONFIG_FILE_MAX);
+    if (len == 0)
+        return MDF_OK;
+    /* load_lines cuts the lines in place: a copy of the caller's text */
+    mdf_buf b;
+    mdf_buf_init(&b, MDF_CONFIG_FILE_MAX);
+    int rc = mdf_buf_append(&b, text, len) == 0 ? load_lines(c, name, b.data, b.len, err, errsz)
+                                                : mdf_seterr(err, errsz, "%s: out of memory", name);
+    mdf_buf_free(&b);
+    return rc;
+}
+
 const char *mdf_config_get(const mdf_config *c, const char *key)
 {
     int k = find_key(key);

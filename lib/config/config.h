@@ -32,6 +32,10 @@ void mdf_config_free(mdf_config *c);
  * MDF_CONFIG_FILE_MAX. On error c keeps the settings before the bad line
  * (callers exit). */
 int mdf_config_load_file(mdf_config *c, const char *path, char *err, size_t errsz);
+/* The same for the file's text in memory, text[0..len) (no NUL needed);
+ * `name` stands for the file in errors. */
+int mdf_config_load_text(mdf_config *c, const char *name, const char *text, size_t len, char *err,
+                         size_t errsz);
 /* MDEFLEET_* variables of envp (NULL-terminated, like environ). Any other
  * MDEFLEET_* name is an error that names it (a misspelt setting must not
  * pass silently), except the variables Kubernetes injects for a Service

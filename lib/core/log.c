@@ -196,6 +196,8 @@ static size_t format_json(char *line, mdf_log_level level, const char *ts, const
     return n;
 }
 
+/* A printf-like function of a va_list: clang's -Wformat-nonliteral wants it said. */
+MDF_PRINTF(3, 0)
 static void log_va(mdf_log_level level, const char *const *fields, const char *fmt, va_list ap)
 {
     char line[LINE_MAX_BYTES + 1], msg[MSG_MAX_BYTES], ts[MDF_TIME_STRSZ];
