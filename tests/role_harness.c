@@ -65,6 +65,26 @@ static void h_stop(void *ctx, const char *why)
     h->stops++;
 }
 
+static void h_commit(void *ctx, mdf_request *r)
+{
+    harness *h = ctx;
+    h->commits++;
+    if (h->auto_commit) {
+        mdf_req_committed(r, true);
+        return;
+    }
+    assert_true(h->n_uncommitted < H_MAX_COMMITS);
+    h->uncommitted[h->n_uncommitted++] = r;
+}
+
+void h_commit_all(harness *h, bool ok)
+{
+    size_t n = h->n_uncommitted;
+    h->n_uncommitted = 0;
+    for (size_t i = 0; i < n; i++)
+        mdf_req_committed(h->uncommitted[i], ok);
+}
+
 void h_ack_all(harness *h)
 {
     /* only what is outstanding now: a delivery may let a role send more
@@ -306,6 +326,7 @@ void h_init(harness *h, const mdf_role *role, const char *const *settings)
     char err[MDF_ERRSZ];
     memset(h, 0, sizeof *h);
     h->auto_ack = true;
+    h->auto_commit = true;
     h->now = H_CLOCK_START;
     h->wall_at_init = mdf_time_now_ms();
     mdf_log_init("role-test", MDF_LOG_ERROR); /* the roles say a lot at info */
@@ -321,7 +342,7 @@ void h_init(harness *h, const mdf_role *role, const char *const *settings)
             fail_msg("%s", err);
     }
     assert_int_equal(mdf_codec_new(&h->codec, err, sizeof err), MDF_OK);
-    h->port = (mdf_req_port){h_send, h_complete, h_stop, h};
+    h->port = (mdf_req_port){h_send, h_complete, h_stop, h_commit, h};
     h->env.port = &h->port;
     h->env.codec = h->codec;
     for (int t = 0; t < MDF_TOPIC__COUNT; t++)

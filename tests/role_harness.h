@@ -19,6 +19,7 @@
 
 #define H_MAX_RECORDS 4096
 #define H_MAX_CALLS 256
+#define H_MAX_COMMITS 64
 #define H_CLOCK_START 1000000 /* the test clock's first reading, ms */
 
 typedef struct h_record {
@@ -68,6 +69,9 @@ typedef struct harness {
     int64_t now;          /* the clock, ms */
     int64_t wall_at_init; /* epoch ms: the wall clock is this + (now - H_CLOCK_START) */
     bool auto_ack;        /* deliver each record at once */
+    bool auto_commit;     /* commit each request at once when it asks */
+    mdf_request *uncommitted[H_MAX_COMMITS]; /* asked, not auto_commit */
+    size_t n_uncommitted, commits;           /* waiting now; asked in all */
     h_record records[H_MAX_RECORDS];
     size_t n_records;
     h_call calls[H_MAX_CALLS];
@@ -94,6 +98,9 @@ mdf_request *h_deliver(harness *h, mdf_topic t, int32_t partition, int64_t offse
 /* The same with raw bytes as the value. */
 mdf_request *h_deliver_raw(harness *h, mdf_topic t, int32_t partition, int64_t offset,
                            const void *value, size_t len);
+/* Answers every commit asked so far and not yet answered (not auto_commit):
+ * committed (ok) or not (the partition went elsewhere). */
+void h_commit_all(harness *h, bool ok);
 /* Acknowledges every record sent so far and not yet delivered (not those
  * the acknowledgements cause). */
 void h_ack_all(harness *h);

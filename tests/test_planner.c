@@ -262,6 +262,49 @@ static void tasks_after_planned_is_delivered(void **state)
     h_fini(&h);
 }
 
+/* Issue 12, case 1: the tasks go once the scan request's offset is
+ * committed, so that a planner that crashes after sending them does not
+ * plan the job again (its second Accepted could reopen an ended job). */
+static void tasks_after_commit(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    h.auto_commit = false;
+    const char *nodes[] = {"rack1compute01", "rack1compute02"};
+    json_object *j = scan_job(JOB, nodes, 2);
+    scan_until_listing(&h, j);
+    h_answer_bmms(&h, h_expect(&h, AZ_LIST_BMMS), nodes, 2);
+    assert_int_equal(h_status_count(&h, "Planned"), 1);
+    assert_int_equal(h.commits, 1);
+    assert_int_equal(h_count(&h, MDF_TOPIC_NODE_TASKS), 0);
+    h_commit_all(&h, true);
+    assert_int_equal(h_count(&h, MDF_TOPIC_NODE_TASKS), 2);
+    assert_int_equal(h.stored, 1);
+    json_object_put(j);
+    h_fini(&h);
+}
+
+/* A commit that cannot be made (the partition went to another worker,
+ * which plans the job again): no task from here, and no offset. */
+static void no_tasks_without_commit(void **state)
+{
+    (void)state;
+    harness h;
+    h_init(&h, &mdf_role_planner, NULL);
+    h.auto_commit = false;
+    const char *nodes[] = {"rack1compute01"};
+    json_object *j = scan_job(JOB, nodes, 1);
+    scan_until_listing(&h, j);
+    h_answer_bmms(&h, h_expect(&h, AZ_LIST_BMMS), nodes, 1);
+    h_commit_all(&h, false);
+    assert_int_equal(h_count(&h, MDF_TOPIC_NODE_TASKS), 0);
+    assert_int_equal(h.completed, 1);
+    assert_int_equal(h.stored, 0);
+    json_object_put(j);
+    h_fini(&h);
+}
+
 /* Issue 12, case 5: a job naming more nodes than a job may have is a dead
  * letter and a Failed terminal that says why, before any Azure call. */
 static void node_cap(void **state)
@@ -425,6 +468,8 @@ int main(void)
         cmocka_unit_test(planned_says_cluster_manager),
         cmocka_unit_test(failed_scan_action_fails_job),
         cmocka_unit_test(tasks_after_planned_is_delivered),
+        cmocka_unit_test(tasks_after_commit),
+        cmocka_unit_test(no_tasks_without_commit),
         cmocka_unit_test(node_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

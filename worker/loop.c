@@ -38,6 +38,7 @@ typedef struct slot {
     const mdf_loop_role *role;
     uint64_t epoch; /* of its partition's assignment when consumed */
     bool counted;   /* holds a slot of worker.max_inflight */
+    bool awaiting;  /* at its commit point (port_commit), not yet answered */
 } slot;
 
 TAILQ_HEAD(slot_list, slot);
@@ -64,6 +65,7 @@ typedef struct loop {
     rd_kafka_queue_t *queue;
     int wake_fd[2]; /* librdkafka writes here when the queue fills */
     int max_inflight, inflight;
+    int awaiting;      /* slots waiting for their commit */
     int peak_inflight; /* for the stop line: sizing worker.max_inflight */
     bool paused;
     struct slot_list running; /* in flight */
@@ -143,6 +145,108 @@ static void store_offset(loop *l, const slot *s)
                     l->env.topics[m->topic], (int)m->partition, (long long)next,
                     rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(tl);
+    /* a request at its commit point may be covered now: commit at once
+     * rather than at the next auto-commit */
+    if (!e && l->awaiting) {
+        e = rd_kafka_commit(l->consumer, NULL, 1);
+        if (e)
+            mdf_debug("commit: %s", rd_kafka_err2str(e));
+    }
+}
+
+/* ---- commit points (mdf_req_when_committed) ---------------------------------- */
+
+/* s has its answer; s may be gone after. */
+static void commit_answer(loop *l, slot *s, bool ok)
+{
+    s->awaiting = false;
+    l->awaiting--;
+    mdf_req_committed(s->req, ok);
+}
+
+/* The first slot at its commit point on t[partition] below offset. */
+static slot *awaiting_below(loop *l, mdf_topic t, int32_t partition, int64_t offset)
+{
+    slot *s;
+    TAILQ_FOREACH(s, &l->running, link) {
+        const mdf_msg *m = mdf_req_msg(s->req);
+        if (s->awaiting && m->topic == t && m->partition == partition && m->offset < offset)
+            return s;
+    }
+    return NULL;
+}
+
+/* The request's offset is stored as if it were complete (the port's
+ * complete then stores nothing new), and committed; commit_cb answers. */
+static void port_commit(void *ctx, mdf_request *r)
+{
+    loop *l = ctx;
+    slot *s = mdf_req_owner(r);
+    s->awaiting = true;
+    l->awaiting++;
+    store_offset(l, s);
+}
+
+/* Every commit's result, the auto-commit's too (served by the consumer's
+ * poll on this thread). A failed one is retried by the next. */
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    loop *l = opaque;
+    (void)rk;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        mdf_debug("offset commit: %s", rd_kafka_err2str(err));
+    /* teardown: the producer is closed, nothing more is sent */
+    if (err || !offsets || !l->awaiting || l->closing)
+        return;
+    for (int i = 0; i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &offsets->elems[i];
+        mdf_topic t = topic_of(l, p->topic);
+        slot *s;
+        while (!p->err && p->offset >= 0 && (s = awaiting_below(l, t, p->partition, p->offset)))
+            commit_answer(l, s, true);
+    }
+}
+
+/* The first slot at its commit point whose partition is not in parts. */
+static slot *awaiting_not_in(loop *l, const rd_kafka_topic_partition_list_t *parts)
+{
+    slot *s;
+    TAILQ_FOREACH(s, &l->running, link) {
+        const mdf_msg *m = mdf_req_msg(s->req);
+        if (s->awaiting &&
+            !rd_kafka_topic_partition_list_find(parts, l->env.topics[m->topic], m->partition))
+            return s;
+    }
+    return NULL;
+}
+
+/* At exit, the offsets stored past requests still at their commit point
+ * go back to them: the auto-commit or the close would commit them, and
+ * the message would never run again. */
+static void rewind_awaiting(loop *l)
+{
+    for (size_t i = 0; l->awaiting && i < l->parts.len; i++) {
+        partition_offsets *po = &MDF_VEC_AT(&l->parts, partition_offsets, i);
+        int64_t lowest = -1;
+        slot *s;
+        TAILQ_FOREACH(s, &l->running, link) {
+            const mdf_msg *m = mdf_req_msg(s->req);
+            if (s->awaiting && s->epoch == po->epoch && m->topic == po->topic &&
+                m->partition == po->partition && (lowest < 0 || m->offset < lowest))
+                lowest = m->offset;
+        }
+        if (lowest < 0 || mdf_offsets_stored(po->offsets) <= lowest)
+            continue;
+        rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(tl, l->env.topics[po->topic], po->partition)->offset =
+            lowest;
+        rd_kafka_resp_err_t e = rd_kafka_offsets_store(l->consumer, tl);
+        if (e)
+            mdf_warn("offset store %s[%d]@%lld at exit: %s", l->env.topics[po->topic],
+                     (int)po->partition, (long long)lowest, rd_kafka_err2str(e));
+        rd_kafka_topic_partition_list_destroy(tl);
+    }
 }
 
 /* ---- the requests' port ------------------------------------------------------ */
@@ -189,6 +293,8 @@ static void slot_free(loop *l, slot *s)
     TAILQ_REMOVE(&l->running, s, link);
     if (s->counted)
         l->inflight--;
+    if (s->awaiting)
+        l->awaiting--;
     mdf_req_free(s->req);
     free(s);
 }
@@ -290,8 +396,12 @@ static void on_message(loop *l, rd_kafka_message_t *m)
     if (old && old->epoch != po->epoch) {
         /* redelivered to us after a rebalance while still in progress here:
          * the running request owns the new assignment's offset, no second run */
-        if (mdf_offsets_begin(po->offsets, m->offset) == MDF_OK)
+        if (mdf_offsets_begin(po->offsets, m->offset) == MDF_OK) {
             old->epoch = po->epoch;
+            /* past its commit point: store it again, in this assignment */
+            if (old->awaiting)
+                store_offset(l, old);
+        }
         return;
     }
     mdf_msg msg = {.topic = t,
@@ -497,6 +607,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         mdf_info("assigned %d partitions", parts->cnt);
         mdf_wops_assigned(l->ops, parts->cnt);
         drop_backlog_not_in(l, parts);
+        /* their commit did not land before the rebalance: the partition's
+         * new owner runs them again */
+        slot *s;
+        while ((s = awaiting_not_in(l, parts)))
+            commit_answer(l, s, false);
         if (l->state_role) {
             /* a state held through the revoke before is still ours: no
              * one else owned those partitions in between */
@@ -555,6 +670,7 @@ static int consumer_new(loop *l, char *err, size_t errsz)
     mdf_kafka_set_log(conf, false);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_stats_cb(conf, stats_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     rd_kafka_conf_set_opaque(conf, l);
     l->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
     if (!l->consumer) {
@@ -657,7 +773,7 @@ static int loop_setup(loop *l, mdf_codec *codec, char *err, size_t errsz)
     TAILQ_INIT(&l->backlog);
     mdf_vec_init(&l->parts, sizeof(partition_offsets), MAX_PARTITIONS);
     l->wake_fd[0] = l->wake_fd[1] = -1;
-    l->port = (mdf_req_port){port_send, port_complete, port_stop, l};
+    l->port = (mdf_req_port){port_send, port_complete, port_stop, port_commit, l};
     l->env.port = &l->port;
     l->env.codec = codec;
     mdf_config_codec_opts(c, &l->env.codec_opts);
@@ -701,6 +817,8 @@ static void loop_teardown(loop *l)
     /* the producer first: its last delivery reports must not reach requests
      * or a consumer that are gone */
     l->closing = true;
+    if (l->consumer)
+        rewind_awaiting(l);
     if (l->producer) {
         int left = mdf_producer_close(l->producer, CLOSE_FLUSH_MS);
         if (left)

@@ -84,3 +84,8 @@ size_t mdf_offsets_in_flight(const mdf_offsets *o)
 {
     return o->open.len;
 }
+
+int64_t mdf_offsets_stored(const mdf_offsets *o)
+{
+    return o->stored;
+}

@@ -17,6 +17,9 @@ int mdf_offsets_begin(mdf_offsets *o, int64_t offset);
  * consume), or -1 when nothing new can be stored yet. */
 int64_t mdf_offsets_done(mdf_offsets *o, int64_t offset);
 size_t mdf_offsets_in_flight(const mdf_offsets *o);
+/* The last offset mdf_offsets_done returned (or the first begun); -1:
+ * none. */
+int64_t mdf_offsets_stored(const mdf_offsets *o);
 /* Forget everything (the partition was revoked). */
 void mdf_offsets_reset(mdf_offsets *o);
 

@@ -267,8 +267,13 @@ static void drop_repeated_nodes(json_object *wanted)
     }
 }
 
-/* Planned is in the topic: the tasks can go. The tracker relies on this
- * order (tracker.c): no outcome of a job comes before its Planned. */
+/* Planned is in the topic and the request's offset is committed: the
+ * tasks can go. The tracker relies on the first (tracker.c): no outcome of
+ * a job comes before its Planned. The commit makes the tasks at most
+ * once: a planner that crashed after sending them would plan the job
+ * again, and its second Accepted could come after the job had ended and
+ * open it anew. A crash between the commit and the tasks leaves the job
+ * to time out instead, still with one terminal status. */
 static void send_tasks(mdf_request *r)
 {
     plan *pl = mdf_req_state(r);
@@ -349,7 +354,7 @@ static void on_machines(void *arg, const mdf_arm_error *e, const mdf_bmm *bmms, 
     json_object_object_add(s, "output", json_object_get(pl->output));
     json_object_object_add(s, "scan_action", json_object_get(pl->scan_action));
     emit_status(r, s, id);
-    mdf_req_when_delivered(r, send_tasks);
+    mdf_req_when_committed(r, send_tasks);
 }
 
 static json_object *str_or_null(const char *s)

@@ -22,6 +22,7 @@ struct mdf_request {
     void (*free_state)(void *state);
     void *owner;                           /* the port's */
     void (*when_delivered)(mdf_request *); /* the role's barrier, see request.h */
+    void (*when_committed)(mdf_request *); /* the role's commit point, see request.h */
 };
 
 /* A NUL-terminated copy of p[0..n); NULL when out of memory. */
@@ -129,6 +130,29 @@ void mdf_req_when_delivered(mdf_request *r, void (*cb)(mdf_request *r))
 {
     r->when_delivered = cb;
     run_barrier(r);
+}
+
+/* Everything r sent is acknowledged: ask the port to commit. */
+static void ask_commit(mdf_request *r)
+{
+    r->env->port->commit(r->env->port->ctx, r);
+}
+
+void mdf_req_when_committed(mdf_request *r, void (*cb)(mdf_request *r))
+{
+    r->when_committed = cb;
+    mdf_req_when_delivered(r, ask_commit);
+}
+
+void mdf_req_committed(mdf_request *r, bool ok)
+{
+    void (*cb)(mdf_request *) = r->when_committed;
+    r->when_committed = NULL;
+    if (!ok || !cb) {
+        mdf_req_drop(r); /* r may be gone now */
+        return;
+    }
+    cb(r); /* may emit and finish r: r may be gone now */
 }
 
 void mdf_req_finish(mdf_request *r)

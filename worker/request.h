@@ -48,6 +48,9 @@ typedef struct mdf_req_port {
     /* Something went wrong that only a restart mends (a record that cannot
      * be sent): stop taking work; the request runs again elsewhere. */
     void (*stop)(void *ctx, const char *why);
+    /* Commits r's offset to the consumer group (once the messages before it
+     * are finished too); mdf_req_committed(r, ...) follows exactly once. */
+    void (*commit)(void *ctx, mdf_request *r);
     void *ctx;
 } mdf_req_port;
 
@@ -71,6 +74,10 @@ void *mdf_req_owner(const mdf_request *r);
 /* A record sent through the port was acknowledged (ok) or failed for good
  * (then r's offset is never stored). */
 void mdf_req_delivered(mdf_request *r, bool ok);
+/* The port's answer to commit: r's offset is committed (ok), or r can no
+ * longer commit it (its partition went to another worker, which runs the
+ * message again). */
+void mdf_req_committed(mdf_request *r, bool ok);
 /* False once r can no longer store its offset (a record was lost, or the
  * role dropped it). */
 bool mdf_req_storable(const mdf_request *r);
@@ -120,6 +127,16 @@ int mdf_req_try_emit_avro(mdf_request *r, mdf_topic t, mdf_rec_type rt, json_obj
  * finishes r. One at a time. When a record fails, cb is not called and r
  * is finished unstored (it runs again; the worker stops). */
 void mdf_req_when_delivered(mdf_request *r, void (*cb)(mdf_request *r));
+
+/* Calls cb(r) once every record r has sent so far is acknowledged and
+ * r's offset is committed, as if r were finished: records sent from cb
+ * are sent at most once, because a crash after the commit no longer runs
+ * the message again. The planner sends a job's node tasks from there, so
+ * that a rerun of a scan request (a crash before the commit) never
+ * follows tasks that may have ended the job already. cb is not called,
+ * and r is dropped, when a record failed or the commit cannot be made.
+ * One barrier at a time; r finishes as usual from cb. */
+void mdf_req_when_committed(mdf_request *r, void (*cb)(mdf_request *r));
 
 /* The role is done with r: its offset is stored once all is delivered. */
 void mdf_req_finish(mdf_request *r);

@@ -6,7 +6,8 @@
  *
  * The topic itself says which jobs have ended. The planner's statuses
  * (Accepted, Planned) come first in a job's partition: its node tasks are
- * sent only once they are delivered. They stay unstored until the job's
+ * sent only once they are delivered and the scan request is committed
+ * (planner.c). They stay unstored until the job's
  * terminal status comes back, so every tracker that takes the partition
  * over reads them again. A status of a job not opened by them is thus of
  * a job that has ended (a task redone after the terminal): it is finished
@@ -48,8 +49,9 @@ typedef struct tracker {
     mdf_vec jobs;       /* job *; NULL where a job ended (compacted now and then) */
     size_t live;
     /* a ring of the ids of jobs ended here: a planner that ran a job again
-     * (it stopped before storing the request's offset) sends Accepted and
-     * Planned again, which must not open the job a second time here */
+     * (it stopped after Planned, before the request's offset was committed,
+     * so no task had gone) sends Accepted and Planned again; when the job
+     * has timed out here meanwhile, they must not open it a second time */
     char ended[ENDED_JOBS][64];
     size_t n_ended;
     mdf_metric *jobs_finished; /* by terminal status */
