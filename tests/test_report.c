@@ -2,6 +2,7 @@
  * examples, every quirk of mde-report.md, the limits, and the archive. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -533,11 +534,14 @@ static void test_caps(void **state)
 
 /* ---- archives ------------------------------------------------------------------------ */
 
+/* An entry's kind, besides a file of its data (0). */
+enum { DIR_ENTRY = 1, HOLLOW_ENTRY = 2 /* len bytes declared, a sparse map holding none */ };
+
 struct entry {
     const char *path;
     const char *data;
     size_t len;
-    int dir;
+    int dir; /* 0, DIR_ENTRY or HOLLOW_ENTRY */
 };
 
 /* Builds a tar.gz in memory. Caller frees. */
@@ -553,11 +557,16 @@ static unsigned char *make_targz(const struct entry *e, size_t n, size_t *len)
     for (size_t i = 0; i < n; i++) {
         struct archive_entry *ae = archive_entry_new();
         archive_entry_set_pathname(ae, e[i].path);
-        archive_entry_set_filetype(ae, e[i].dir ? AE_IFDIR : AE_IFREG);
+        bool dir = e[i].dir == DIR_ENTRY;
+        archive_entry_set_filetype(ae, dir ? AE_IFDIR : AE_IFREG);
         archive_entry_set_perm(ae, 0644);
-        archive_entry_set_size(ae, e[i].dir ? 0 : (la_int64_t)e[i].len);
+        archive_entry_set_size(ae, dir ? 0 : (la_int64_t)e[i].len);
+        if (e[i].dir == HOLLOW_ENTRY)
+            archive_entry_sparse_add_entry(ae, 0, 0);
         assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
-        if (!e[i].dir)
+        if (e[i].dir == HOLLOW_ENTRY) /* the map's block is written with the data */
+            assert_int_equal(archive_write_data(a, "", 0), 0);
+        else if (!dir)
             assert_int_equal(archive_write_data(a, e[i].data, e[i].len), (la_ssize_t)e[i].len);
         archive_entry_free(ae);
     }
@@ -572,8 +581,9 @@ static void test_archive(void **state)
     size_t jlen, alen;
     char *json = read_data_file("sample-report.json", &jlen);
     const struct entry entries[] = {
-        {"hostfs/tmp/runcommand/", NULL, 0, 1},
-        {"hostfs/tmp/runcommand/mde-agent-information.json", NULL, 0, 1}, /* a dir: skipped */
+        {"hostfs/tmp/runcommand/", NULL, 0, DIR_ENTRY},
+        {"hostfs/tmp/runcommand/mde-agent-information.json", NULL, 0,
+         DIR_ENTRY}, /* a dir: skipped */
         {"hostfs/tmp/runcommand/other.json", "{}", 2, 0},
         {"hostfs/tmp/runcommand/mde-agent-information.json", json, jlen, 0},
     };
@@ -613,6 +623,15 @@ static void test_archive(void **state)
     tgz = make_targz(other, 1, &alen);
     e = parse_err(tgz, alen, NULL);
     assert_non_null(strstr(e, "archive has no mde-agent-information.json"));
+    free(tgz);
+
+    /* fewer bytes than the header declares (found by fuzz_tarball: a
+     * sparse map with no data reads as nothing): refused, not taken as an
+     * empty report that a cap of its own size would then refuse */
+    const struct entry hollow[] = {{"mde-agent-information.json", NULL, 26, HOLLOW_ENTRY}};
+    tgz = make_targz(hollow, 1, &alen);
+    e = parse_err(tgz, alen, NULL);
+    assert_non_null(strstr(e, "mde-agent-information.json in archive holds 0 of its 26 bytes"));
     free(tgz);
 
     /* a report that is not JSON inside the archive says where */

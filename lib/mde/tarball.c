@@ -53,7 +53,8 @@ static int extract_stream(struct archive *a, const char *name, size_t max_entry,
                                   (long long)size);
             continue;
         }
-        if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > (la_int64_t)max_entry)
+        la_int64_t declared = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : -1;
+        if (declared > (la_int64_t)max_entry)
             return mdf_seterr(err, errsz, "%s in archive is larger than the %zu-byte cap", name,
                               max_entry);
         size_t total = 0;
@@ -62,6 +63,11 @@ static int extract_stream(struct archive *a, const char *name, size_t max_entry,
             la_ssize_t n = archive_read_data(a, block, sizeof block);
             if (n < 0)
                 return mdf_seterr(err, errsz, "unreadable archive: %s", aerr(a));
+            /* a sparse map can yield fewer bytes than the header says: the
+             * entry is damaged, and its size no longer what the cap saw */
+            if (n == 0 && declared >= 0 && total != (size_t)declared)
+                return mdf_seterr(err, errsz, "%s in archive holds %zu of its %lld bytes", name,
+                                  total, (long long)declared);
             if (n == 0)
                 return MDF_OK;
             /* the header's size may lie; count what really comes out */
