@@ -1,7 +1,8 @@
 /* The Kafka producer wrapper against librdkafka's in-process mock cluster
  * (a real broker protocol implementation): records are acknowledged and
  * read back with their keys and headers, a refused record reaches its
- * callback with the broker's error, a fatal error stops later sends, a full
+ * callback with the broker's error, retriable errors are retried to
+ * delivery, a fatal error stops later sends, a full
  * local queue waits instead of failing, and close reports (and calls back)
  * every record it could not deliver. */
 #include <setjmp.h>
@@ -205,6 +206,75 @@ static void test_broker_refusal_reaches_callback(void **state)
     mdf_config_free(c);
 }
 
+/* Issue 12, case 9: 50 NOT_LEADER_FOR_PARTITION answers to Produce are
+ * retried by librdkafka (idempotent, acks=all): every record is delivered
+ * once, none is reported failed, and none is written twice. */
+static void test_retriable_errors_are_retried(void **state)
+{
+    (void)state;
+    enum { N = 30, ERRORS = 50 };
+    char err[MDF_ERRSZ];
+    mdf_config *c = NULL;
+    mdf_producer *p = mock_producer(&c);
+    report warm = {0}, reports[N];
+    memset(reports, 0, sizeof reports);
+    assert_int_equal(
+        mdf_producer_send(p, TOPIC, "w", 1, "w", 1, NULL, 0, on_report, &warm, err, sizeof err),
+        MDF_OK);
+    assert_int_equal(mdf_producer_flush(p, 10000), MDF_OK);
+    /* the array form: the variadic one reads one argument per error */
+    rd_kafka_resp_err_t errs[ERRORS];
+    for (int i = 0; i < ERRORS; i++)
+        errs[i] = RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION;
+    rd_kafka_mock_push_request_errors_array(rd_kafka_handle_mock_cluster(mdf_producer_handle(p)),
+                                            PRODUCE_API_KEY, ERRORS, errs);
+    for (int i = 0; i < N; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "node-%02d", i);
+        assert_int_equal(mdf_producer_send(p, TOPIC, key, strlen(key), key, strlen(key), NULL, 0,
+                                           on_report, &reports[i], err, sizeof err),
+                         MDF_OK);
+    }
+    assert_int_equal(mdf_producer_flush(p, 60000), MDF_OK);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(reports[i].calls, 1);
+        assert_int_equal(reports[i].err, RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+
+    reader rd;
+    reader_open(&rd, p);
+    int seen[N] = {0}, got = 0;
+    int64_t until = mdf_time_now_ms() + 10000;
+    while (got < N + 1 && mdf_time_now_ms() < until) {
+        rd_kafka_message_t *m = rd_kafka_consume_queue(rd.q, 200);
+        if (!m)
+            continue;
+        if (!m->err) {
+            got++;
+            int i = -1;
+            if (m->key_len == 7 && memcmp(m->key, "node-", 5) == 0)
+                i = (((const char *)m->key)[5] - '0') * 10 + (((const char *)m->key)[6] - '0');
+            if (i >= 0 && i < N)
+                seen[i]++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    /* a copy would come after the last original: read on briefly */
+    for (int64_t t = mdf_time_now_ms() + 500; mdf_time_now_ms() < t;) {
+        rd_kafka_message_t *m = rd_kafka_consume_queue(rd.q, 100);
+        if (m) {
+            got += !m->err;
+            rd_kafka_message_destroy(m);
+        }
+    }
+    reader_close(&rd);
+    assert_int_equal(got, N + 1);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(mdf_producer_close(p, 5000), 0);
+    mdf_config_free(c);
+}
+
 static void test_fatal_error_stops_sends(void **state)
 {
     (void)state;
@@ -318,6 +388,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_with_headers),
         cmocka_unit_test(test_broker_refusal_reaches_callback),
+        cmocka_unit_test(test_retriable_errors_are_retried),
         cmocka_unit_test(test_fatal_error_stops_sends),
         cmocka_unit_test(test_queue_full_waits_and_close_reports),
         cmocka_unit_test(test_acks_and_idempotence_forced),
