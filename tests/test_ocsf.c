@@ -1031,6 +1031,24 @@ static void test_node_report(void **state)
     check_int(b.root, "published.tickets_opened", 5);
     check_int(b.root, "published.tickets_updated", 6);
     check_int(b.root, "published.tickets_resolved", 7);
+    check_int(b.root, "published.threats_over_cap", 0);
+    size_t n_warn = jpath(b.root, "warnings")->len;
+    assert_int_equal(n_warn, r->n_warnings);
+    rec_done(&b);
+
+    /* threats over the per-node cap: counted, and one warning says so */
+    c.threats_over_cap = 8;
+    mdf_buf_init(&b.buf, 1 << 20);
+    rec_parse(&b, mdf_node_report(&n, r, &ok, &c, &b.buf, b.id));
+    check_int(b.root, "published.threats_over_cap", 8);
+    assert_int_equal(jpath(b.root, "warnings")->len, n_warn + 1);
+    char want[64], path[32];
+    snprintf(want, sizeof want, "8 new threats over the cap of %d per node",
+             MDF_RESULTS_MAX_NEW_THREATS);
+    snprintf(path, sizeof path, "warnings.%zu", n_warn);
+    const mdf_jval *over = jpath(b.root, path);
+    assert_non_null(over);
+    assert_true(over->len >= strlen(want) && memcmp(over->s, want, strlen(want)) == 0);
     rec_done(&b);
 
     /* a node that could not be read */

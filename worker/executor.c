@@ -212,12 +212,11 @@ static void finish_node(mdf_request *r, const mdf_report *rep, const mdf_outcome
         mdf_req_drop(r);
         goto cleanup;
     }
-    if (counts.threats_over_cap)
-        mdf_warn_f(TASK_FIELDS(t),
-                   "job %s node %s: %lld new threats over the cap of %d per node: no finding or "
-                   "ticket for them this time (the node's report counts them)",
-                   t->job_id, t->node, (long long)counts.threats_over_cap,
-                   MDF_RESULTS_MAX_NEW_THREATS);
+    if (counts.threats_over_cap) {
+        char over[192];
+        mdf_results_over_cap_warning(&counts, over, sizeof over);
+        mdf_warn_f(TASK_FIELDS(t), "job %s node %s: %s", t->job_id, t->node, over);
+    }
     if (counts.unwritten)
         mdf_warn_f(TASK_FIELDS(t), "job %s node %s: %lld records over their cap were not sent",
                    t->job_id, t->node, (long long)counts.unwritten);

@@ -353,6 +353,18 @@ static void node_recovered(run *x)
     failure_ticket(x, p, &life, &x->counts->tickets_resolved);
 }
 
+void mdf_results_over_cap_warning(const mdf_results_counts *c, char *out, size_t outsz)
+{
+    if (!outsz)
+        return;
+    out[0] = '\0';
+    if (c->threats_over_cap > 0)
+        snprintf(out, outsz,
+                 "%lld new threats over the cap of %d per node and task: no finding or ticket "
+                 "for them this time (they are new again next time)",
+                 (long long)c->threats_over_cap, MDF_RESULTS_MAX_NEW_THREATS);
+}
+
 int mdf_results_apply(const mdf_node_ctx *n, const mdf_report *rep, const mdf_outcome *o,
                       mdf_results_mode mode, const mdf_fstate *prev, mdf_fstate *next,
                       const mdf_results_sink *sink, mdf_results_counts *counts, char *err,

@@ -63,6 +63,10 @@ typedef struct mdf_results_counts {
  * already known are not counted against it (the state caps them too). */
 #define MDF_RESULTS_MAX_NEW_THREATS MDF_FSTATE_MAX_THREATS
 
+/* The warning for c->threats_over_cap (empty when 0), in the node's report
+ * and the worker's log alike. */
+void mdf_results_over_cap_warning(const mdf_results_counts *c, char *out, size_t outsz);
+
 /* Computes the changes of a node's task from prev and sends their records
  * to sink; *next (initialized, empty) becomes the node's new state. rep is
  * the report (NULL when the node could not be read), o how the task ended.

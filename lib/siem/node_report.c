@@ -91,6 +91,12 @@ int mdf_node_report(const mdf_node_ctx *n, const mdf_report *r, const mdf_outcom
     mdf_jsonw_arr_begin(&w);
     for (size_t i = 0; r && i < r->n_warnings; i++)
         mdf_jsonw_str(&w, r->warnings[i]);
+    /* the summary of what was not published says so where the SIEM reads */
+    char over[192] = "";
+    if (changes)
+        mdf_results_over_cap_warning(changes, over, sizeof over);
+    if (over[0])
+        mdf_jsonw_str(&w, over);
     mdf_jsonw_arr_end(&w);
     mdf_jsonw_obj_end(&w);
     return siem_finish(&w, out, mark);
