@@ -213,7 +213,7 @@ static void finish_node(mdf_request *r, const mdf_report *rep, const mdf_outcome
         goto cleanup;
     }
     if (counts.threats_over_cap) {
-        char over[192];
+        char over[MDF_RESULTS_WARNING_SZ];
         mdf_results_over_cap_warning(&counts, over, sizeof over);
         mdf_warn_f(TASK_FIELDS(t), "job %s node %s: %s", t->job_id, t->node, over);
     }

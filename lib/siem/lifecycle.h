@@ -64,7 +64,8 @@ typedef struct mdf_results_counts {
 #define MDF_RESULTS_MAX_NEW_THREATS MDF_FSTATE_MAX_THREATS
 
 /* The warning for c->threats_over_cap (empty when 0), in the node's report
- * and the worker's log alike. */
+ * and the worker's log alike; out holds MDF_RESULTS_WARNING_SZ bytes. */
+#define MDF_RESULTS_WARNING_SZ 192
 void mdf_results_over_cap_warning(const mdf_results_counts *c, char *out, size_t outsz);
 
 /* Computes the changes of a node's task from prev and sends their records

@@ -92,7 +92,7 @@ int mdf_node_report(const mdf_node_ctx *n, const mdf_report *r, const mdf_outcom
     for (size_t i = 0; r && i < r->n_warnings; i++)
         mdf_jsonw_str(&w, r->warnings[i]);
     /* the summary of what was not published says so where the SIEM reads */
-    char over[192] = "";
+    char over[MDF_RESULTS_WARNING_SZ] = "";
     if (changes)
         mdf_results_over_cap_warning(changes, over, sizeof over);
     if (over[0])
