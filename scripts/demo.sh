@@ -148,7 +148,7 @@ echo
 echo "== what job 1 published (read back from the result topics)"
 # where the archives were read from (the planner's line for the job)
 grep -h "job $job: results in storage account" "$work"/worker*.log | head -n 1 |
-    sed 's/.*: results in/results read from storage account/; s/^/  /' || true
+    sed 's/.*: results in/results read from/; s/^/  /' || true
 what_published 1
 
 echo
